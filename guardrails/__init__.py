@@ -1,0 +1,68 @@
+"""Runtime governance of AI-agent tool calls.
+
+Decorate a tool with ``@governed``; before it runs, a policy judges its
+arguments and context and decides allow, deny or require approval.
+"""
+
+from guardrails.approvals import ApprovalRequest, ApprovalResponse, Approver
+from guardrails.audit import AuditRecord, AuditSink, MemoryAudit, Outcome
+from guardrails.call import Call
+from guardrails.conditions import AllOf, AnyOf, Condition, Not, arg, ctx
+from guardrails.context import context, current_context
+from guardrails.decision import Decision, RuleResult
+from guardrails.decorator import GovernedFunction, governed
+from guardrails.errors import (
+    ActionDenied,
+    ApprovalDenied,
+    AuditError,
+    ConfigurationError,
+    EvaluationError,
+    GovernanceError,
+    PolicyError,
+)
+from guardrails.governor import Governor, OnDeny, configure, get_governor
+from guardrails.policy import Policy
+from guardrails.rules import Effect, Rule, allow, deny, require_approval
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActionDenied",
+    "AllOf",
+    "AnyOf",
+    "ApprovalDenied",
+    "ApprovalRequest",
+    "ApprovalResponse",
+    "Approver",
+    "AuditError",
+    "AuditRecord",
+    "AuditSink",
+    "Call",
+    "Condition",
+    "ConfigurationError",
+    "Decision",
+    "Effect",
+    "EvaluationError",
+    "GovernanceError",
+    "GovernedFunction",
+    "Governor",
+    "MemoryAudit",
+    "Not",
+    "OnDeny",
+    "Outcome",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "RuleResult",
+    "__version__",
+    "allow",
+    "arg",
+    "configure",
+    "context",
+    "ctx",
+    "current_context",
+    "deny",
+    "get_governor",
+    "governed",
+    "require_approval",
+]

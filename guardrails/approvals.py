@@ -1,0 +1,78 @@
+"""Approval requests and responses: what an approver sees and answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+from guardrails.values import show
+
+if TYPE_CHECKING:
+    from guardrails.call import Call
+    from guardrails.decision import Decision
+
+__all__ = ["ApprovalRequest", "ApprovalResponse", "Approver", "as_response"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A call that a rule says needs approval: show it to a human or a program.
+
+    ``call`` is exactly what will run if approved; ``decision`` names the rule
+    and its reason.
+    """
+
+    call: Call
+    decision: Decision
+
+    @property
+    def action(self) -> str:
+        return self.call.action
+
+    @property
+    def args(self) -> Mapping[str, Any]:
+        return self.call.args
+
+    @property
+    def context(self) -> Mapping[str, Any]:
+        return self.call.context
+
+    @property
+    def rule_id(self) -> str:
+        return self.decision.rule_id
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResponse:
+    """An approver's answer: ``approved``, and optionally who and why."""
+
+    approved: bool
+    by: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.approved) is not bool:
+            raise TypeError(f"ApprovalResponse.approved must be True or False, got {show(self.approved)}")
+        for name in ("by", "reason"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"ApprovalResponse.{name} must be a string, got {show(value)}")
+
+
+Answer = Union[bool, ApprovalResponse]
+#: ``(ApprovalRequest) -> bool | ApprovalResponse``, or an awaitable of either.
+Approver = Callable[[ApprovalRequest], Union[Answer, Awaitable[Answer]]]
+
+
+def as_response(answer: object) -> ApprovalResponse | None:
+    """Return an approver's answer as a response, or None if it is not one."""
+    if type(answer) is bool:
+        return ApprovalResponse(answer)
+    if isinstance(answer, ApprovalResponse):
+        return answer
+    return None

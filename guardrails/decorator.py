@@ -1,0 +1,210 @@
+"""``@governed``: put a tool under a governor."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+
+import wrapt
+from typing_extensions import ParamSpec
+
+from guardrails.binding import Binder
+from guardrails.call import Call
+from guardrails.context import _current
+from guardrails.errors import ConfigurationError
+from guardrails.governor import Governor, get_governor
+from guardrails.rules import Effect
+from guardrails.steps import drive_async, drive_sync
+from guardrails.values import show
+
+__all__ = ["GovernedFunction", "governed"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ACTION_NAME = re.compile(r"[^\s\[\]{}*?]+")
+_ALLOW = Effect.ALLOW
+
+
+class _Spec:
+    """What a governed function needs per call, prepared when it is decorated."""
+
+    __slots__ = ("action", "governor", "function", "binder", "_method_binder")
+
+    def __init__(self, action: str, governor: Governor, function: Callable[..., Any]) -> None:
+        self.action = action
+        self.governor = governor
+        self.function = function
+        try:
+            self.binder = Binder.for_function(function)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"cannot govern {show(function)}: no signature ({exc})") from None
+        self._method_binder: Binder | None = None
+
+    def method_binder(self) -> Binder:
+        """The binder for calls as a method: wrapt passes self/cls as ``instance``, not in args."""
+        binder = self._method_binder
+        if binder is None:
+            binder = self._method_binder = Binder.for_function(self.function, skip_first=True)
+        return binder
+
+
+class GovernedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A governed tool. Looks like the function it wraps (name, docstring,
+    signature, type hints, coroutine-ness) but has its own identity: it is
+    equal and hashes only to itself, so no cache keyed by the raw function can
+    hand out the ungoverned one. Copies are itself and it pickles by
+    qualified name, as functions do.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    def __hash__(self) -> int:
+        return id(self) >> 4
+
+    def __copy__(self) -> GovernedFunction:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GovernedFunction:
+        return self
+
+    def __reduce_ex__(self, protocol: Any) -> str:
+        return str(self.__qualname__)
+
+    def __reduce__(self) -> str:
+        return str(self.__qualname__)
+
+
+class BoundGovernedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[misc]
+    """A governed method bound to an instance; equal to the same binding only."""
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, BoundGovernedFunction)
+            and other._self_parent is self._self_parent
+            and other._self_instance is self._self_instance
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((id(self._self_parent), id(self._self_instance)))
+
+    def __copy__(self) -> BoundGovernedFunction:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BoundGovernedFunction:
+        return self
+
+
+GovernedFunction.__bound_function_wrapper__ = BoundGovernedFunction
+
+
+def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
+    governor, action, get_context = spec.governor, spec.action, _current.get
+    bind = spec.binder.bind_function
+
+    def wrapper(wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        setup = governor._setup
+        bound = bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
+        call = Call(action, MappingProxyType(bound), get_context())
+        winner, outcomes = setup.policy.judge(call)
+        if winner is not None and winner.effect is _ALLOW and not setup.sinks:
+            return wrapped(*args, **kwargs)  # nothing to ask or record: skip the flow
+        decision = setup.policy.decision(call, winner, outcomes)
+        return drive_sync(governor.flow(setup, decision), wrapped, args, kwargs)
+
+    return wrapper
+
+
+def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
+    governor, action, get_context = spec.governor, spec.action, _current.get
+    bind = spec.binder.bind_function
+
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        setup = governor._setup
+        bound = bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
+        call = Call(action, MappingProxyType(bound), get_context())
+        winner, outcomes = setup.policy.judge(call)
+        if winner is not None and winner.effect is _ALLOW and not setup.sinks:
+            return await wrapped(*args, **kwargs)
+        decision = setup.policy.decision(call, winner, outcomes)
+        return await drive_async(governor.flow(setup, decision), wrapped, args, kwargs)
+
+    return wrapper
+
+
+@overload
+def governed(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def governed(
+    action: str | None = None, /, *, governor: Governor | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+@overload
+def governed(
+    *, action: str | None = None, governor: Governor | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def governed(
+    target: Any = None, /, *, action: str | None = None, governor: Governor | None = None
+) -> Any:
+    """Govern a tool: every call is judged by the policy before it runs.
+
+    Use bare (``@governed``) or with options (``@governed("payments.refund")``,
+    ``@governed(action=..., governor=...)``). The action name defaults to the
+    function's ``__name__``, the name agent frameworks show the model. Without
+    ``governor`` the default one (``guardrails.configure``) is used, as it is
+    configured at call time.
+
+    Works on sync and async functions, methods, classmethods and
+    staticmethods; the result keeps the function's name, docstring, signature
+    and type hints.
+    """
+    if isinstance(target, str):
+        if action is not None:
+            raise ConfigurationError(f"@governed got two action names: {target!r} and action={action!r}")
+        return _decorator(target, governor)
+    if target is None:
+        return _decorator(action, governor)
+    if action is not None or governor is not None:
+        raise ConfigurationError("@governed(func, ...) takes no options; use @governed(action=..., governor=...)")
+    return _decorator(None, None)(target)
+
+
+def _decorator(action: str | None, governor: Governor | None) -> Callable[[Any], Any]:
+    if action is not None and (not isinstance(action, str) or not _ACTION_NAME.fullmatch(action)):
+        raise ConfigurationError(
+            f"@governed action must be a tool name without spaces, brackets or wildcards, got {show(action)}"
+        )
+    if governor is not None and not isinstance(governor, Governor):
+        raise ConfigurationError(f"governor must be a Governor, got {show(governor)}")
+
+    def decorate(func: Any) -> Any:
+        function = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+        if not callable(function) or isinstance(function, type):
+            raise ConfigurationError(f"@governed decorates functions and methods, got {show(func)}")
+        name = action if action is not None else getattr(function, "__name__", None)
+        if not isinstance(name, str) or not _ACTION_NAME.fullmatch(name):
+            raise ConfigurationError(f"cannot name the action of {show(func)}; pass @governed('name')")
+        spec = _Spec(name, governor if governor is not None else get_governor(), function)
+        make = _async_wrapper if inspect.iscoroutinefunction(function) else _sync_wrapper
+        wrapper = GovernedFunction(func, make(spec))
+        wrapper._self_spec = spec
+        return wrapper
+
+    return decorate

@@ -1,0 +1,86 @@
+"""The exceptions guardrails raises.
+
+One shallow tree; every error carries the data a handler needs::
+
+    GovernanceError
+     ├─ ActionDenied         the tool did not run (.decision, .call)
+     │   └─ ApprovalDenied   a human or program said no, or the approval failed
+     ├─ PolicyError          a policy is invalid (also a ValueError)
+     ├─ ConfigurationError   hooks wired in a way that cannot work (also a TypeError)
+     └─ AuditError           an audit sink failed before the tool ran
+
+Condition evaluation errors (``EvaluationError``) never escape a policy: they
+are recorded on the decision and resolved fail-closed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from guardrails.call import Call
+    from guardrails.decision import Decision
+
+__all__ = [
+    "ActionDenied",
+    "ApprovalDenied",
+    "AuditError",
+    "ConfigurationError",
+    "EvaluationError",
+    "GovernanceError",
+    "PolicyError",
+]
+
+
+class GovernanceError(Exception):
+    """Base class of every error guardrails raises on purpose."""
+
+
+class ActionDenied(GovernanceError):
+    """A governed call was not allowed to run.
+
+    ``decision`` says which rule decided and why; ``call`` is what was attempted.
+    """
+
+    def __init__(self, decision: Decision, call: Call) -> None:
+        self.decision = decision
+        self.call = call
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        d = self.decision
+        return f"{d.call.action!r} denied by rule {d.rule_id!r}: {d.reason}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.decision, self.call))
+
+
+class ApprovalDenied(ActionDenied):
+    """A call needing approval was not approved (refused, timed out or failed)."""
+
+    def _message(self) -> str:
+        d = self.decision
+        return f"{d.call.action!r} not approved (rule {d.rule_id!r}): {d.reason}"
+
+
+class PolicyError(GovernanceError, ValueError):
+    """A policy, rule or condition is invalid. Raised when it is built."""
+
+
+class ConfigurationError(GovernanceError, TypeError):
+    """Hooks or decorators are combined in a way that cannot work.
+
+    For example an async approver for a sync tool. The tool did not run.
+    """
+
+
+class AuditError(GovernanceError):
+    """An audit sink failed before the tool ran, so the tool did not run."""
+
+
+class EvaluationError(GovernanceError):
+    """A condition could not be evaluated (wrong type, missing value, NaN...).
+
+    Policies catch it: a deny or require-approval rule then applies, an allow
+    rule does not, and the decision records the message.
+    """

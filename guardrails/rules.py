@@ -1,0 +1,123 @@
+"""Effects and rules: which action, under which condition, gets which effect."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import Enum
+
+
+from guardrails.conditions import Condition, ConditionLike, as_condition
+from guardrails.errors import PolicyError
+from guardrails.values import show
+
+__all__ = ["Effect", "Rule", "allow", "deny", "require_approval"]
+
+
+class Effect(str, Enum):
+    """What a rule does to a matching call. Precedence: deny > require_approval > allow."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    REQUIRE_APPROVAL = "require_approval"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Lower runs first and wins: a matching deny beats everything.
+PRECEDENCE = {Effect.DENY: 0, Effect.REQUIRE_APPROVAL: 1, Effect.ALLOW: 2}
+
+_ACTION = re.compile(r"[^\s\[\]{}]+")
+_VERB = {Effect.ALLOW: "allow", Effect.DENY: "deny", Effect.REQUIRE_APPROVAL: "approval required for"}
+
+
+def parse_effect(value: object, where: str = "effect") -> Effect:
+    """Return ``value`` as an ``Effect``, or raise ``PolicyError``."""
+    try:
+        return Effect(value)
+    except ValueError:
+        valid = ", ".join(repr(e.value) for e in Effect)
+        raise PolicyError(f"{where}: {show(value)} is not an effect; use one of {valid}") from None
+
+
+class Rule:
+    """``effect`` applies to calls of ``action`` when ``when`` holds.
+
+    ``action`` is an exact tool name or a glob (``payments.*``, ``*``; ``*``
+    and ``?`` are the wildcards). ``when=None`` means always. ``id`` names the
+    rule in decisions and audit records; a stable one is derived from the
+    rule's content when omitted. ``reason`` is told to the caller (and the
+    model) when the rule decides.
+    """
+
+    __slots__ = ("action", "effect", "when", "reason", "id", "is_glob", "explicit_id", "matched", "unmatched")
+
+    def __init__(
+        self,
+        action: str,
+        effect: Effect | str,
+        when: ConditionLike | None = None,
+        reason: str | None = None,
+        id: str | None = None,  # noqa: A002 - the contract's name
+    ) -> None:
+        if not isinstance(action, str) or not _ACTION.fullmatch(action):
+            raise PolicyError(
+                f"rule action must be a tool name or glob without spaces or brackets, got {show(action)}"
+            )
+        self.action = action
+        self.effect = parse_effect(effect)
+        self.when: Condition | None = None if when is None else as_condition(when)
+        if reason is not None and not isinstance(reason, str):
+            raise PolicyError(f"rule reason must be a string, got {show(reason)}")
+        if id is not None and (not isinstance(id, str) or not id.strip()):
+            raise PolicyError(f"rule id must be a non-empty string, got {show(id)}")
+        self.is_glob = "*" in action or "?" in action
+        self.explicit_id = id is not None
+        self.id: str = id if id is not None else self._derived_id()
+        self.reason: str = reason if reason is not None else self._derived_reason()
+        # The two clean outcomes of judging this rule, built once, not per call.
+        self.matched: tuple[Rule, bool, str | None] = (self, True, None)
+        self.unmatched: tuple[Rule, bool, str | None] = (self, False, None)
+
+    def _derived_id(self) -> str:
+        base = f"{self.effect.value}:{self.action}"
+        if self.when is None:
+            return base
+        digest = hashlib.sha256(repr(self.when).encode()).hexdigest()[:8]
+        return f"{base}:{digest}"
+
+    def _derived_reason(self) -> str:
+        text = f"{_VERB[self.effect]} {self.action!r}"
+        return text if self.when is None else f"{text} when {self.when!r}"
+
+    def with_id(self, id: str) -> Rule:  # noqa: A002
+        """Return a copy of this rule with another id."""
+        return Rule(self.action, self.effect, self.when, self.reason, id)
+
+    def __repr__(self) -> str:
+        parts = [repr(self.action)]
+        if self.when is not None:
+            parts.append(f"when={self.when!r}")
+        parts.append(f"reason={self.reason!r}")
+        parts.append(f"id={self.id!r}")
+        return f"{self.effect.value}({', '.join(parts)})"
+
+
+def allow(action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None) -> Rule:  # noqa: A002, E501
+    """A rule that allows ``action`` when ``when`` holds (unless a deny or approval rule also matches)."""
+    return Rule(action, Effect.ALLOW, when, reason, id)
+
+
+def deny(action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None) -> Rule:  # noqa: A002, E501
+    """A rule that denies ``action`` when ``when`` holds, or when ``when`` cannot be evaluated."""
+    return Rule(action, Effect.DENY, when, reason, id)
+
+
+def require_approval(
+    action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None  # noqa: A002
+) -> Rule:
+    """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated)."""
+    return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id)
+
+

@@ -1,0 +1,75 @@
+"""Kinds of values a built-in condition may compare, checked fail-closed.
+
+A condition compares like with like: numbers with numbers (``bool`` is not a
+number, NaN and infinities are not comparable), strings with strings, booleans
+with booleans. Anything else is an evaluation error, never a quiet ``False``:
+a hijacked model that sends ``"1e9"`` instead of ``1e9`` must not slip past
+``arg("amount") > 100``.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Literal
+
+__all__ = ["Kind", "KindError", "brief", "kind_of", "literal_kind", "show"]
+
+Kind = Literal["number", "str", "bool"]
+
+_NUMBER_TYPES = (int, float, Decimal, Fraction)
+
+
+class KindError(Exception):
+    """A value is not of a kind the condition can compare (internal)."""
+
+
+def kind_of(value: Any) -> Kind | None:
+    """Return the comparable kind of ``value``, or None if it has none."""
+    t = type(value)
+    if t is str:
+        return "str"
+    if t is bool:
+        return "bool"
+    if t is int:
+        return "number"
+    if t is float:
+        return "number" if math.isfinite(value) else None
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, _NUMBER_TYPES):
+        if isinstance(value, Decimal):
+            return "number" if value.is_finite() else None
+        if isinstance(value, float):
+            return "number" if math.isfinite(value) else None
+        return "number"
+    return None
+
+
+def literal_kind(value: Any, where: str) -> Kind:
+    """Return the kind of a literal written in a policy, or raise ValueError."""
+    kind = kind_of(value)
+    if kind is None:
+        raise ValueError(f"{where}: cannot compare with {show(value)}")
+    return kind
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """Describe a value for an error message: its type and a bounded repr."""
+    if value is None:
+        return "None"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float {value!r}"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return f"Decimal {str(value)!r}"
+    return f"{type(value).__name__} {brief(value, limit)}"
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """A repr of ``value`` cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break a message
+        text = f"<{type(value).__name__} with a failing repr>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
