@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from guardrails.values import show
 
@@ -64,9 +64,9 @@ class ApprovalResponse:
                 raise TypeError(f"ApprovalResponse.{name} must be a string, got {show(value)}")
 
 
-Answer = Union[bool, ApprovalResponse]
+Answer = bool | ApprovalResponse
 #: ``(ApprovalRequest) -> bool | ApprovalResponse``, or an awaitable of either.
-Approver = Callable[[ApprovalRequest], Union[Answer, Awaitable[Answer]]]
+Approver = Callable[[ApprovalRequest], Answer | Awaitable[Answer]]
 
 
 def as_response(answer: object) -> ApprovalResponse | None:

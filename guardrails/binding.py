@@ -76,7 +76,7 @@ def _compile(signature: inspect.Signature, name: str, qualname: str) -> Callable
     body = "{" + (f"**{var_keyword}, " if var_keyword else "") + ", ".join(items) + "}"
     func_name = name if name.isidentifier() and not keyword.iskeyword(name) else "tool"
     source = f"def {func_name}({', '.join(params)}):\n    return {body}\n"
-    exec(source, namespace)  # noqa: S102 - parameter names are checked identifiers
+    exec(source, namespace)
     bind: Callable[..., dict[str, Any]] = namespace[func_name]
     bind.__qualname__ = qualname
     return bind

@@ -63,7 +63,4 @@ class Call:
         return self._call_id
 
     def __repr__(self) -> str:
-        return (
-            f"Call(action={self.action!r}, args={dict(self.args)!r}, "
-            f"context={dict(self.context)!r})"
-        )
+        return f"Call(action={self.action!r}, args={dict(self.args)!r}, context={dict(self.context)!r})"

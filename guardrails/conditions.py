@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import operator
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ClassVar, NoReturn, Union
+from typing import Any, ClassVar, NoReturn
 
 from guardrails.call import Call
 from guardrails.errors import EvaluationError, PolicyError
@@ -75,7 +75,7 @@ class Condition:
         )
 
 
-ConditionLike = Union[Condition, Callable[[Call], bool]]
+ConditionLike = Condition | Callable[[Call], bool]
 
 
 def as_condition(value: object) -> Condition:
@@ -367,7 +367,7 @@ class _Combination(Condition):
         for c in conditions:
             cond = as_condition(c)
             # a & (b & c) is a & b & c: flatten for a shorter repr and call.
-            flat.extend(cond.conditions if type(cond) is type(self) else (cond,))  # type: ignore[attr-defined]
+            flat.extend(cond.conditions if isinstance(cond, type(self)) else (cond,))
         if not flat:
             raise PolicyError(f"{type(self).__name__} needs at least one condition")
         self.conditions: tuple[Condition, ...] = tuple(flat)

@@ -6,7 +6,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import wrapt
 from typing_extensions import ParamSpec
@@ -25,7 +25,7 @@ __all__ = ["GovernedFunction", "governed"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_ACTION_NAME = re.compile(r"[^\s\[\]{}*?]+")
+_ACTION_NAME = re.compile(r"[^\s\[\]{}*?<>]+")
 _ALLOW = Effect.ALLOW
 
 
@@ -52,7 +52,15 @@ class _Spec:
         return binder
 
 
-class GovernedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
+if TYPE_CHECKING:
+    _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper[..., Any]
+else:  # wrapt's classes are generic only in its stubs and newest releases
+    _FunctionWrapper = wrapt.FunctionWrapper
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper
+
+
+class GovernedFunction(_FunctionWrapper):
     """A governed tool. Looks like the function it wraps (name, docstring,
     signature, type hints, coroutine-ness) but has its own identity: it is
     equal and hashes only to itself, so no cache keyed by the raw function can
@@ -82,7 +90,7 @@ class GovernedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
         return str(self.__qualname__)
 
 
-class BoundGovernedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[misc]
+class BoundGovernedFunction(_BoundFunctionWrapper):
     """A governed method bound to an instance; equal to the same binding only."""
 
     def __eq__(self, other: object) -> bool:
@@ -105,16 +113,20 @@ class BoundGovernedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[misc]
         return self
 
 
-GovernedFunction.__bound_function_wrapper__ = BoundGovernedFunction
+GovernedFunction.__bound_function_wrapper__ = BoundGovernedFunction  # type: ignore[misc]
 
 
 def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
     governor, action, get_context = spec.governor, spec.action, _current.get
     bind = spec.binder.bind_function
 
-    def wrapper(wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         setup = governor._setup
-        bound = bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
+        bound = (
+            bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
+        )
         call = Call(action, MappingProxyType(bound), get_context())
         winner, outcomes = setup.policy.judge(call)
         if winner is not None and winner.effect is _ALLOW and not setup.sinks:
@@ -133,7 +145,9 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
         wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         setup = governor._setup
-        bound = bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
+        bound = (
+            bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
+        )
         call = Call(action, MappingProxyType(bound), get_context())
         winner, outcomes = setup.policy.judge(call)
         if winner is not None and winner.effect is _ALLOW and not setup.sinks:
@@ -160,9 +174,7 @@ def governed(
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
-def governed(
-    target: Any = None, /, *, action: str | None = None, governor: Governor | None = None
-) -> Any:
+def governed(target: Any = None, /, *, action: str | None = None, governor: Governor | None = None) -> Any:
     """Govern a tool: every call is judged by the policy before it runs.
 
     Use bare (``@governed``) or with options (``@governed("payments.refund")``,
@@ -182,7 +194,9 @@ def governed(
     if target is None:
         return _decorator(action, governor)
     if action is not None or governor is not None:
-        raise ConfigurationError("@governed(func, ...) takes no options; use @governed(action=..., governor=...)")
+        raise ConfigurationError(
+            "@governed(func, ...) takes no options; use @governed(action=..., governor=...)"
+        )
     return _decorator(None, None)(target)
 
 
@@ -204,7 +218,7 @@ def _decorator(action: str | None, governor: Governor | None) -> Callable[[Any],
         spec = _Spec(name, governor if governor is not None else get_governor(), function)
         make = _async_wrapper if inspect.iscoroutinefunction(function) else _sync_wrapper
         wrapper = GovernedFunction(func, make(spec))
-        wrapper._self_spec = spec
+        wrapper._self_spec = spec  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

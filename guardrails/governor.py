@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any
 
 from guardrails.approvals import ApprovalRequest, Approver, as_response
 from guardrails.audit import AuditRecord, AuditSink, Outcome
@@ -37,7 +37,7 @@ logger = logging.getLogger("guardrails")
 
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
 OnDeny = Callable[[ActionDenied], Any]
-AuditArg = Union[AuditSink, Iterable[AuditSink], None]
+AuditArg = AuditSink | Iterable[AuditSink] | None
 
 _UNSET: Any = object()
 
@@ -114,7 +114,9 @@ class Governor:
                 and not isinstance(approval_timeout, bool)
                 and approval_timeout > 0
             ):
-                raise ConfigurationError(f"approval_timeout must be a positive number, got {show(approval_timeout)}")
+                raise ConfigurationError(
+                    f"approval_timeout must be a positive number, got {show(approval_timeout)}"
+                )
             changes["approval_timeout"] = approval_timeout
         self._setup = replace(self._setup, **changes)
 
@@ -211,8 +213,12 @@ def _approve(setup: Setup, decision: Decision) -> Generator[Step, Any, Decision]
     who = f" by {response.by}" if response.by else ""
     why = f": {response.reason}" if response.reason else ""
     if response.approved:
-        return decision.replace(effect=Effect.ALLOW, approval=response, reason=f"{decision.reason}; approved{who}{why}")
-    return decision.replace(effect=Effect.DENY, approval=response, reason=f"{decision.reason}; refused{who}{why}")
+        return decision.replace(
+            effect=Effect.ALLOW, approval=response, reason=f"{decision.reason}; approved{who}{why}"
+        )
+    return decision.replace(
+        effect=Effect.DENY, approval=response, reason=f"{decision.reason}; refused{who}{why}"
+    )
 
 
 def _refused(decision: Decision, why: str) -> Decision:
@@ -264,7 +270,9 @@ def _record_after(
         try:
             sink(record)
         except Exception:
-            logger.exception("audit sink %s failed to record the outcome of call %s", brief(sink), record.call_id)
+            logger.exception(
+                "audit sink %s failed to record the outcome of call %s", brief(sink), record.call_id
+            )
 
 
 _default = Governor()
@@ -293,4 +301,3 @@ def configure(
 def make_call(action: str, args: dict[str, Any]) -> Call:
     """A ``Call`` for ``action`` with bound ``args`` in the current context."""
     return Call(action, MappingProxyType(args) if args else EMPTY, current_context())
-

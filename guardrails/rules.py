@@ -6,7 +6,6 @@ import hashlib
 import re
 from enum import Enum
 
-
 from guardrails.conditions import Condition, ConditionLike, as_condition
 from guardrails.errors import PolicyError
 from guardrails.values import show
@@ -59,7 +58,7 @@ class Rule:
         effect: Effect | str,
         when: ConditionLike | None = None,
         reason: str | None = None,
-        id: str | None = None,  # noqa: A002 - the contract's name
+        id: str | None = None,
     ) -> None:
         if not isinstance(action, str) or not _ACTION.fullmatch(action):
             raise PolicyError(
@@ -91,7 +90,7 @@ class Rule:
         text = f"{_VERB[self.effect]} {self.action!r}"
         return text if self.when is None else f"{text} when {self.when!r}"
 
-    def with_id(self, id: str) -> Rule:  # noqa: A002
+    def with_id(self, id: str) -> Rule:
         """Return a copy of this rule with another id."""
         return Rule(self.action, self.effect, self.when, self.reason, id)
 
@@ -104,20 +103,26 @@ class Rule:
         return f"{self.effect.value}({', '.join(parts)})"
 
 
-def allow(action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None) -> Rule:  # noqa: A002, E501
+def allow(
+    action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None
+) -> Rule:
     """A rule that allows ``action`` when ``when`` holds (unless a deny or approval rule also matches)."""
     return Rule(action, Effect.ALLOW, when, reason, id)
 
 
-def deny(action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None) -> Rule:  # noqa: A002, E501
+def deny(
+    action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None
+) -> Rule:
     """A rule that denies ``action`` when ``when`` holds, or when ``when`` cannot be evaluated."""
     return Rule(action, Effect.DENY, when, reason, id)
 
 
 def require_approval(
-    action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None  # noqa: A002
+    action: str,
+    *,
+    when: ConditionLike | None = None,
+    reason: str | None = None,
+    id: str | None = None,
 ) -> Rule:
     """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated)."""
     return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id)
-
-

@@ -148,4 +148,3 @@ async def drive_async(
             send = await step.run_async(tool, args, kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the flow, which decides
             error = exc
-
