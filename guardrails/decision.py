@@ -93,7 +93,10 @@ class Decision:
         if self._reason is not None:
             return self._reason
         if self.rule is None:
-            return f"no rule matched {self.call.action!r}; the policy's default is {self.effect.value}"
+            text = f"no rule matched {self.call.action!r}; the policy's default is {self.effect.value}"
+            # An allow rule that could not be evaluated is why nothing matched: say so.
+            errors = "; ".join(f"rule {rule_id!r} could not be evaluated: {e}" for rule_id, e in self.errors)
+            return f"{text} ({errors})" if errors else text
         error = self.error
         if error is not None:
             return f"{self.rule.reason} (condition could not be evaluated: {error})"

@@ -51,9 +51,6 @@ class ActionDenied(GovernanceError):
         d = self.decision
         return f"{d.call.action!r} denied by rule {d.rule_id!r}: {d.reason}"
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.decision, self.call))
-
 
 class ApprovalDenied(ActionDenied):
     """A call needing approval was not approved (refused, timed out or failed)."""

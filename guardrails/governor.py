@@ -264,7 +264,7 @@ def _record_after(
     so the caller still learns what the tool did (and does not retry it)."""
     if not setup.sinks:
         return
-    error = None if exc is None else f"{type(exc).__name__}: {brief(exc, 200)}"
+    error = None if exc is None else _describe(exc)
     record = _audit_record(decision, outcome, error=error, duration_ms=(time.perf_counter() - started) * 1e3)
     for sink in setup.sinks:
         try:
@@ -273,6 +273,12 @@ def _record_after(
             logger.exception(
                 "audit sink %s failed to record the outcome of call %s", brief(sink), record.call_id
             )
+
+
+def _describe(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc)
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 _default = Governor()

@@ -88,8 +88,22 @@ class TestComparisons:
 class TestFailClosed:
     @pytest.mark.parametrize(
         "value",
-        ["1e9", "100", None, [1000], {"a": 1}, True, False, math.nan, math.inf, -math.inf,
-         Decimal("NaN"), Decimal("Infinity"), b"1000", object()],
+        [
+            "1e9",
+            "100",
+            None,
+            [1000],
+            {"a": 1},
+            True,
+            False,
+            math.nan,
+            math.inf,
+            -math.inf,
+            Decimal("NaN"),
+            Decimal("Infinity"),
+            b"1000",
+            object(),
+        ],
     )
     def test_ordering_rejects_non_numbers(self, value: object) -> None:
         """A number comparison on anything but a finite number is an error, not False."""
@@ -174,7 +188,7 @@ class TestLiterals:
     def test_no_truth_value(self) -> None:
         """Using `and`, `not` or a chained comparison on conditions raises instead of guessing."""
         cond = g.arg("a") > 1
-        with pytest.raises(TypeError, match="& | ~"):
+        with pytest.raises(TypeError, match=r"& \| ~"):
             bool(cond)
         with pytest.raises(TypeError):
             _ = 1 < g.arg("a") < 5
@@ -184,7 +198,7 @@ class TestLiterals:
     def test_refs_are_not_hashable(self) -> None:
         """A reference cannot be a dict key, since == builds a condition."""
         with pytest.raises(TypeError):
-            {g.arg("a"): 1}  # noqa: B018
+            {g.arg("a"): 1}
 
 
 class TestCombinators:
@@ -289,7 +303,10 @@ class TestRepr:
                 (g.arg("a") > 1) & ~g.ctx("role").in_(["admin"]),
                 "(arg('a') > 1) & ~ctx('role').in_(['admin'])",
             ),
-            (((g.arg("a") > 1) | (g.arg("b") > 2)) & (g.arg("c") < 3), "((arg('a') > 1) | (arg('b') > 2)) & (arg('c') < 3)"),
+            (
+                ((g.arg("a") > 1) | (g.arg("b") > 2)) & (g.arg("c") < 3),
+                "((arg('a') > 1) | (arg('b') > 2)) & (arg('c') < 3)",
+            ),
             (~(g.arg("a") > 1), "~(arg('a') > 1)"),
         ],
     )
@@ -307,7 +324,7 @@ class TestRepr:
     )
     def test_repr_round_trips(self, cond: g.Condition) -> None:
         """Evaluating the repr builds an equivalent condition with the same repr."""
-        rebuilt = eval(repr(cond), {"arg": g.arg, "ctx": g.ctx})  # noqa: S307
+        rebuilt = eval(repr(cond), {"arg": g.arg, "ctx": g.ctx})
         assert repr(rebuilt) == repr(cond)
 
     def test_callable_repr(self) -> None:

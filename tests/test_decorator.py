@@ -89,8 +89,7 @@ class TestForms:
     def test_contradictions_rejected_when_applied(self, make: Any) -> None:
         """Bad options are refused when the decorator is written, not when the tool is called."""
         with pytest.raises(g.ConfigurationError):
-            decorator = make()
-            decorator(lambda: None)
+            make()(lambda: None)
 
     def test_not_a_function(self) -> None:
         """Classes and non-callables cannot be governed."""
@@ -252,7 +251,9 @@ class TestMethods:
 class TestArguments:
     def test_positional_keyword_default_judged_alike(self) -> None:
         """A value is judged the same however it is passed."""
-        gov = g.Governor(g.Policy([g.allow("pay", when=(g.arg("amount") <= 100) & (g.arg("currency") == "EUR"))]))
+        gov = g.Governor(
+            g.Policy([g.allow("pay", when=(g.arg("amount") <= 100) & (g.arg("currency") == "EUR"))])
+        )
 
         @g.governed(governor=gov)
         def pay(to: str, amount: float, currency: str = "EUR") -> str:
@@ -267,7 +268,9 @@ class TestArguments:
 
     def test_kwargs_tools_are_judged_by_name(self) -> None:
         """Arguments collected by **kwargs can be named by a policy."""
-        gov = g.Governor(g.Policy([g.deny("call_api", when=g.arg("method") == "DELETE"), g.allow("call_api")]))
+        gov = g.Governor(
+            g.Policy([g.deny("call_api", when=g.arg("method") == "DELETE"), g.allow("call_api")])
+        )
 
         @g.governed(governor=gov)
         def call_api(url: str, **options: Any) -> str:

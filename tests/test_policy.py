@@ -100,7 +100,9 @@ class TestEvaluate:
         [
             g.allow("payments.*"),
             g.require_approval("payments.refund", when=g.arg("amount") > 100, reason="big refund"),
-            g.deny("payments.refund", when=g.ctx("user") == "mallory", reason="blocked user", id="no-mallory"),
+            g.deny(
+                "payments.refund", when=g.ctx("user") == "mallory", reason="blocked user", id="no-mallory"
+            ),
             g.deny("send_email", when=~g.arg("to").endswith("@acme.com"), reason="external mail", id="ext"),
             g.allow("send_email"),
         ]
@@ -171,7 +173,9 @@ class TestEvaluate:
 class TestEvaluationErrors:
     def test_error_makes_deny_apply(self) -> None:
         """A deny rule whose condition cannot be evaluated applies, and says why."""
-        policy = g.Policy([g.deny("mail", when=~g.arg("to").endswith("@acme.com"), id="ext"), g.allow("mail")])
+        policy = g.Policy(
+            [g.deny("mail", when=~g.arg("to").endswith("@acme.com"), id="ext"), g.allow("mail")]
+        )
         d = policy.evaluate("mail", {"to": None})
         assert d.effect is g.Effect.DENY
         assert d.rule_id == "ext"
