@@ -16,6 +16,7 @@ from guardrails.call import Call
 from guardrails.context import _current
 from guardrails.errors import ConfigurationError
 from guardrails.governor import Governor, get_governor
+from guardrails.policy import Judgement, Policy
 from guardrails.rules import Effect
 from guardrails.steps import drive_async, drive_sync
 from guardrails.values import show
@@ -32,7 +33,7 @@ _ALLOW = Effect.ALLOW
 class _Spec:
     """What a governed function needs per call, prepared when it is decorated."""
 
-    __slots__ = ("action", "governor", "function", "binder", "_method_binder")
+    __slots__ = ("action", "governor", "function", "binder", "_method_binder", "compiled")
 
     def __init__(self, action: str, governor: Governor, function: Callable[..., Any]) -> None:
         self.action = action
@@ -43,6 +44,17 @@ class _Spec:
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"cannot govern {show(function)}: no signature ({exc})") from None
         self._method_binder: Binder | None = None
+        # (policy, its judge for this action), one tuple so that a policy
+        # swapped by another thread is never paired with the old judge.
+        self.compiled: tuple[Policy | None, Callable[[Call], Judgement]] = (None, _never)
+
+    def judge(self, policy: Policy) -> Callable[[Call], Judgement]:
+        """The policy's judge for this action, remembered until the policy changes."""
+        compiled_for, judge = self.compiled
+        if compiled_for is not policy:
+            judge = policy.judge_for(self.action)
+            self.compiled = (policy, judge)
+        return judge
 
     def method_binder(self) -> Binder:
         """The binder for calls as a method: wrapt passes self/cls as ``instance``, not in args."""
@@ -58,6 +70,10 @@ if TYPE_CHECKING:
 else:  # wrapt's classes are generic only in its stubs and newest releases
     _FunctionWrapper = wrapt.FunctionWrapper
     _BoundFunctionWrapper = wrapt.BoundFunctionWrapper
+
+
+def _never(call: Call) -> Judgement:  # pragma: no cover - replaced before first use
+    raise AssertionError("no policy compiled yet")
 
 
 class GovernedFunction(_FunctionWrapper):
@@ -128,7 +144,10 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
             bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
         )
         call = Call(action, MappingProxyType(bound), get_context())
-        winner, outcomes = setup.policy.judge(call)
+        compiled_for, judge = spec.compiled
+        if compiled_for is not setup.policy:
+            judge = spec.judge(setup.policy)
+        winner, outcomes = judge(call)
         if winner is not None and winner.effect is _ALLOW and not setup.sinks:
             return wrapped(*args, **kwargs)  # nothing to ask or record: skip the flow
         decision = setup.policy.decision(call, winner, outcomes)
@@ -149,7 +168,10 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
             bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
         )
         call = Call(action, MappingProxyType(bound), get_context())
-        winner, outcomes = setup.policy.judge(call)
+        compiled_for, judge = spec.compiled
+        if compiled_for is not setup.policy:
+            judge = spec.judge(setup.policy)
+        winner, outcomes = judge(call)
         if winner is not None and winner.effect is _ALLOW and not setup.sinks:
             return await wrapped(*args, **kwargs)
         decision = setup.policy.decision(call, winner, outcomes)

@@ -100,10 +100,14 @@ class Policy:
         """
         judge = self._cache.get(call.action)
         if judge is None:
-            judge = self._judge_for(call.action)
+            judge = self.judge_for(call.action)
         return judge(call)
 
-    def _judge_for(self, action: str) -> Callable[[Call], Judgement]:
+    def judge_for(self, action: str) -> Callable[[Call], Judgement]:
+        """The function that judges calls of ``action``, compiled once per action."""
+        judge = self._cache.get(action)
+        if judge is not None:
+            return judge
         judge = _compile_judge(self.rules_for(action))
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[action] = judge

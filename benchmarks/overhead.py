@@ -1,0 +1,202 @@
+"""What governing a tool call costs, against baselines measured in the same run.
+
+    python benchmarks/overhead.py            # full run, about a minute
+    python benchmarks/overhead.py --quick    # a smoke run, a few seconds
+    python benchmarks/overhead.py --json out.json
+
+Each case is timed in batches of calls; batches of all cases are interleaved
+so that a noisy neighbour slows every case alike, and the median batch is
+reported. Ratios, not absolute times, are what carries from one machine to
+another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import wrapt
+
+import guardrails as g
+
+LIMIT = 1000
+
+
+def refund(order_id: str, amount: float) -> str:
+    return order_id
+
+
+async def refund_async(order_id: str, amount: float) -> str:
+    return order_id
+
+
+def policy_with(total_rules: int, actions: int, own_rules: int = 1) -> g.Policy:
+    """``total_rules`` rules over ``actions`` actions; ``refund`` has ``own_rules`` of them.
+
+    The other rules belong to other actions (a tenth of them globs over other
+    namespaces), so they only cost something if the index fails to skip them.
+    """
+    rules = [g.allow("refund", when=g.arg("amount") <= LIMIT, id="refund-small")]
+    rules += [
+        g.deny("refund", when=g.arg("amount") > LIMIT * (10 + i), id=f"refund-cap-{i}")
+        for i in range(own_rules - 1)
+    ]
+    others = total_rules - len(rules)
+    for i in range(others):
+        action = f"tool{i % (actions - 1)}"
+        if i % 10 == 9:
+            rules.append(g.deny(f"ns{i}.*", when=g.arg("amount") > i, id=f"glob-{i}"))
+        else:
+            rules.append(g.allow(action, when=g.arg("amount") <= LIMIT + i, id=f"r-{i}"))
+    return g.Policy(rules)
+
+
+def governed_refund(policy: g.Policy, **options: Any) -> Callable[..., Any]:
+    return g.governed("refund", governor=g.Governor(policy, **options))(refund)
+
+
+def sync_cases() -> dict[str, Callable[[], Any]]:
+    def closure(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+        return inner
+
+    def passthrough(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        return wrapped(*args, **kwargs)
+
+    wraps_fn = closure(refund)
+    wrapt_fn = wrapt.FunctionWrapper(refund, passthrough)
+    p10 = policy_with(10, 10)
+    p1000 = policy_with(1000, 100)
+    p10000 = policy_with(10_000, 1000)
+    p1000_own10 = policy_with(1000, 100, own_rules=10)
+    gov10 = governed_refund(p10)
+    gov1000 = governed_refund(p1000)
+    gov10000 = governed_refund(p10000)
+    gov_own10 = governed_refund(p1000_own10)
+    denied = governed_refund(p10, on_deny=lambda d: "denied")
+    audited = governed_refund(p10, audit=lambda record: None)
+    return {
+        "plain call": lambda: refund("o-1", 50),
+        "functools.wraps closure": lambda: wraps_fn("o-1", 50),
+        "bare wrapt wrapper": lambda: wrapt_fn("o-1", 50),
+        "policy.evaluate, 10 rules": lambda: p10.evaluate("refund", {"order_id": "o-1", "amount": 50}),
+        "governed, 10 rules": lambda: gov10("o-1", 50),
+        "governed, 1,000 rules / 100 actions": lambda: gov1000("o-1", 50),
+        "governed, 10,000 rules / 1,000 actions": lambda: gov10000("o-1", 50),
+        "governed, 1,000 rules, 10 on the tool": lambda: gov_own10("o-1", 50),
+        "governed, denied (on_deny message)": lambda: denied("o-1", 5000),
+        "governed, with an audit sink": lambda: audited("o-1", 50),
+    }
+
+
+def time_sync(fn: Callable[[], Any], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def time_async(fn: Callable[..., Any], calls: int) -> float:
+    async def run() -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            await fn("o-1", 50)
+        return (time.perf_counter() - start) / calls
+
+    return asyncio.run(run())
+
+
+def measure(repeats: int, calls: int) -> dict[str, float]:
+    sync = sync_cases()
+    async_cases: dict[str, Callable[..., Any]] = {
+        "plain async call": refund_async,
+        "governed async, 10 rules": g.governed("refund", governor=g.Governor(policy_with(10, 10)))(
+            refund_async
+        ),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in [*sync, *async_cases]}
+    for fn in sync.values():  # warm caches before timing
+        time_sync(fn, 1000)
+    for _ in range(repeats):
+        for name, fn in sync.items():
+            samples[name].append(time_sync(fn, calls))
+        for name, afn in async_cases.items():
+            samples[name].append(time_async(afn, calls))
+    return {name: statistics.median(values) * 1e6 for name, values in samples.items()}
+
+
+RATIOS = [
+    # (label, numerator, denominator, target or None)
+    ("governed / bare wrapt wrapper", "governed, 10 rules", "bare wrapt wrapper", 2.5),
+    ("1,000 rules / 10 rules", "governed, 1,000 rules / 100 actions", "governed, 10 rules", 1.2),
+    ("10,000 rules / 10 rules", "governed, 10,000 rules / 1,000 actions", "governed, 10 rules", None),
+    ("async governed / plain async", "governed async, 10 rules", "plain async call", None),
+    ("denied / allowed", "governed, denied (on_deny message)", "governed, 10 rules", None),
+]
+
+
+def report(results: dict[str, float]) -> dict[str, Any]:
+    width = max(map(len, results))
+    print(f"{'case':<{width}}  µs/call")
+    for name, micros in results.items():
+        print(f"{name:<{width}}  {micros:8.3f}")
+    print()
+    ratios = {}
+    for label, top, bottom, target in RATIOS:
+        ratio = results[top] / results[bottom]
+        ratios[label] = ratio
+        verdict = "" if target is None else f"   target ≤ {target}: {'met' if ratio <= target else 'MISSED'}"
+        print(f"{label:<34} {ratio:6.2f}×{verdict}")
+    return ratios
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "wrapt": getattr(wrapt, "__version__", "?"),
+        "guardrails": g.__version__,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a few seconds: checks the benchmark runs")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--calls", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    options = parser.parse_args()
+    repeats = options.repeats or (3 if options.quick else 21)
+    calls = options.calls or (2_000 if options.quick else 50_000)
+    info = machine()
+    print(
+        f"guardrails {info['guardrails']} · Python {info['python']} · {info['platform']} · {info['cpus']} CPUs"
+    )
+    print(f"median of {repeats} batches of {calls:,} calls\n")
+    results = measure(repeats, calls)
+    ratios = report(results)
+    if options.json:
+        options.json.write_text(
+            json.dumps({"machine": info, "micros": results, "ratios": ratios}, indent=2) + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()

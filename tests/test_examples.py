@@ -1,0 +1,81 @@
+"""The README's code, the quick-start demo and the benchmark all run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+class TestReadme:
+    def test_python_blocks_run(self) -> None:
+        """Every python block of the README runs, in order, and its assertions hold."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+        assert len(blocks) >= 6
+        namespace: dict[str, object] = {"__name__": "readme"}
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            for block in blocks:
+                exec(compile(block, "README.md", "exec"), namespace)
+        printed = out.getvalue()
+        assert "arg('amount') > 100" in printed
+        assert "'payments.refund' denied by rule 'cap': agents never refund that much" in printed
+        assert "expected a finite number, got str '50'" in printed
+
+    def test_quick_start_has_exactly_two_commands(self) -> None:
+        """The quick start's first code block holds two commands: demo, then tests."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        section = readme.split("## Quick start", 1)[1]
+        block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+        assert block is not None
+        commands = [line for line in block.group(1).splitlines() if line.strip()]
+        assert len(commands) == 2
+        assert commands[0].endswith("examples/quickstart.py")
+        assert commands[1].endswith("-m pytest")
+
+    def test_ci_runs_the_readme_test_command(self) -> None:
+        """.ci/run runs the README's test command."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        section = readme.split("## Quick start", 1)[1]
+        block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+        assert block is not None
+        test_command = block.group(1).strip().splitlines()[1]
+        assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+class TestQuickstart:
+    def test_demo_allows_denies_and_approves(self) -> None:
+        """The demo runs and shows allowed, denied and approved calls, then the audit trail."""
+        result = run("examples/quickstart.py")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "✓ allow by rule 'small-refunds'" in out
+        assert "finance desk approves a refund of 380" in out
+        assert "✗ deny by rule 'no-external-mail'" in out
+        assert "refused by finance-desk" in out
+        assert "[tool not run: the agent never deletes files]" in out
+        assert "Audit trail" in out
+        trail = out.split("Audit trail", 1)[1]
+        assert len(re.findall(r"not_run", trail)) == 5
+        assert len(re.findall(r"returned", trail)) == 5
+
+
+class TestBenchmark:
+    def test_overhead_smoke(self) -> None:
+        """The benchmark runs end to end (a smoke run: timings are not judged here)."""
+        result = run("benchmarks/overhead.py", "--quick", "--calls", "200", "--repeats", "1")
+        assert result.returncode == 0, result.stderr
+        assert "governed / bare wrapt wrapper" in result.stdout
+        assert "1,000 rules / 10 rules" in result.stdout
