@@ -20,7 +20,8 @@ from guardrails.errors import (
     GovernanceError,
     PolicyError,
 )
-from guardrails.governor import Governor, OnDeny, configure, get_governor
+from guardrails.flow import OnDeny
+from guardrails.governor import Governor, configure, get_governor
 from guardrails.policy import Policy
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
 

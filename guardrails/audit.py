@@ -31,20 +31,30 @@ class Outcome(str, Enum):
 
 
 class AuditRecord(BaseModel):
-    """One decision or outcome of a governed call."""
+    """One event: a decision or outcome of a governed call, or a change to the governor.
+
+    ``kind`` is ``"call"`` for calls. ``enforced`` is False for what a shadow
+    rule or shadow mode would have decided; such a record of a shadow rule has
+    no ``outcome``. Governor events — ``policy_loaded``, ``policy_rejected``,
+    ``block``, ``unblock`` — say what happened in ``reason`` (and the blocked
+    pattern in ``action``).
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     schema_version: int = 1
+    kind: str = "call"
     time: datetime
-    call_id: str
-    action: str
-    args: Mapping[str, Any]
-    context: Mapping[str, Any]
-    effect: str
-    rule_id: str
-    reason: str
-    outcome: Outcome
+    call_id: str = ""
+    action: str = ""
+    args: Mapping[str, Any] = {}
+    context: Mapping[str, Any] = {}
+    effect: str = ""
+    rule_id: str = ""
+    reason: str = ""
+    outcome: Outcome | None = None
+    enforced: bool = True
+    policy_version: str = ""
     approved_by: str | None = None
     error: str | None = None
     duration_ms: float | None = None

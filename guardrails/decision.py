@@ -49,10 +49,12 @@ class Decision:
     it and why (``rule_id == "default"`` when no rule matched); ``results``
     holds every rule that was considered, in precedence order, with how it
     fared — what ``explain()`` prints. After an approval, ``approval`` holds
-    the approver's response.
+    the approver's response. ``version`` is the deciding policy's version;
+    ``enforced`` is False for what a shadow rule or shadow mode would have
+    decided.
     """
 
-    __slots__ = ("effect", "rule", "call", "outcomes", "approval", "_reason")
+    __slots__ = ("effect", "rule", "call", "outcomes", "approval", "version", "enforced", "_reason")
 
     def __init__(
         self,
@@ -62,6 +64,9 @@ class Decision:
         outcomes: tuple[RuleOutcome, ...] = (),
         reason: str | None = None,
         approval: ApprovalResponse | None = None,
+        *,
+        version: str = "",
+        enforced: bool = True,
     ) -> None:
         self.effect = effect
         self.rule = rule
@@ -70,6 +75,8 @@ class Decision:
         # every call; ``results`` turns them into RuleResult when asked.
         self.outcomes = outcomes
         self.approval = approval
+        self.version = version
+        self.enforced = enforced
         self._reason = reason
 
     @property
@@ -124,6 +131,8 @@ class Decision:
             "outcomes": self.outcomes,
             "reason": self._reason,
             "approval": self.approval,
+            "version": self.version,
+            "enforced": self.enforced,
         }
         fields.update(changes)
         return Decision(**fields)

@@ -15,6 +15,7 @@ from guardrails.binding import Binder
 from guardrails.call import Call
 from guardrails.context import _current
 from guardrails.errors import ConfigurationError
+from guardrails.flow import call_flow
 from guardrails.governor import Governor, get_governor
 from guardrails.policy import Judgement, Policy
 from guardrails.rules import Effect
@@ -148,10 +149,10 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
         if compiled_for is not setup.policy:
             judge = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and not setup.sinks:
+        if winner is not None and winner.effect is _ALLOW and setup.fast:
             return wrapped(*args, **kwargs)  # nothing to ask or record: skip the flow
         decision = setup.policy.decision(call, winner, outcomes)
-        return drive_sync(governor.flow(setup, decision), wrapped, args, kwargs)
+        return drive_sync(call_flow(setup, decision), wrapped, args, kwargs)
 
     return wrapper
 
@@ -172,10 +173,10 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
         if compiled_for is not setup.policy:
             judge = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and not setup.sinks:
+        if winner is not None and winner.effect is _ALLOW and setup.fast:
             return await wrapped(*args, **kwargs)
         decision = setup.policy.decision(call, winner, outcomes)
-        return await drive_async(governor.flow(setup, decision), wrapped, args, kwargs)
+        return await drive_async(call_flow(setup, decision), wrapped, args, kwargs)
 
     return wrapper
 

@@ -1,56 +1,31 @@
-"""``Governor``: a policy with its hooks, and the flow of one governed call.
-
-The flow is written once, as a generator that yields the steps needing the
-outside world (ask the approver, run the tool, hand a denial to ``on_deny``);
-``flow.py`` drives it synchronously or asynchronously.
-"""
+"""``Governor``: a policy with its hooks and sinks, changeable while agents run."""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from types import MappingProxyType
+import fnmatch
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from guardrails.approvals import ApprovalRequest, Approver, as_response
-from guardrails.audit import AuditRecord, AuditSink, Outcome
-from guardrails.call import EMPTY, Call
+from guardrails.approvals import Approver
+from guardrails.audit import AuditSink
 from guardrails.context import current_context
 from guardrails.decision import Decision
-from guardrails.errors import (
-    ActionDenied,
-    ApprovalDenied,
-    AuditError,
-    ConfigurationError,
-)
+from guardrails.errors import ConfigurationError, PolicyError
+from guardrails.flow import Block, Mode, OnDeny, Setup, record_event
 from guardrails.policy import Policy
-from guardrails.rules import Effect
-from guardrails.steps import AskApprover, HandleDenial, RunTool, Step
-from guardrails.values import brief, show
+from guardrails.rules import Effect, Rule
+from guardrails.values import show
+from guardrails.watch import PolicyWatcher
 
-__all__ = ["Governor", "OnDeny", "Setup", "configure", "get_governor", "make_call"]
+__all__ = ["Governor", "configure", "get_governor"]
 
-logger = logging.getLogger("guardrails")
-
-#: ``(ActionDenied) -> value``: returned to the caller instead of raising.
-OnDeny = Callable[[ActionDenied], Any]
 AuditArg = AuditSink | Iterable[AuditSink] | None
 
 _UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class Setup:
-    """Everything one call reads, swapped as a whole so a call never sees half a change."""
-
-    policy: Policy
-    approver: Approver | None
-    on_deny: OnDeny | None
-    sinks: tuple[AuditSink, ...]
-    approval_timeout: float | None
 
 
 class Governor:
@@ -61,7 +36,13 @@ class Governor:
     (for example a message the model can read); without it the denial is
     raised. ``audit`` is a sink or a list of sinks receiving an
     ``AuditRecord`` for every decision and outcome. ``approval_timeout``
-    (seconds) denies approvals that take longer.
+    (seconds) denies approvals that take longer. ``mode="shadow"`` records
+    what the policy decides but lets every call run (the kill switch still
+    applies).
+
+    Every change — ``configure``, ``policy = ...``, ``load``, ``block`` —
+    swaps one immutable snapshot: a call sees the old setup or the new one,
+    never a mix, and a call under way finishes with what it started with.
     """
 
     def __init__(
@@ -72,14 +53,17 @@ class Governor:
         audit: AuditArg = None,
         *,
         approval_timeout: float | None = None,
+        mode: Mode = "enforce",
     ) -> None:
-        self._setup = Setup(_unconfigured(), None, None, (), None)
+        self._setup = Setup(_unconfigured())
+        self._lock = threading.Lock()  # serialises writers; readers never wait
         self.configure(
             policy=_unconfigured() if policy is None else policy,
             approver=approver,
             on_deny=on_deny,
             audit=audit,
             approval_timeout=approval_timeout,
+            mode=mode,
         )
 
     def configure(
@@ -90,6 +74,7 @@ class Governor:
         on_deny: OnDeny | None = _UNSET,
         audit: AuditArg = _UNSET,
         approval_timeout: float | None = _UNSET,
+        mode: Mode = _UNSET,
     ) -> None:
         """Change some parts at once; calls already under way keep what they started with.
 
@@ -118,7 +103,12 @@ class Governor:
                     f"approval_timeout must be a positive number, got {show(approval_timeout)}"
                 )
             changes["approval_timeout"] = approval_timeout
-        self._setup = replace(self._setup, **changes)
+        if mode is not _UNSET:
+            if mode not in ("enforce", "shadow"):
+                raise ConfigurationError(f"mode must be 'enforce' or 'shadow', got {show(mode)}")
+            changes["mode"] = mode
+        with self._lock:
+            self._setup = replace(self._setup, **changes)
 
     @property
     def setup(self) -> Setup:
@@ -127,7 +117,80 @@ class Governor:
 
     @property
     def policy(self) -> Policy:
+        """The policy in force. Assigning a new one swaps it atomically."""
         return self._setup.policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self.configure(policy=policy)
+
+    # ---- live changes ----------------------------------------------------------
+
+    def load(self, path: str | Path) -> Policy:
+        """Replace the policy with the one in ``path``; return it.
+
+        An invalid file raises ``PolicyError`` and the policy in force stays.
+        Both outcomes are recorded in the audit trail.
+        """
+        try:
+            policy = Policy.from_file(path)
+        except PolicyError as exc:
+            record_event(self._setup.sinks, "policy_rejected", action=str(path), reason=str(exc))
+            raise
+        self.configure(policy=policy)
+        record_event(
+            self._setup.sinks,
+            "policy_loaded",
+            action=str(path),
+            policy_version=policy.version,
+            reason=f"{len(policy)} rules from {path}",
+        )
+        return policy
+
+    def watch(
+        self,
+        path: str | Path,
+        interval: float = 1.0,
+        on_error: Callable[[PolicyError], object] | None = None,
+    ) -> PolicyWatcher:
+        """Load ``path`` now, then reload it whenever it changes, from a daemon thread.
+
+        A bad edit is reported — to ``on_error(exc)`` if given, to the
+        ``guardrails`` logger, and as a ``policy_rejected`` audit record — and
+        the last good policy stays in force. Call ``.stop()`` on the result to
+        end watching.
+        """
+        return PolicyWatcher(self, Path(path), interval, on_error)
+
+    def block(self, pattern: str, *, reason: str = "blocked by the kill switch") -> None:
+        """Deny every action matching ``pattern`` (a name or glob) from the next call on.
+
+        Blocks stand above any policy and above shadow mode, in every thread.
+        """
+        rule = Rule(pattern, Effect.DENY, reason=reason, id=f"kill-switch:{pattern}")
+        block = Block(pattern, re.compile(fnmatch.translate(pattern)), rule)
+        with self._lock:
+            kept = tuple(b for b in self._setup.blocks if b.pattern != pattern)
+            self._setup = replace(self._setup, blocks=(*kept, block))
+        record_event(
+            self._setup.sinks, "block", action=pattern, effect="deny", rule_id=rule.id, reason=reason
+        )
+
+    def unblock(self, pattern: str) -> bool:
+        """Lift the block on ``pattern``; return whether there was one."""
+        with self._lock:
+            kept = tuple(b for b in self._setup.blocks if b.pattern != pattern)
+            found = len(kept) != len(self._setup.blocks)
+            self._setup = replace(self._setup, blocks=kept)
+        if found:
+            record_event(self._setup.sinks, "unblock", action=pattern, reason=f"block on {pattern!r} lifted")
+        return found
+
+    def blocked(self) -> dict[str, str]:
+        """The blocked patterns and their reasons."""
+        return {b.pattern: b.rule.reason for b in self._setup.blocks}
+
+    # ---- asking ---------------------------------------------------------------------
 
     def check(
         self,
@@ -138,38 +201,22 @@ class Governor:
         """Decide on a call without running, approving or recording anything.
 
         ``context`` defaults to the values of the enclosing ``guardrails.context``.
+        The kill switch applies; shadow mode and shadow rules do not change the answer.
         """
         if context is None:
             context = current_context()
-        return self._setup.policy.evaluate(action, args, context)
-
-    def flow(self, setup: Setup, decision: Decision) -> Generator[Step, Any, Any]:
-        """The life of one call after the policy decided; see ``guardrails.steps``."""
-        call = decision.call
-        needed_approval = decision.effect is Effect.REQUIRE_APPROVAL
-        if needed_approval:
-            decision = yield from _approve(setup, decision)
-        if not decision.allowed:
-            _record(setup, decision, Outcome.NOT_RUN)
-            denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
-            if setup.on_deny is None:
-                raise denial
-            return (yield HandleDenial(setup.on_deny, denial))
-        _record(setup, decision, Outcome.STARTED)
-        started = time.perf_counter()
-        try:
-            result = yield RunTool()
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            _record_after(setup, decision, Outcome.RAISED, started, exc)
-            raise
-        _record_after(setup, decision, Outcome.RETURNED, started)
-        return result
+        setup = self._setup
+        decision = setup.policy.evaluate(action, args, context)
+        for block in setup.blocks:
+            if block.regex.match(action):
+                return Decision(
+                    Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
+                )
+        return decision
 
     def __repr__(self) -> str:
         s = self._setup
-        return f"<Governor {s.policy!r} approver={s.approver!r} sinks={len(s.sinks)}>"
+        return f"<Governor {s.policy!r} mode={s.mode} sinks={len(s.sinks)} blocks={len(s.blocks)}>"
 
 
 def _unconfigured() -> Policy:
@@ -191,96 +238,6 @@ def _sinks(audit: AuditArg) -> tuple[AuditSink, ...]:
     return sinks
 
 
-def _approve(setup: Setup, decision: Decision) -> Generator[Step, Any, Decision]:
-    """Ask the approver; every way it can fail ends in a denial that says why."""
-    if setup.approver is None:
-        return _refused(decision, "no approver is configured")
-    timeout = setup.approval_timeout
-    started = time.monotonic()
-    try:
-        answer = yield AskApprover(setup.approver, ApprovalRequest(decision.call, decision), timeout)
-    except (ConfigurationError, GeneratorExit):
-        raise
-    except TimeoutError:
-        return _refused(decision, f"no answer within {timeout:g}s")
-    except Exception as exc:  # noqa: BLE001 - an approver that breaks says no
-        return _refused(decision, f"the approver failed ({type(exc).__name__}: {exc})")
-    response = as_response(answer)
-    if response is None:
-        return _refused(decision, f"the approver returned {show(answer)}, not a bool or ApprovalResponse")
-    if timeout is not None and time.monotonic() - started > timeout:
-        return _refused(decision, f"the answer came after the {timeout:g}s timeout")
-    who = f" by {response.by}" if response.by else ""
-    why = f": {response.reason}" if response.reason else ""
-    if response.approved:
-        return decision.replace(
-            effect=Effect.ALLOW, approval=response, reason=f"{decision.reason}; approved{who}{why}"
-        )
-    return decision.replace(
-        effect=Effect.DENY, approval=response, reason=f"{decision.reason}; refused{who}{why}"
-    )
-
-
-def _refused(decision: Decision, why: str) -> Decision:
-    return decision.replace(effect=Effect.DENY, reason=f"{decision.reason}; not approved: {why}")
-
-
-def _audit_record(decision: Decision, outcome: Outcome, **extra: Any) -> AuditRecord:
-    call = decision.call
-    return AuditRecord(
-        time=datetime.now(timezone.utc),
-        call_id=call.call_id,
-        action=call.action,
-        args=dict(call.args),
-        context=dict(call.context),
-        effect=decision.effect.value,
-        rule_id=decision.rule_id,
-        reason=decision.reason,
-        outcome=outcome,
-        approved_by=decision.approval.by if decision.approval else None,
-        **extra,
-    )
-
-
-def _record(setup: Setup, decision: Decision, outcome: Outcome) -> None:
-    """Record before the tool runs: a failing sink means the tool does not run."""
-    if not setup.sinks:
-        return
-    record = _audit_record(decision, outcome)
-    for sink in setup.sinks:
-        try:
-            sink(record)
-        except Exception as exc:
-            raise AuditError(
-                f"{decision.call.action!r} did not run: audit sink {brief(sink)} failed "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-
-
-def _record_after(
-    setup: Setup, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
-) -> None:
-    """Record the outcome. The tool has run: a failing sink is logged, not raised,
-    so the caller still learns what the tool did (and does not retry it)."""
-    if not setup.sinks:
-        return
-    error = None if exc is None else _describe(exc)
-    record = _audit_record(decision, outcome, error=error, duration_ms=(time.perf_counter() - started) * 1e3)
-    for sink in setup.sinks:
-        try:
-            sink(record)
-        except Exception:
-            logger.exception(
-                "audit sink %s failed to record the outcome of call %s", brief(sink), record.call_id
-            )
-
-
-def _describe(exc: BaseException, limit: int = 200) -> str:
-    text = str(exc)
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 _default = Governor()
 
 
@@ -296,14 +253,15 @@ def configure(
     on_deny: OnDeny | None = _UNSET,
     audit: AuditArg = _UNSET,
     approval_timeout: float | None = _UNSET,
+    mode: Mode = _UNSET,
 ) -> Governor:
     """Configure the default governor (only the parts given change); returns it."""
     _default.configure(
-        policy=policy, approver=approver, on_deny=on_deny, audit=audit, approval_timeout=approval_timeout
+        policy=policy,
+        approver=approver,
+        on_deny=on_deny,
+        audit=audit,
+        approval_timeout=approval_timeout,
+        mode=mode,
     )
     return _default
-
-
-def make_call(action: str, args: dict[str, Any]) -> Call:
-    """A ``Call`` for ``action`` with bound ``args`` in the current context."""
-    return Call(action, MappingProxyType(args) if args else EMPTY, current_context())

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import translate
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from guardrails.call import EMPTY, Call
 from guardrails.decision import Decision, RuleOutcome
+from guardrails.documents import json_schema, load_document, policy_from_document, rule_to_doc
 from guardrails.errors import EvaluationError, PolicyError
 from guardrails.rules import PRECEDENCE, Effect, Rule, parse_effect
 from guardrails.values import show
@@ -34,9 +38,21 @@ class Policy:
     holds, deny beats require_approval beats allow; with none, ``default``
     (deny unless set otherwise). A condition that cannot be evaluated makes a
     deny or require-approval rule apply and an allow rule not apply.
+
+    ``version`` is a SHA-256 digest of the policy's canonical form (rule order
+    aside): every decision carries it.
     """
 
-    __slots__ = ("rules", "default", "_exact", "_globs", "_cache", "_default_reason")
+    __slots__ = (
+        "rules",
+        "default",
+        "version",
+        "_exact",
+        "_globs",
+        "_cache",
+        "_default_reason",
+        "_has_shadow",
+    )
 
     def __init__(
         self,
@@ -58,11 +74,76 @@ class Policy:
             else:
                 self._exact.setdefault(rule.action, []).append(rule)
         self._cache: dict[str, Callable[[Call], Judgement]] = {}
+        self._has_shadow = any(rule.shadow for rule in self.rules)
+        self.version = _fingerprint(self.default, self.rules)
 
-    def rules_for(self, action: str) -> tuple[Rule, ...]:
-        """The rules that apply to ``action``, in the order they are judged."""
+    # ---- building ----------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str | None = None) -> Policy:
+        """Build a policy from a document (``version``, ``default``, ``rules``).
+
+        Raises ``PolicyError`` naming ``source`` and the path of what is wrong.
+        """
+        rules, default = policy_from_document(doc, source)
+        return cls(rules, default)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Policy:
+        """Build a policy from a ``.json``, ``.toml``, ``.yaml`` or ``.yml`` file."""
+        rules, default = load_document(path)
+        return cls(rules, default)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path]) -> Policy:
+        """Combine several files into one policy (see ``__add__``)."""
+        policies = [cls.from_file(path) for path in paths]
+        if not policies:
+            raise PolicyError("from_files needs at least one file")
+        combined = policies[0]
+        for policy in policies[1:]:
+            combined = combined + policy
+        return combined
+
+    def __add__(self, other: Policy) -> Policy:
+        """A policy with the rules of both.
+
+        Since deny beats require_approval beats allow, adding rules can only
+        add restrictions or explicit permissions; it never lifts a deny. The
+        defaults must agree, and rule ids must not clash.
+        """
+        if not isinstance(other, Policy):
+            return NotImplemented
+        if other.default is not self.default:
+            raise PolicyError(
+                f"cannot combine policies with different defaults ({self.default.value!r} and {other.default.value!r})"
+            )
+        return Policy((*self.rules, *other.rules), self.default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a document; ``Policy.from_dict`` builds it back."""
+        return {
+            "version": 1,
+            "default": self.default.value,
+            "rules": [rule_to_doc(rule) for rule in self.rules],
+        }
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """The JSON Schema of policy documents (for editors and CI checks)."""
+        return json_schema()
+
+    # ---- judging ------------------------------------------------------------------
+
+    def rules_for(self, action: str, *, shadow: bool = False) -> tuple[Rule, ...]:
+        """The rules that decide ``action``, in the order they are judged.
+
+        With ``shadow=True``, shadow rules are included as if they enforced.
+        """
         matching = list(self._exact.get(action, ()))
         matching += [rule for pattern, rule in self._globs if pattern.match(action)]
+        if not shadow:
+            matching = [rule for rule in matching if not rule.shadow]
         # Precedence first, then id: the order rules were written never matters.
         return tuple(sorted(matching, key=lambda r: (PRECEDENCE[r.effect], r.id)))
 
@@ -90,8 +171,20 @@ class Policy:
     def decision(self, call: Call, winner: Rule | None, outcomes: tuple[RuleOutcome, ...]) -> Decision:
         """The ``Decision`` for what ``judge`` found."""
         if winner is None:
-            return Decision(self.default, None, call, outcomes, self._default_reason)
-        return Decision(winner.effect, winner, call, outcomes)
+            return Decision(self.default, None, call, outcomes, self._default_reason, version=self.version)
+        return Decision(winner.effect, winner, call, outcomes, version=self.version)
+
+    def shadow_decision(self, call: Call) -> Decision | None:
+        """What the policy would decide if its shadow rules enforced, or None
+        when no shadow rule applies to the call's action."""
+        if not self._has_shadow:
+            return None
+        rules = self.rules_for(call.action, shadow=True)
+        if not any(rule.shadow for rule in rules):
+            return None
+        winner, outcomes = _compile_judge(rules)(call)
+        decision = self.decision(call, winner, outcomes)
+        return decision.replace(enforced=False)
 
     def judge(self, call: Call) -> Judgement:
         """The deciding rule (None: the default decides) and how every rule fared.
@@ -117,7 +210,7 @@ class Policy:
         return len(self.rules)
 
     def __repr__(self) -> str:
-        return f"<Policy {len(self.rules)} rules, default={self.default.value}>"
+        return f"<Policy {len(self.rules)} rules, default={self.default.value}, version={self.version[:12]}>"
 
 
 def _compile_judge(rules: tuple[Rule, ...]) -> Callable[[Call], Judgement]:
@@ -167,6 +260,18 @@ def _outcome(rule: Rule, call: Call) -> RuleOutcome:
         return rule.matched if when(call) else rule.unmatched
     except Exception as exc:  # noqa: BLE001 - fail closed, never propagate
         return (rule, rule.effect is not Effect.ALLOW, _message(exc))
+
+
+def _fingerprint(default: Effect, rules: tuple[Rule, ...]) -> str:
+    canonical = {
+        "default": default.value,
+        "rules": sorted(
+            ({**rule_to_doc(rule, callables=True), "shadow": rule.shadow} for rule in rules),
+            key=lambda doc: str(doc["id"]),
+        ),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _message(exc: Exception) -> str:

@@ -50,7 +50,18 @@ class Rule:
     model) when the rule decides.
     """
 
-    __slots__ = ("action", "effect", "when", "reason", "id", "is_glob", "explicit_id", "matched", "unmatched")
+    __slots__ = (
+        "action",
+        "effect",
+        "when",
+        "reason",
+        "id",
+        "shadow",
+        "is_glob",
+        "explicit_id",
+        "matched",
+        "unmatched",
+    )
 
     def __init__(
         self,
@@ -59,6 +70,8 @@ class Rule:
         when: ConditionLike | None = None,
         reason: str | None = None,
         id: str | None = None,
+        *,
+        shadow: bool = False,
     ) -> None:
         if not isinstance(action, str) or not _ACTION.fullmatch(action):
             raise PolicyError(
@@ -71,6 +84,9 @@ class Rule:
             raise PolicyError(f"rule reason must be a string, got {show(reason)}")
         if id is not None and (not isinstance(id, str) or not id.strip()):
             raise PolicyError(f"rule id must be a non-empty string, got {show(id)}")
+        if type(shadow) is not bool:
+            raise PolicyError(f"rule shadow must be True or False, got {show(shadow)}")
+        self.shadow = shadow
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
         self.id: str = id if id is not None else self._derived_id()
@@ -92,7 +108,7 @@ class Rule:
 
     def with_id(self, id: str) -> Rule:
         """Return a copy of this rule with another id."""
-        return Rule(self.action, self.effect, self.when, self.reason, id)
+        return Rule(self.action, self.effect, self.when, self.reason, id, shadow=self.shadow)
 
     def __repr__(self) -> str:
         parts = [repr(self.action)]
@@ -100,21 +116,33 @@ class Rule:
             parts.append(f"when={self.when!r}")
         parts.append(f"reason={self.reason!r}")
         parts.append(f"id={self.id!r}")
+        if self.shadow:
+            parts.append("shadow=True")
         return f"{self.effect.value}({', '.join(parts)})"
 
 
 def allow(
-    action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None
+    action: str,
+    *,
+    when: ConditionLike | None = None,
+    reason: str | None = None,
+    id: str | None = None,
+    shadow: bool = False,
 ) -> Rule:
     """A rule that allows ``action`` when ``when`` holds (unless a deny or approval rule also matches)."""
-    return Rule(action, Effect.ALLOW, when, reason, id)
+    return Rule(action, Effect.ALLOW, when, reason, id, shadow=shadow)
 
 
 def deny(
-    action: str, *, when: ConditionLike | None = None, reason: str | None = None, id: str | None = None
+    action: str,
+    *,
+    when: ConditionLike | None = None,
+    reason: str | None = None,
+    id: str | None = None,
+    shadow: bool = False,
 ) -> Rule:
     """A rule that denies ``action`` when ``when`` holds, or when ``when`` cannot be evaluated."""
-    return Rule(action, Effect.DENY, when, reason, id)
+    return Rule(action, Effect.DENY, when, reason, id, shadow=shadow)
 
 
 def require_approval(
@@ -123,6 +151,7 @@ def require_approval(
     when: ConditionLike | None = None,
     reason: str | None = None,
     id: str | None = None,
+    shadow: bool = False,
 ) -> Rule:
     """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated)."""
-    return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id)
+    return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow)

@@ -1,0 +1,364 @@
+"""Policy documents: dicts, JSON, TOML and YAML files that mirror the Python objects.
+
+    version = 1
+    default = "deny"
+
+    [[rules]]
+    id = "no-external-mail"
+    action = "send_email"
+    effect = "deny"
+    when = { not = { arg = "to", endswith = "@acme.com" } }
+    reason = "Mail may only go to acme.com"
+
+Documents are validated by the pydantic models below (unknown keys are
+errors); every error becomes one ``PolicyError`` naming the file, the path in
+the document (``rules[3].when.any[1]``), what is wrong and, for a misspelt key,
+the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from guardrails.conditions import AllOf, AnyOf, Compare, Condition, FnCondition, Not, arg, ctx
+from guardrails.errors import PolicyError
+from guardrails.rules import Effect, Rule
+
+__all__ = [
+    "OPERATORS",
+    "PolicyDocument",
+    "condition_from_doc",
+    "condition_to_doc",
+    "load_document",
+    "read_document",
+]
+
+#: Document operator → the Python operator or method it stands for.
+OPERATORS = {
+    "eq": "==",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "in": "in",
+    "startswith": "startswith",
+    "endswith": "endswith",
+    "contains": "contains",
+}
+_SYMBOLS = {symbol: name for name, symbol in OPERATORS.items()}
+_COMBINATORS = ("all", "any", "not")
+
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
+Number = StrictInt | StrictFloat
+Orderable = StrictInt | StrictFloat | StrictStr
+EffectName = Literal["allow", "deny", "require_approval"]
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        for key in _COMBINATORS:
+            if key in value:
+                return key
+    return "compare"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ComparisonDoc(_Model):
+    """``{arg = NAME, OP = VALUE}`` or ``{ctx = NAME, OP = VALUE}``: one reference, one operator."""
+
+    arg: StrictStr | None = Field(None, description="Name of the tool argument to test.")
+    ctx: StrictStr | None = Field(None, description="Name of the context value to test.")
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    lt: Orderable | None = None
+    le: Orderable | None = None
+    gt: Orderable | None = None
+    ge: Orderable | None = None
+    in_: list[Scalar] | None = Field(None, alias="in")
+    startswith: StrictStr | None = None
+    endswith: StrictStr | None = None
+    contains: Scalar | None = None
+
+    @model_validator(mode="after")
+    def _one_reference_one_operator(self) -> ComparisonDoc:
+        given = self.model_fields_set
+        refs = [name for name in ("arg", "ctx") if name in given]
+        if len(refs) != 1:
+            raise ValueError("a comparison names exactly one of 'arg' or 'ctx'")
+        ops = [name for name in given if name not in ("arg", "ctx")]
+        if len(ops) != 1:
+            found = ", ".join(repr(_doc_name(o)) for o in sorted(ops)) or "none"
+            raise ValueError(f"a comparison has exactly one operator ({', '.join(OPERATORS)}); found {found}")
+        return self
+
+    def operator(self) -> tuple[str, Any]:
+        (name,) = (n for n in self.model_fields_set if n not in ("arg", "ctx"))
+        return _doc_name(name), getattr(self, name)
+
+
+class AllDoc(_Model):
+    """``{all = [...]}``: every condition holds."""
+
+    all: list[ConditionDoc] = Field(min_length=1)
+
+
+class AnyDoc(_Model):
+    """``{any = [...]}``: at least one condition holds."""
+
+    any: list[ConditionDoc] = Field(min_length=1)
+
+
+class NotDoc(_Model):
+    """``{not = {...}}``: the condition does not hold."""
+
+    not_: ConditionDoc = Field(alias="not")
+
+
+ConditionDoc = Annotated[
+    Annotated[ComparisonDoc, Tag("compare")]
+    | Annotated[AllDoc, Tag("all")]
+    | Annotated[AnyDoc, Tag("any")]
+    | Annotated[NotDoc, Tag("not")],
+    Discriminator(_kind),
+]
+
+
+class RuleDoc(_Model):
+    """One rule: ``effect`` for ``action`` when ``when`` holds."""
+
+    id: StrictStr | None = None
+    action: StrictStr
+    effect: EffectName
+    when: ConditionDoc | None = None
+    reason: StrictStr | None = None
+    shadow: StrictBool = Field(False, description="Record what the rule would decide, without enforcing it.")
+
+
+class PolicyDocument(_Model):
+    """A whole policy document."""
+
+    model_config = ConfigDict(title="guardrails policy")
+
+    version: Literal[1] = Field(1, description="Format version of the document.")
+    default: EffectName = Field("deny", description="Effect when no rule matches.")
+    rules: list[RuleDoc] = Field(default_factory=list)
+
+
+def _doc_name(field: str) -> str:
+    return "in" if field == "in_" else field
+
+
+# ---- from documents -----------------------------------------------------------
+
+
+def policy_from_document(doc: object, source: str | None = None) -> tuple[list[Rule], Effect]:
+    """Validate ``doc`` and build its rules and default; raise ``PolicyError``."""
+    try:
+        parsed = PolicyDocument.model_validate(doc)
+    except ValidationError as exc:
+        raise PolicyError(_explain(exc, source)) from None
+    rules = []
+    for i, rule in enumerate(parsed.rules):
+        where = f"rules[{i}]"
+        try:
+            when = None if rule.when is None else condition_from_doc(rule.when, f"{where}.when")
+            rules.append(Rule(rule.action, rule.effect, when, rule.reason, rule.id, shadow=rule.shadow))
+        except PolicyError as exc:
+            message = str(exc) if str(exc).startswith("rules[") else f"{where}: {exc}"
+            raise PolicyError(_in(source, message)) from None
+    return rules, Effect(parsed.default)
+
+
+def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc, where: str) -> Condition:
+    """Build the condition a validated document part describes."""
+    if isinstance(doc, AllDoc):
+        return AllOf(condition_from_doc(c, f"{where}.all[{i}]") for i, c in enumerate(doc.all))
+    if isinstance(doc, AnyDoc):
+        return AnyOf(condition_from_doc(c, f"{where}.any[{i}]") for i, c in enumerate(doc.any))
+    if isinstance(doc, NotDoc):
+        return Not(condition_from_doc(doc.not_, f"{where}.not"))
+    ref = arg(doc.arg) if doc.arg is not None else ctx(doc.ctx or "")
+    op, value = doc.operator()
+    try:
+        return Compare(ref, OPERATORS[op], value)
+    except PolicyError as exc:
+        raise PolicyError(f"{where}: {exc}") from None
+
+
+def _in(source: str | None, message: str) -> str:
+    return f"{source}: {message}" if source else message
+
+
+def _path(loc: tuple[int | str, ...]) -> tuple[str, list[int | str]]:
+    """Drop the union tags pydantic puts in error locations; return the path and its parts."""
+    parts: list[int | str] = []
+    expect_tag = False
+    for part in loc:
+        if expect_tag and part in ("compare", *_COMBINATORS):
+            expect_tag = False
+            continue
+        parts.append(part)
+        previous = parts[-2] if len(parts) > 1 else None
+        expect_tag = part in ("when", "not") or (isinstance(part, int) and previous in ("all", "any"))
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text, parts
+
+
+def _valid_keys(parts: list[int | str]) -> list[str]:
+    if not parts:
+        return list(PolicyDocument.model_fields)
+    if parts[-1] == "rules" or (isinstance(parts[-1], int) and len(parts) == 2):
+        return list(RuleDoc.model_fields)
+    return ["arg", "ctx", *OPERATORS, *_COMBINATORS]
+
+
+def _explain(exc: ValidationError, source: str | None) -> str:
+    lines = []
+    for error in exc.errors():
+        path, parts = _path(tuple(error["loc"]))
+        if error["type"] == "extra_forbidden":
+            key = str(parts[-1])
+            container, container_parts = _path(tuple(error["loc"][:-1]))
+            valid = _valid_keys(container_parts)
+            is_condition = "arg" in valid
+            what = "operator" if is_condition and key not in ("arg", "ctx") else "key"
+            message = f"unknown {what} {key!r}"
+            close = difflib.get_close_matches(key, valid, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+            else:
+                message += f"; expected one of {', '.join(valid)}"
+            lines.append(f"{container or 'document'}: {message}")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error" and parts and parts[-1] in ("effect", "default"):
+            message = f"{error['input']!r} is not an effect; use 'allow', 'deny' or 'require_approval'"
+        elif error["type"] == "missing":
+            message = "this key is required"
+        elif "input" in error and error["type"] not in ("value_error",):
+            message += f" (got {error['input']!r})"
+        lines.append(f"{path or 'document'}: {message}")
+    unique = list(dict.fromkeys(lines))
+    body = unique[0] if len(unique) == 1 else "\n  ".join(["invalid policy document:", *unique])
+    return _in(source, body)
+
+
+# ---- to documents -----------------------------------------------------------------
+
+
+def condition_to_doc(condition: Condition, *, callables: bool = False) -> dict[str, Any]:
+    """The document form of a condition. Callables have none (unless ``callables``,
+    for fingerprints: then they are named)."""
+    if isinstance(condition, AllOf):
+        return {"all": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
+    if isinstance(condition, AnyOf):
+        return {"any": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
+    if isinstance(condition, Not):
+        return {"not": condition_to_doc(condition.condition, callables=callables)}
+    if isinstance(condition, Compare):
+        value = list(condition.operand) if condition.op == "in" else condition.operand
+        if any(isinstance(v, Decimal) for v in (value if isinstance(value, list) else [value])):
+            if not callables:
+                raise PolicyError(
+                    f"{condition!r}: a Decimal literal has no document form; use an int or float"
+                )
+            value = [str(v) for v in value] if isinstance(value, list) else str(value)
+        return {condition.ref.source: condition.ref.name, _SYMBOLS[condition.op]: value}
+    if callables:
+        name = repr(condition.fn) if isinstance(condition, FnCondition) else repr(condition)
+        return {"callable": name}
+    raise PolicyError(f"{condition!r} is Python code, not data: it has no document form")
+
+
+def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": rule.id, "action": rule.action, "effect": rule.effect.value}
+    if rule.when is not None:
+        doc["when"] = condition_to_doc(rule.when, callables=callables)
+    doc["reason"] = rule.reason
+    if rule.shadow and not callables:
+        doc["shadow"] = True
+    return doc
+
+
+# ---- files ----------------------------------------------------------------------------
+
+
+def read_document(path: str | Path) -> object:
+    """Parse a JSON, TOML or YAML file into plain data; raise ``PolicyError``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror or exc})") from None
+    try:
+        if suffix == ".json":
+            return json.loads(data)
+        if suffix == ".toml":
+            return _toml().loads(data.decode("utf-8"))
+        if suffix in (".yaml", ".yml"):
+            return _load_yaml(data, path)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSON, TOML and YAML errors are ValueErrors
+        raise PolicyError(f"{path}: not valid {suffix[1:].upper()}: {exc}") from None
+    raise PolicyError(f"{path}: unknown policy file type {suffix!r}; use .json, .toml, .yaml or .yml")
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:
+        import tomli
+    except ImportError:  # pragma: no cover - Python 3.10 without the extra
+        raise PolicyError("reading TOML on Python 3.10 needs tomli: pip install 'guardrails[toml]'") from None
+    return tomli
+
+
+def _load_yaml(data: bytes, path: Path) -> object:
+    try:
+        import yaml
+    except ImportError:
+        raise PolicyError(f"{path}: reading YAML needs PyYAML: pip install 'guardrails[yaml]'") from None
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def load_document(path: str | Path) -> tuple[list[Rule], Effect]:
+    """Read and build a policy file."""
+    return policy_from_document(read_document(path), str(path))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of policy documents."""
+    schema = PolicyDocument.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

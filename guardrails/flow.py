@@ -1,0 +1,224 @@
+"""The life of one governed call, written once.
+
+``call_flow`` is a generator: it yields the steps that need the outside world
+(ask the approver, run the tool, hand a denial to ``on_deny``) and receives
+their results; ``guardrails.steps`` drives it synchronously or asynchronously.
+Everything that can go wrong on the way ends with the tool not run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from guardrails.approvals import ApprovalRequest, Approver, as_response
+from guardrails.audit import AuditRecord, AuditSink, Outcome
+from guardrails.decision import Decision
+from guardrails.errors import ActionDenied, ApprovalDenied, AuditError, ConfigurationError
+from guardrails.policy import Policy
+from guardrails.rules import Effect, Rule
+from guardrails.steps import AskApprover, HandleDenial, RunTool, Step
+from guardrails.values import brief, show
+
+__all__ = ["Block", "Mode", "OnDeny", "Setup", "call_flow", "record_event"]
+
+logger = logging.getLogger("guardrails")
+
+#: ``(ActionDenied) -> value``: returned to the caller instead of raising.
+OnDeny = Callable[[ActionDenied], Any]
+Mode = Literal["enforce", "shadow"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A kill-switch entry: calls whose action matches ``pattern`` are denied."""
+
+    pattern: str
+    regex: re.Pattern[str]
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything one call reads, swapped as a whole so a call never sees half a change."""
+
+    policy: Policy
+    approver: Approver | None = None
+    on_deny: OnDeny | None = None
+    sinks: tuple[AuditSink, ...] = ()
+    approval_timeout: float | None = None
+    mode: Mode = "enforce"
+    blocks: tuple[Block, ...] = ()
+    #: Nothing to record, block or shadow: an allowed call may skip the flow.
+    fast: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fast", not self.sinks and not self.blocks and self.mode == "enforce")
+
+
+def call_flow(setup: Setup, decision: Decision) -> Generator[Step, Any, Any]:
+    """From the policy's decision to the tool's result (or the denial)."""
+    call = decision.call
+    blocked = _blocked(setup, decision)
+    if blocked is not None:
+        decision = blocked
+    elif setup.mode == "shadow":
+        # Observe only: record what would have happened, then run.
+        decision = decision.replace(enforced=False)
+    else:
+        _record_shadow(setup, decision)
+    needed_approval = decision.enforced and decision.effect is Effect.REQUIRE_APPROVAL
+    if needed_approval:
+        decision = yield from _approve(setup, decision)
+    if decision.enforced and not decision.allowed:
+        _record(setup, decision, Outcome.NOT_RUN)
+        denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
+        if setup.on_deny is None:
+            raise denial
+        return (yield HandleDenial(setup.on_deny, denial))
+    _record(setup, decision, Outcome.STARTED)
+    started = time.perf_counter()
+    try:
+        result = yield RunTool()
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        _record_after(setup, decision, Outcome.RAISED, started, exc)
+        raise
+    _record_after(setup, decision, Outcome.RETURNED, started)
+    return result
+
+
+def _blocked(setup: Setup, decision: Decision) -> Decision | None:
+    action = decision.call.action
+    for block in setup.blocks:
+        if block.regex.match(action):
+            return Decision(
+                Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
+            )
+    return None
+
+
+def _approve(setup: Setup, decision: Decision) -> Generator[Step, Any, Decision]:
+    """Ask the approver; every way it can fail ends in a denial that says why."""
+    if setup.approver is None:
+        return _refused(decision, "no approver is configured")
+    timeout = setup.approval_timeout
+    started = time.monotonic()
+    try:
+        answer = yield AskApprover(setup.approver, ApprovalRequest(decision.call, decision), timeout)
+    except (ConfigurationError, GeneratorExit):
+        raise
+    except TimeoutError:
+        return _refused(decision, f"no answer within {timeout:g}s")
+    except Exception as exc:  # noqa: BLE001 - an approver that breaks says no
+        return _refused(decision, f"the approver failed ({type(exc).__name__}: {exc})")
+    response = as_response(answer)
+    if response is None:
+        return _refused(decision, f"the approver returned {show(answer)}, not a bool or ApprovalResponse")
+    if timeout is not None and time.monotonic() - started > timeout:
+        return _refused(decision, f"the answer came after the {timeout:g}s timeout")
+    who = f" by {response.by}" if response.by else ""
+    why = f": {response.reason}" if response.reason else ""
+    if response.approved:
+        return decision.replace(
+            effect=Effect.ALLOW, approval=response, reason=f"{decision.reason}; approved{who}{why}"
+        )
+    return decision.replace(
+        effect=Effect.DENY, approval=response, reason=f"{decision.reason}; refused{who}{why}"
+    )
+
+
+def _refused(decision: Decision, why: str) -> Decision:
+    return decision.replace(effect=Effect.DENY, reason=f"{decision.reason}; not approved: {why}")
+
+
+# ---- audit ------------------------------------------------------------------------
+
+
+def _call_record(decision: Decision, outcome: Outcome | None, **extra: Any) -> AuditRecord:
+    call = decision.call
+    return AuditRecord(
+        time=datetime.now(timezone.utc),
+        call_id=call.call_id,
+        action=call.action,
+        args=dict(call.args),
+        context=dict(call.context),
+        effect=decision.effect.value,
+        rule_id=decision.rule_id,
+        reason=decision.reason,
+        outcome=outcome,
+        enforced=decision.enforced,
+        policy_version=decision.version,
+        approved_by=decision.approval.by if decision.approval else None,
+        **extra,
+    )
+
+
+def _record(setup: Setup, decision: Decision, outcome: Outcome | None) -> None:
+    """Record before the tool runs: a failing sink means the tool does not run."""
+    if not setup.sinks:
+        return
+    record = _call_record(decision, outcome)
+    for sink in setup.sinks:
+        try:
+            sink(record)
+        except Exception as exc:
+            raise AuditError(
+                f"{decision.call.action!r} did not run: audit sink {brief(sink)} failed "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+def _record_shadow(setup: Setup, decision: Decision) -> None:
+    """Record what shadow rules would have decided, when it differs."""
+    if not setup.sinks:
+        return
+    shadow = setup.policy.shadow_decision(decision.call)
+    if shadow is not None and (shadow.effect, shadow.rule_id) != (decision.effect, decision.rule_id):
+        _record(setup, shadow, None)
+
+
+def _record_after(
+    setup: Setup, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
+) -> None:
+    """Record the outcome. The tool has run: a failing sink is logged, not raised,
+    so the caller still learns what the tool did (and does not retry it)."""
+    if not setup.sinks:
+        return
+    error = None if exc is None else _describe(exc)
+    record = _call_record(decision, outcome, error=error, duration_ms=(time.perf_counter() - started) * 1e3)
+    _deliver(setup.sinks, record)
+
+
+def record_event(sinks: tuple[AuditSink, ...], kind: str, **fields: Any) -> None:
+    """Record something that happened to the governor (policy loaded, block...).
+
+    It has happened already, so a failing sink is logged, not raised.
+    """
+    if sinks:
+        _deliver(sinks, AuditRecord(time=datetime.now(timezone.utc), kind=kind, **fields))
+
+
+def _deliver(sinks: tuple[AuditSink, ...], record: AuditRecord) -> None:
+    for sink in sinks:
+        try:
+            sink(record)
+        except Exception:
+            what = (
+                f"the outcome ({record.outcome}) of call {record.call_id}"
+                if record.kind == "call"
+                else f"the {record.kind} event"
+            )
+            logger.exception("audit sink %s failed to record %s", brief(sink), what)
+
+
+def _describe(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc)
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

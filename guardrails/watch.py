@@ -1,0 +1,102 @@
+"""Reload a policy file when it changes, from a daemon thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from guardrails.errors import ConfigurationError, PolicyError
+from guardrails.values import show
+
+if TYPE_CHECKING:
+    from guardrails.governor import Governor
+
+__all__ = ["PolicyWatcher"]
+
+logger = logging.getLogger("guardrails")
+
+
+class PolicyWatcher:
+    """Polls a policy file and loads it into a governor whenever it changes.
+
+    The file is loaded once when watching starts (an invalid file raises
+    there). After that, a change that does not load is reported — to
+    ``on_error``, to the ``guardrails`` logger and as a ``policy_rejected``
+    audit record — and the last good policy stays in force.
+    """
+
+    def __init__(
+        self,
+        governor: Governor,
+        path: Path,
+        interval: float = 1.0,
+        on_error: Callable[[PolicyError], object] | None = None,
+    ) -> None:
+        if not (isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval > 0):
+            raise ConfigurationError(
+                f"watch interval must be a positive number of seconds, got {show(interval)}"
+            )
+        if on_error is not None and not callable(on_error):
+            raise ConfigurationError(f"on_error must be callable, got {show(on_error)}")
+        self.governor = governor
+        self.path = path
+        self.interval = float(interval)
+        self.on_error = on_error
+        self.reloads = 0
+        self.rejections = 0
+        self._stop = threading.Event()
+        self._seen = self._stamp()
+        governor.load(path)
+        self._thread = threading.Thread(target=self._run, name=f"guardrails-watch:{path.name}", daemon=True)
+        self._thread.start()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> bool:
+        """Check the file once; reload it if it changed. Returns whether it was reloaded."""
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        try:
+            self.governor.load(self.path)
+        except PolicyError as exc:
+            self.rejections += 1
+            logger.warning("policy %s rejected; the previous policy stays in force: %s", self.path, exc)
+            if self.on_error is not None:
+                try:
+                    self.on_error(exc)
+                except Exception:
+                    logger.exception("the on_error hook of the policy watcher failed")
+            return False
+        self.reloads += 1
+        return True
+
+    def stop(self) -> None:
+        """Stop watching; the policy in force stays."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> PolicyWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stop.is_set() else "watching"
+        return f"<PolicyWatcher {state} {self.path} every {self.interval:g}s>"
