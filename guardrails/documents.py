@@ -238,35 +238,91 @@ def _valid_keys(parts: list[int | str]) -> list[str]:
     return ["arg", "ctx", *OPERATORS, *_COMBINATORS]
 
 
+# What other policy languages call our operators, for "did you mean".
+_SYNONYMS = {
+    "lte": "le",
+    "gte": "ge",
+    "neq": "ne",
+    "equals": "eq",
+    "==": "eq",
+    "!=": "ne",
+    "<": "lt",
+    "<=": "le",
+    ">": "gt",
+    ">=": "ge",
+    "starts_with": "startswith",
+    "ends_with": "endswith",
+    "includes": "contains",
+    "one_of": "in",
+    "and": "all",
+    "or": "any",
+}
+_TYPE_TAGS = {"int": "a number", "float": "a number", "str": "a string", "bool": "a boolean"}
+_TYPE_ERRORS = {
+    "string_type": "a string",
+    "int_type": "a number",
+    "float_type": "a number",
+    "bool_type": "a boolean",
+    "list_type": "a list",
+}
+
+
 def _explain(exc: ValidationError, source: str | None) -> str:
-    lines = []
+    lines: list[str] = []
+    expected: dict[str, list[str]] = {}  # union members that all failed, by path
     for error in exc.errors():
-        path, parts = _path(tuple(error["loc"]))
-        if error["type"] == "extra_forbidden":
-            key = str(parts[-1])
-            container, container_parts = _path(tuple(error["loc"][:-1]))
-            valid = _valid_keys(container_parts)
-            is_condition = "arg" in valid
-            what = "operator" if is_condition and key not in ("arg", "ctx") else "key"
-            message = f"unknown {what} {key!r}"
-            close = difflib.get_close_matches(key, valid, n=1)
-            if close:
-                message += f"; did you mean {close[0]!r}?"
-            else:
-                message += f"; expected one of {', '.join(valid)}"
-            lines.append(f"{container or 'document'}: {message}")
+        loc = tuple(error["loc"])
+        if loc and loc[-1] in _TYPE_TAGS and error["type"].endswith("_type"):
+            path, _ = _path(loc[:-1])
+            kinds = expected.setdefault(path, [])
+            if not kinds:
+                lines.append(f"{path}: expected {{{path}}} (got {error['input']!r})")
+            kinds.append(_TYPE_TAGS[str(loc[-1])])
             continue
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "literal_error" and parts and parts[-1] in ("effect", "default"):
-            message = f"{error['input']!r} is not an effect; use 'allow', 'deny' or 'require_approval'"
-        elif error["type"] == "missing":
-            message = "this key is required"
-        elif "input" in error and error["type"] not in ("value_error",):
-            message += f" (got {error['input']!r})"
-        lines.append(f"{path or 'document'}: {message}")
+        lines.append(_one_error(error))
+    for path, kinds in expected.items():
+        lines = [line.replace(f"{{{path}}}", " or ".join(dict.fromkeys(kinds))) for line in lines]
     unique = list(dict.fromkeys(lines))
     body = unique[0] if len(unique) == 1 else "\n  ".join(["invalid policy document:", *unique])
     return _in(source, body)
+
+
+def _one_error(error: Any) -> str:
+    loc = tuple(error["loc"])
+    path, parts = _path(loc)
+    kind = error["type"]
+    if kind in ("extra_forbidden", "missing"):
+        key = str(parts[-1])
+        container, container_parts = _path(loc[:-1])
+        where = container or "document"
+        if kind == "missing":
+            return f"{where}: missing key {key!r}"
+        valid = _valid_keys(container_parts)
+        close = (
+            [_SYNONYMS[key]]
+            if key in _SYNONYMS and "arg" in valid
+            else difflib.get_close_matches(key, valid, n=1)
+        )
+        what = (
+            "operator"
+            if "arg" in valid and key not in _COMBINATORS and close and close[0] in OPERATORS
+            else "key"
+        )
+        hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(valid)}"
+        return f"{where}: unknown {what} {key!r}; {hint}"
+    where = path or "document"
+    if kind == "literal_error" and parts and parts[-1] in ("effect", "default"):
+        return f"{where}: {error['input']!r} is not an effect; use 'allow', 'deny' or 'require_approval'"
+    if kind == "literal_error" and parts == ["version"]:
+        return f"version: this guardrails reads documents of version 1, not {error['input']!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{where}: expected a table of keys and values, got {error['input']!r}"
+    if kind in _TYPE_ERRORS:
+        return f"{where}: expected {_TYPE_ERRORS[kind]} (got {error['input']!r})"
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and kind != "value_error":
+        message += f" (got {error['input']!r})"
+    return f"{where}: {message}"
 
 
 # ---- to documents -----------------------------------------------------------------

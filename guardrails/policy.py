@@ -86,13 +86,13 @@ class Policy:
         Raises ``PolicyError`` naming ``source`` and the path of what is wrong.
         """
         rules, default = policy_from_document(doc, source)
-        return cls(rules, default)
+        return _built(source, rules, default)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Policy:
         """Build a policy from a ``.json``, ``.toml``, ``.yaml`` or ``.yml`` file."""
         rules, default = load_document(path)
-        return cls(rules, default)
+        return _built(str(path), rules, default)
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path]) -> Policy:
@@ -262,6 +262,13 @@ def _outcome(rule: Rule, call: Call) -> RuleOutcome:
         return (rule, rule.effect is not Effect.ALLOW, _message(exc))
 
 
+def _built(source: str | None, rules: list[Rule], default: Effect) -> Policy:
+    try:
+        return Policy(rules, default)
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}" if source else str(exc)) from None
+
+
 def _fingerprint(default: Effect, rules: tuple[Rule, ...]) -> str:
     canonical = {
         "default": default.value,
@@ -296,10 +303,12 @@ def _with_unique_ids(rules: Iterable[Rule]) -> tuple[Rule, ...]:
     for rule in given:
         if not rule.explicit_id:
             if rule.id in seen:
+                base = rule.derived_id()
                 n = 2
-                while f"{rule.id}#{n}" in seen:
+                while f"{base}#{n}" in seen:
                     n += 1
-                rule = rule.with_id(f"{rule.id}#{n}")
+                rule = rule.with_id(f"{base}#{n}")
+                rule.explicit_id = False  # still derived: combining policies may renumber it
             seen.add(rule.id)
         out.append(rule)
     return tuple(out)

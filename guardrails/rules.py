@@ -89,13 +89,14 @@ class Rule:
         self.shadow = shadow
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
-        self.id: str = id if id is not None else self._derived_id()
+        self.id: str = id if id is not None else self.derived_id()
         self.reason: str = reason if reason is not None else self._derived_reason()
         # The two clean outcomes of judging this rule, built once, not per call.
         self.matched: tuple[Rule, bool, str | None] = (self, True, None)
         self.unmatched: tuple[Rule, bool, str | None] = (self, False, None)
 
-    def _derived_id(self) -> str:
+    def derived_id(self) -> str:
+        """The id this rule gets from its content when none is given."""
         base = f"{self.effect.value}:{self.action}"
         if self.when is None:
             return base
