@@ -4,6 +4,8 @@ Decorate a tool with ``@governed``; before it runs, a policy judges its
 arguments and context and decides allow, deny or require approval.
 """
 
+import logging
+
 from guardrails.approvals import ApprovalRequest, ApprovalResponse, Approver
 from guardrails.audit import AuditRecord, AuditSink, MemoryAudit, Outcome
 from guardrails.call import Call
@@ -26,6 +28,9 @@ from guardrails.policy import Policy
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
 
 __version__ = "0.1.0"
+
+# A library's logger stays silent unless the host configures logging.
+logging.getLogger("guardrails").addHandler(logging.NullHandler())
 
 __all__ = [
     "ActionDenied",

@@ -72,6 +72,20 @@ class TestQuickstart:
         assert len(re.findall(r"returned", trail)) == 5
 
 
+class TestDocumentsExample:
+    def test_documents_demo(self) -> None:
+        """The documents demo loads, shadows, rejects a bad edit, reloads a good one and blocks."""
+        result = run("examples/documents.py")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "unknown operator 'lte'; did you mean 'le'?" in out
+        assert "the policy in force is unchanged: True" in out
+        assert "the same small refund                        → [not run: no rule matched" in out
+        assert "[not run: refund fraud under investigation]" in out
+        assert "night-refunds" in out
+        assert result.stderr == ""
+
+
 class TestBenchmark:
     def test_overhead_smoke(self) -> None:
         """The benchmark runs end to end (a smoke run: timings are not judged here)."""
