@@ -18,6 +18,14 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    assert block is not None, "the quick start has no sh block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
 class TestReadme:
     def test_python_blocks_run(self) -> None:
         """Every python block of the README runs, in order, and its assertions hold."""
@@ -36,22 +44,14 @@ class TestReadme:
 
     def test_quick_start_has_exactly_two_commands(self) -> None:
         """The quick start's first code block holds two commands: demo, then tests."""
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        section = readme.split("## Quick start", 1)[1]
-        block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
-        assert block is not None
-        commands = [line for line in block.group(1).splitlines() if line.strip()]
+        commands = quick_start_commands()
         assert len(commands) == 2
         assert commands[0].endswith("examples/quickstart.py")
         assert commands[1].endswith("-m pytest")
 
     def test_ci_runs_the_readme_test_command(self) -> None:
         """.ci/run runs the README's test command."""
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        section = readme.split("## Quick start", 1)[1]
-        block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
-        assert block is not None
-        test_command = block.group(1).strip().splitlines()[1]
+        test_command = quick_start_commands()[1]
         assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
