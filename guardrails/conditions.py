@@ -20,7 +20,7 @@ from typing import Any, ClassVar, NoReturn
 
 from guardrails.call import Call
 from guardrails.errors import EvaluationError, PolicyError
-from guardrails.values import Kind, KindError, kind_of, literal_kind, show
+from guardrails.values import Kind, KindError, literal_kind, plain, show
 
 __all__ = [
     "AllOf",
@@ -263,12 +263,10 @@ def _ordering(fn: Callable[[Any, Any], bool], operand: Any, where: str) -> Calla
     expected = "a finite number" if kind == "number" else "a string"
 
     def checked(value: Any) -> bool:
-        if kind_of(value) != kind:
+        value_kind, value = plain(value)
+        if value_kind != kind:
             _mismatch(value, expected)
-        try:
-            return fn(value, operand)
-        except TypeError:  # e.g. Fraction against Decimal
-            _mismatch(value, f"a number comparable with {operand!r}")
+        return fn(value, operand)
 
     # Plain ints, finite floats and strs skip the general check: this runs on every call.
     if kind == "number":
@@ -294,7 +292,8 @@ def _equality(equal: bool, operand: Any, where: str) -> Callable[[Any], bool]:
     expected = {"number": "a finite number", "str": "a string", "bool": "a bool"}[kind]
 
     def test(value: Any) -> bool:
-        if kind_of(value) != kind:
+        value_kind, value = plain(value)
+        if value_kind != kind:
             _mismatch(value, expected)
         return (value == operand) is equal
 
@@ -321,7 +320,8 @@ def _membership(values: tuple[Any, ...], where: str) -> Callable[[Any], bool]:
     expected = " or ".join(sorted(frozen))
 
     def test(value: Any) -> bool:
-        members = frozen.get(kind_of(value))  # type: ignore[arg-type]
+        value_kind, value = plain(value)
+        members = frozen.get(value_kind) if value_kind is not None else None
         if members is None:
             _mismatch(value, expected)
         return value in members
@@ -331,7 +331,8 @@ def _membership(values: tuple[Any, ...], where: str) -> Callable[[Any], bool]:
 
 def _string_method(method: Callable[[str, str], bool], operand: str) -> Callable[[Any], bool]:
     def test(value: Any) -> bool:
-        if not isinstance(value, str):
+        value_kind, value = plain(value)
+        if value_kind != "str":
             _mismatch(value, "a string")
         return method(value, operand)
 
@@ -343,9 +344,21 @@ def _containment(operand: Any, kind: Kind) -> Callable[[Any], bool]:
         if isinstance(value, str):
             if kind != "str":
                 _mismatch(value, "a list (a string only contains strings)")
-            return operand in value
+            return operand in str.__str__(value)
         if isinstance(value, (list, tuple, set, frozenset)):
-            return any(kind_of(v) == kind and v == operand for v in value)
+            # Kleene again: an equal element decides True; otherwise an element
+            # of another kind ("666" where 666 is sought) is an error, not False.
+            stranger = None
+            for element in value:
+                element_kind, element = plain(element)
+                if element_kind == kind:
+                    if element == operand:
+                        return True
+                elif stranger is None:
+                    stranger = (element,)
+            if stranger is not None:
+                _mismatch(stranger[0], f"only elements of kind {kind} in the list")
+            return False
         _mismatch(value, "a string, list, tuple or set")
 
     return test

@@ -244,8 +244,8 @@ def _judge_one(rule: Rule) -> Callable[[Call], Judgement]:
         try:
             if when(call):
                 return matched
-        except Exception:  # noqa: BLE001 - fail closed, never propagate
-            outcome = _outcome(rule, call)
+        except Exception as exc:  # noqa: BLE001 - fail closed, never propagate
+            outcome = _failed(rule, exc)
             return (rule if outcome[1] else None), (outcome,)
         return unmatched
 
@@ -259,7 +259,12 @@ def _outcome(rule: Rule, call: Call) -> RuleOutcome:
     try:
         return rule.matched if when(call) else rule.unmatched
     except Exception as exc:  # noqa: BLE001 - fail closed, never propagate
-        return (rule, rule.effect is not Effect.ALLOW, _message(exc))
+        return _failed(rule, exc)
+
+
+def _failed(rule: Rule, exc: Exception) -> RuleOutcome:
+    """A rule whose condition raised: it applies if it restricts, not if it allows."""
+    return (rule, rule.effect is not Effect.ALLOW, _message(exc))
 
 
 def _built(source: str | None, rules: list[Rule], default: Effect) -> Policy:

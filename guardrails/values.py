@@ -14,37 +14,49 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-__all__ = ["Kind", "KindError", "brief", "kind_of", "literal_kind", "show"]
+__all__ = ["Kind", "KindError", "brief", "kind_of", "literal_kind", "plain", "show"]
 
 Kind = Literal["number", "str", "bool"]
-
-_NUMBER_TYPES = (int, float, Decimal, Fraction)
-
 
 class KindError(Exception):
     """A value is not of a kind the condition can compare (internal)."""
 
 
-def kind_of(value: Any) -> Kind | None:
-    """Return the comparable kind of ``value``, or None if it has none."""
+def plain(value: Any) -> tuple[Kind | None, Any]:
+    """The comparable kind of ``value`` and the value as a plain builtin.
+
+    Subclasses of ``str``, ``int`` and ``float`` (numpy scalars, enums, a
+    hostile ``__eq__``) are compared as the plain value they hold, so an
+    overridden operator cannot change a decision. The kind is None for
+    anything not comparable: NaN and infinities included.
+    """
     t = type(value)
     if t is str:
-        return "str"
+        return "str", value
     if t is bool:
-        return "bool"
+        return "bool", value
     if t is int:
-        return "number"
+        return "number", value
     if t is float:
-        return "number" if math.isfinite(value) else None
+        return ("number" if math.isfinite(value) else None), value
     if isinstance(value, str):
-        return "str"
-    if isinstance(value, _NUMBER_TYPES):
-        if isinstance(value, Decimal):
-            return "number" if value.is_finite() else None
-        if isinstance(value, float):
-            return "number" if math.isfinite(value) else None
-        return "number"
-    return None
+        return "str", str.__str__(value)
+    if isinstance(value, int):  # bool cannot be subclassed, so this is a true integer
+        return "number", int.__int__(value)
+    if isinstance(value, float):
+        number = float.__float__(value)
+        return ("number" if math.isfinite(number) else None), number
+    if isinstance(value, Decimal):
+        decimal = Decimal(value)
+        return ("number" if decimal.is_finite() else None), decimal
+    if isinstance(value, Fraction):
+        return "number", Fraction(value.numerator, value.denominator)
+    return None, value
+
+
+def kind_of(value: Any) -> Kind | None:
+    """Return the comparable kind of ``value``, or None if it has none."""
+    return plain(value)[0]
 
 
 def literal_kind(value: Any, where: str) -> Kind:
