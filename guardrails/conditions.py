@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import operator
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 from guardrails.call import Call
@@ -51,6 +52,14 @@ class Condition:
     def refs(self) -> Iterator[Ref]:
         """Yield the argument and context references this condition reads."""
         return iter(())
+
+    def fingerprint(self) -> str:
+        """A text that tells this condition apart from others, stable across runs.
+
+        The repr, except that code is named by where it is defined (two
+        lambdas have the same repr but not the same fingerprint).
+        """
+        return repr(self)
 
     def __and__(self, other: ConditionLike) -> Condition:
         return AllOf((self, as_condition(other)))
@@ -392,6 +401,9 @@ class _Combination(Condition):
     def __repr__(self) -> str:
         return f" {self.symbol} ".join(_wrap(c) for c in self.conditions)
 
+    def fingerprint(self) -> str:
+        return f" {self.symbol} ".join(f"({c.fingerprint()})" for c in self.conditions)
+
 
 class AllOf(_Combination):
     """True when every condition is true (``a & b``)."""
@@ -451,6 +463,9 @@ class Not(Condition):
     def __repr__(self) -> str:
         return f"~{_wrap(self.condition)}"
 
+    def fingerprint(self) -> str:
+        return f"~({self.condition.fingerprint()})"
+
 
 class FnCondition(Condition):
     """A plain callable ``(Call) -> bool`` used as a condition.
@@ -482,6 +497,11 @@ class FnCondition(Condition):
 
     def __repr__(self) -> str:
         return f"{_name(self.fn)}(call)"
+
+    def fingerprint(self) -> str:
+        code = getattr(self.fn, "__code__", None)
+        where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+        return f"{getattr(self.fn, '__module__', '?')}.{_name(self.fn)}@{Path(where).name if where else '?'}"
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -12,6 +12,12 @@ from guardrails.call import EMPTY
 __all__ = ["context", "current_context"]
 
 _current: ContextVar[Mapping[str, Any]] = ContextVar("guardrails.context", default=EMPTY)
+# The tokens of the blocks entered in this thread or task, innermost last. They
+# live in a ContextVar too, so one ``context`` object can be entered by several
+# threads or tasks at once without one restoring another's values.
+_entered: ContextVar[tuple[Token[Mapping[str, Any]], ...]] = ContextVar(
+    "guardrails.context.entered", default=()
+)
 
 
 def current_context() -> Mapping[str, Any]:
@@ -28,15 +34,14 @@ class context:  # noqa: N801 - used like a function: ``with context(user="alice"
     created.
     """
 
-    __slots__ = ("_values", "_tokens")
+    __slots__ = ("_values",)
 
     def __init__(self, **values: Any) -> None:
         self._values = values
-        self._tokens: list[Token[Mapping[str, Any]]] = []
 
     def __enter__(self) -> Mapping[str, Any]:
         merged = MappingProxyType({**_current.get(), **self._values})
-        self._tokens.append(_current.set(merged))
+        _entered.set((*_entered.get(), _current.set(merged)))
         return merged
 
     def __exit__(
@@ -45,7 +50,9 @@ class context:  # noqa: N801 - used like a function: ``with context(user="alice"
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _current.reset(self._tokens.pop())
+        *outer, token = _entered.get()
+        _current.reset(token)
+        _entered.set(tuple(outer))
 
     async def __aenter__(self) -> Mapping[str, Any]:
         return self.__enter__()

@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from guardrails.conditions import AllOf, AnyOf, Compare, Condition, FnCondition, Not, arg, ctx
+from guardrails.conditions import AllOf, AnyOf, Compare, Condition, Not, arg, ctx
 from guardrails.errors import PolicyError
 from guardrails.rules import Effect, Rule
 
@@ -347,8 +347,7 @@ def condition_to_doc(condition: Condition, *, callables: bool = False) -> dict[s
             value = [str(v) for v in value] if isinstance(value, list) else str(value)
         return {condition.ref.source: condition.ref.name, _SYMBOLS[condition.op]: value}
     if callables:
-        name = repr(condition.fn) if isinstance(condition, FnCondition) else repr(condition)
-        return {"callable": name}
+        return {"callable": condition.fingerprint()}
     raise PolicyError(f"{condition!r} is Python code, not data: it has no document form")
 
 

@@ -59,6 +59,7 @@ class Rule:
         "shadow",
         "is_glob",
         "explicit_id",
+        "given_reason",
         "matched",
         "unmatched",
     )
@@ -89,6 +90,7 @@ class Rule:
         self.shadow = shadow
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
+        self.given_reason = reason
         self.id: str = id if id is not None else self.derived_id()
         self.reason: str = reason if reason is not None else self._derived_reason()
         # The two clean outcomes of judging this rule, built once, not per call.
@@ -98,9 +100,12 @@ class Rule:
     def derived_id(self) -> str:
         """The id this rule gets from its content when none is given."""
         base = f"{self.effect.value}:{self.action}"
-        if self.when is None:
+        content = [] if self.when is None else [self.when.fingerprint()]
+        if self.given_reason is not None:
+            content.append(self.given_reason)
+        if not content:
             return base
-        digest = hashlib.sha256(repr(self.when).encode()).hexdigest()[:8]
+        digest = hashlib.sha256("\0".join(content).encode()).hexdigest()[:8]
         return f"{base}:{digest}"
 
     def _derived_reason(self) -> str:
@@ -109,7 +114,7 @@ class Rule:
 
     def with_id(self, id: str) -> Rule:
         """Return a copy of this rule with another id."""
-        return Rule(self.action, self.effect, self.when, self.reason, id, shadow=self.shadow)
+        return Rule(self.action, self.effect, self.when, self.given_reason, id, shadow=self.shadow)
 
     def __repr__(self) -> str:
         parts = [repr(self.action)]

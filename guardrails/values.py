@@ -18,6 +18,7 @@ __all__ = ["Kind", "KindError", "brief", "kind_of", "literal_kind", "plain", "sh
 
 Kind = Literal["number", "str", "bool"]
 
+
 class KindError(Exception):
     """A value is not of a kind the condition can compare (internal)."""
 

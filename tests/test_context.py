@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -48,6 +49,44 @@ class TestContext:
         assert dict(g.current_context()) == {}
         with ctx:
             assert g.current_context()["user"] == "alice"
+
+    def test_one_object_shared_by_threads(self) -> None:
+        """One context object entered by several threads at once restores each correctly."""
+        admin = g.context(role="admin")
+        inside = threading.Barrier(2)
+        after: list[dict[str, object]] = []
+        failures: list[BaseException] = []
+
+        def work(order: int) -> None:
+            try:
+                with admin:
+                    inside.wait()
+                    time.sleep(0.01 * order)
+                after.append(dict(g.current_context()))
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        assert after == [{}, {}]
+
+    def test_one_object_shared_by_tasks(self) -> None:
+        """One context object entered by interleaved asyncio tasks restores each correctly."""
+        admin = g.context(role="admin")
+
+        async def agent(delay: float) -> dict[str, object]:
+            with admin:
+                await asyncio.sleep(delay)
+            return dict(g.current_context())
+
+        async def main() -> list[dict[str, object]]:
+            return await asyncio.gather(agent(0.02), agent(0.01))
+
+        assert asyncio.run(main()) == [{}, {}]
 
     def test_reaches_governed_calls(self) -> None:
         """ctx() conditions see the enclosing context."""

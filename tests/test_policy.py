@@ -240,6 +240,34 @@ class TestOrderIndependence:
                 seen.add((d.effect, d.rule_id, d.reason))
             assert len(seen) == 1, (args, seen)
 
+    def test_rules_without_ids_in_any_order(self) -> None:
+        """Rules without ids that differ only by reason, or by which lambda they use,
+        are told apart: the rule reported does not depend on the order they were written."""
+        rules = [
+            g.deny("send_email", reason="external mail is off"),
+            g.deny("send_email", reason="legal hold on all mail"),
+            g.deny("refund", when=lambda c: c.args["amount"] > 10, reason="cap"),
+            g.deny("refund", when=lambda c: c.args["amount"] > 20, reason="cap"),
+        ]
+        for action, args in (("send_email", {}), ("refund", {"amount": 50})):
+            seen = {
+                (d.rule_id, d.reason)
+                for perm in itertools.permutations(rules)
+                for d in [g.Policy(perm).evaluate(action, args)]
+            }
+            assert len(seen) == 1, seen
+
+    def test_callable_fingerprints_are_stable(self) -> None:
+        """A callable condition is named by where it is defined, never by its memory address."""
+
+        def weekday(call: Call) -> bool:
+            return True
+
+        fingerprint = g.AllOf([weekday]).fingerprint()
+        assert "0x" not in fingerprint
+        assert "weekday" in fingerprint and "test_policy.py" in fingerprint
+        assert g.Policy([g.allow("a", when=weekday)]).version == g.Policy([g.allow("a", when=weekday)]).version
+
     def test_every_rule_is_considered(self) -> None:
         """The decision lists every rule for the action, matched or not, in precedence order."""
         policy = g.Policy(
