@@ -8,6 +8,7 @@ Everything that can go wrong on the way ends with the tool not run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -22,7 +23,7 @@ from guardrails.decision import Decision
 from guardrails.errors import ActionDenied, ApprovalDenied, AuditError, ConfigurationError
 from guardrails.policy import Policy
 from guardrails.rules import Effect, Rule
-from guardrails.steps import AskApprover, HandleDenial, RunTool, Step
+from guardrails.steps import AskApprover, HandleDenial, Raised, RunTool, Step
 from guardrails.values import brief, show
 
 __all__ = ["Block", "Mode", "OnDeny", "Setup", "call_flow", "record_event"]
@@ -74,7 +75,14 @@ def call_flow(setup: Setup, decision: Decision) -> Generator[Step, Any, Any]:
         _record_shadow(setup, decision)
     needed_approval = decision.enforced and decision.effect is Effect.REQUIRE_APPROVAL
     if needed_approval:
-        decision = yield from _approve(setup, decision)
+        try:
+            decision = yield from _approve(setup, decision)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # a misconfigured approver, Ctrl-C, a cancelled task
+            with contextlib.suppress(AuditError):  # the original error matters more
+                _record(setup, _denied(decision, f"approval interrupted ({_describe(exc)})"), Outcome.NOT_RUN)
+            raise
     if decision.enforced and not decision.allowed:
         _record(setup, decision, Outcome.NOT_RUN)
         denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
@@ -83,14 +91,11 @@ def call_flow(setup: Setup, decision: Decision) -> Generator[Step, Any, Any]:
         return (yield HandleDenial(setup.on_deny, denial))
     _record(setup, decision, Outcome.STARTED)
     started = time.perf_counter()
-    try:
-        result = yield RunTool()
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        _record_after(setup, decision, Outcome.RAISED, started, exc)
-        raise
-    _record_after(setup, decision, Outcome.RETURNED, started)
+    result = yield RunTool()
+    if type(result) is Raised:
+        _record_after(setup, decision, Outcome.RAISED, started, result.exception)
+    else:
+        _record_after(setup, decision, Outcome.RETURNED, started)
     return result
 
 
@@ -135,7 +140,11 @@ def _approve(setup: Setup, decision: Decision) -> Generator[Step, Any, Decision]
 
 
 def _refused(decision: Decision, why: str) -> Decision:
-    return decision.replace(effect=Effect.DENY, reason=f"{decision.reason}; not approved: {why}")
+    return _denied(decision, f"not approved: {why}")
+
+
+def _denied(decision: Decision, why: str) -> Decision:
+    return decision.replace(effect=Effect.DENY, reason=f"{decision.reason}; {why}")
 
 
 # ---- audit ------------------------------------------------------------------------
@@ -165,14 +174,18 @@ def _record(setup: Setup, decision: Decision, outcome: Outcome | None) -> None:
     if not setup.sinks:
         return
     record = _call_record(decision, outcome)
-    for sink in setup.sinks:
+    for i, sink in enumerate(setup.sinks):
         try:
             sink(record)
         except Exception as exc:
-            raise AuditError(
+            error = AuditError(
                 f"{decision.call.action!r} did not run: audit sink {brief(sink)} failed "
                 f"({type(exc).__name__}: {exc})"
-            ) from exc
+            )
+            if outcome is Outcome.STARTED and i:
+                # The sinks before it were told the tool started: tell them it did not.
+                _deliver(setup.sinks[:i], _call_record(_denied(decision, str(error)), Outcome.NOT_RUN))
+            raise error from exc
 
 
 def _record_shadow(setup: Setup, decision: Decision) -> None:
@@ -219,6 +232,9 @@ def _deliver(sinks: tuple[AuditSink, ...], record: AuditRecord) -> None:
 
 
 def _describe(exc: BaseException, limit: int = 200) -> str:
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the tool's exception
+        text = "<message could not be read>"
     text = text if len(text) <= limit else text[: limit - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -17,7 +17,7 @@ from guardrails.approvals import ApprovalRequest, Approver
 from guardrails.errors import ActionDenied, ConfigurationError
 from guardrails.values import brief
 
-__all__ = ["AskApprover", "HandleDenial", "RunTool", "Step", "drive_async", "drive_sync"]
+__all__ = ["AskApprover", "HandleDenial", "Raised", "RunTool", "Step", "drive_async", "drive_sync"]
 
 Tool = Callable[..., Any]
 
@@ -34,16 +34,35 @@ class Step:
         raise NotImplementedError
 
 
+class Raised:
+    """What a tool raised, carried out of the flow untouched.
+
+    Raising it inside the flow's generator would turn a ``StopIteration``
+    into a ``RuntimeError``; the driver raises it instead.
+    """
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+
 class RunTool(Step):
-    """Run the governed function itself."""
+    """Run the governed function itself; what it raises comes back as ``Raised``."""
 
     __slots__ = ()
 
     def run_sync(self, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        return tool(*args, **kwargs)
+        try:
+            return tool(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - recorded by the flow, re-raised by the driver
+            return Raised(exc)
 
     async def run_async(self, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        return await tool(*args, **kwargs)
+        try:
+            return await tool(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - recorded by the flow, re-raised by the driver
+            return Raised(exc)
 
 
 class AskApprover(Step):
@@ -124,12 +143,16 @@ def drive_sync(
         try:
             step = flow.send(send) if error is None else flow.throw(error)
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+            break
         send = error = None
         try:
             send = step.run_sync(tool, args, kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the flow, which decides
             error = exc
+    if type(result) is Raised:
+        raise result.exception
+    return result
 
 
 async def drive_async(
@@ -142,9 +165,13 @@ async def drive_async(
         try:
             step = flow.send(send) if error is None else flow.throw(error)
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+            break
         send = error = None
         try:
             send = await step.run_async(tool, args, kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the flow, which decides
             error = exc
+    if type(result) is Raised:
+        raise result.exception
+    return result

@@ -226,7 +226,9 @@ class TestFailClosedApprovals:
         with pytest.raises(g.ConfigurationError, match=r"approver .* is async but the tool is sync"):
             tools.call(500, False)
         assert tools.ran == []
-        assert [r.outcome for r in tools.audit.records] == []
+        (record,) = tools.audit.records
+        assert (record.outcome, record.effect) == (g.Outcome.NOT_RUN, "deny")
+        assert "approval interrupted (ConfigurationError" in record.reason
 
     def test_approver_returning_awaitable_on_sync_tool(self) -> None:
         """A sync-looking approver that returns a coroutine is caught too, and the coroutine closed."""
@@ -249,6 +251,23 @@ class TestFailClosedApprovals:
         with pytest.raises(KeyboardInterrupt):
             tools.call(500, False)
         assert tools.ran == []
+        assert [r.outcome for r in tools.audit.records] == [g.Outcome.NOT_RUN]
+        assert "approval interrupted (KeyboardInterrupt)" in tools.audit.records[0].reason
+
+    def test_cancelled_while_waiting_for_approval(self) -> None:
+        """A task cancelled while its approver waits is recorded as not run."""
+        tools = Tools(approver=_slow_async)
+
+        async def main() -> None:
+            task = asyncio.create_task(tools.refund_async(500))
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())
+        assert tools.ran == []
+        assert [r.outcome for r in tools.audit.records] == [g.Outcome.NOT_RUN]
 
 
 class TestOnDeny:
@@ -384,6 +403,21 @@ class TestAudit:
             tools.call(5, use_async)
         assert tools.ran == []
 
+    def test_later_sink_failing_is_told_to_the_earlier(self) -> None:
+        """When the second sink fails before the tool runs, the first learns it did not run."""
+        first = g.MemoryAudit()
+
+        def broken(record: g.AuditRecord) -> None:
+            raise OSError("disk full")
+
+        tools = Tools(audit=[first, broken])
+        with pytest.raises(g.AuditError):
+            tools.call(5, False)
+        assert tools.ran == []
+        assert [r.outcome for r in first.records] == [g.Outcome.STARTED, g.Outcome.NOT_RUN]
+        assert "did not run: audit sink" in first.records[1].reason
+        assert first.records[0].call_id == first.records[1].call_id
+
     def test_failing_sink_on_denial(self) -> None:
         """A sink that fails while recording a denial still leaves the tool not run."""
 
@@ -410,6 +444,34 @@ class TestAudit:
         assert tools.ran == [5]
         assert "failed to record the outcome" in caplog.text
         assert records[0].outcome is g.Outcome.STARTED
+
+    @both
+    def test_tool_exceptions_pass_through_unchanged(self, use_async: bool) -> None:
+        """Whatever the tool raises reaches the caller as it was, even StopIteration (sync:
+        a coroutine cannot raise it), even an exception whose message cannot be read."""
+
+        class Unreadable(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("no")
+
+        errors: list[BaseException] = [Unreadable()] if use_async else [StopIteration("done"), Unreadable()]
+        for error in errors:
+            audit = g.MemoryAudit()
+            gov = g.Governor(g.Policy([g.allow("*")]), audit=audit)
+
+            def tool(error: BaseException = error) -> None:
+                raise error
+
+            async def tool_async(error: BaseException = error) -> None:
+                raise error
+
+            governed = g.governed("t", governor=gov)(tool_async if use_async else tool)
+            with pytest.raises(type(error)) as info:
+                asyncio.run(governed()) if use_async else governed()
+            assert info.value is error
+            assert audit.records[-1].outcome is g.Outcome.RAISED
+            assert audit.records[-1].error is not None
+            assert audit.records[-1].error.startswith(type(error).__name__)
 
     def test_keyboard_interrupt_in_tool_recorded(self) -> None:
         """Even an interrupt inside the tool is recorded as raised, then propagates."""

@@ -266,7 +266,9 @@ class TestOrderIndependence:
         fingerprint = g.AllOf([weekday]).fingerprint()
         assert "0x" not in fingerprint
         assert "weekday" in fingerprint and "test_policy.py" in fingerprint
-        assert g.Policy([g.allow("a", when=weekday)]).version == g.Policy([g.allow("a", when=weekday)]).version
+        assert (
+            g.Policy([g.allow("a", when=weekday)]).version == g.Policy([g.allow("a", when=weekday)]).version
+        )
 
     def test_every_rule_is_considered(self) -> None:
         """The decision lists every rule for the action, matched or not, in precedence order."""
