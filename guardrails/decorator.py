@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from collections.abc import Awaitable, Callable
@@ -126,8 +127,17 @@ class BoundGovernedFunction(_BoundFunctionWrapper):
     def __copy__(self) -> BoundGovernedFunction:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> BoundGovernedFunction:
-        return self
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        # As for bound methods: the copy is bound to a deep copy of the instance.
+        instance = self._self_instance
+        if instance is None or isinstance(instance, type):
+            return self
+        return getattr(copy.deepcopy(instance, memo), self.__name__)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # As for bound methods: pickled as "this attribute of that object".
+        owner = self._self_instance if self._self_instance is not None else self._self_owner
+        return (getattr, (owner, self.__name__))
 
 
 GovernedFunction.__bound_function_wrapper__ = BoundGovernedFunction  # type: ignore[misc]

@@ -67,7 +67,7 @@ class Rule:
     def __init__(
         self,
         action: str,
-        effect: Effect | str,
+        effect: Effect | str = Effect.DENY,
         when: ConditionLike | None = None,
         reason: str | None = None,
         id: str | None = None,

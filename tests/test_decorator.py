@@ -217,7 +217,49 @@ class Shop:
         return f"static inner {amount}"
 
 
+class Account:
+    """A module-level class, so that its governed methods can be pickled."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tools = [self.withdraw]
+
+    @g.governed(governor=everything)
+    def withdraw(self, amount: int) -> str:
+        """Withdraw money."""
+        return f"withdrew {amount} from {self.name}"
+
+    @g.governed(governor=everything)
+    async def deposit(self, amount: int) -> str:
+        return f"deposited {amount}"
+
+
 class TestMethods:
+    def test_method_metadata(self) -> None:
+        """Governed methods keep their name, docstring, signature and coroutine-ness."""
+        account = Account("a")
+        assert account.withdraw.__name__ == "withdraw"
+        assert account.withdraw.__doc__ == "Withdraw money."
+        assert str(inspect.signature(account.withdraw)) == str(inspect.signature(Account("raw").withdraw.__wrapped__))
+        assert inspect.iscoroutinefunction(account.deposit)
+        assert not inspect.iscoroutinefunction(account.withdraw)
+
+    def test_bound_methods_pickle(self) -> None:
+        """A governed method bound to an object pickles like a bound method: with its object."""
+        account = Account("savings")
+        again = pickle.loads(pickle.dumps(account.withdraw))
+        assert again(5) == "withdrew 5 from savings"
+        assert pickle.loads(pickle.dumps(Account.withdraw))(account, 1) == "withdrew 1 from savings"
+
+    def test_deepcopy_rebinds_to_the_copy(self) -> None:
+        """Deep-copying an object that holds its governed methods binds them to the copy."""
+        original = Account("original")
+        clone = copy.deepcopy(original)
+        clone.name = "clone"
+        assert clone.tools[0](5) == "withdrew 5 from clone"
+        assert original.tools[0](5) == "withdrew 5 from original"
+        assert copy.copy(original.withdraw) == original.withdraw
+
     def test_instance_method(self) -> None:
         """Methods are judged on their arguments; self is not one of them."""
         shop = Shop()
@@ -265,6 +307,20 @@ class TestArguments:
         for call in (lambda: pay("a", 500), lambda: pay("a", amount=500), lambda: pay("a", 50, "USD")):
             with pytest.raises(g.ActionDenied):
                 call()
+
+    def test_no_signature_bind_per_call(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Calls are bound by the binder compiled at decoration, not by Signature.bind."""
+
+        @g.governed(governor=everything)
+        def pay(to: str, amount: float = 1.0) -> str:
+            return to
+
+        def forbidden(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("Signature.bind called on the hot path")
+
+        monkeypatch.setattr(inspect.Signature, "bind", forbidden)
+        assert pay("a") == "a"
+        assert pay(to="b", amount=2) == "b"
 
     def test_kwargs_tools_are_judged_by_name(self) -> None:
         """Arguments collected by **kwargs can be named by a policy."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -82,8 +83,11 @@ class TestApproval:
             return True
 
         tools = Tools(approver=approver)
-        assert tools.call(500, use_async) == "refunded 500"
+        with g.context(user="alice"):
+            assert tools.call(500, use_async) == "refunded 500"
         (request,) = requests
+        assert dict(request.context) == {"user": "alice"}
+        assert request.call.context is request.context
         assert request.action == "refund"
         assert dict(request.args) == {"amount": 500}
         assert request.rule_id == "big"
@@ -539,6 +543,25 @@ class TestConfigure:
         with pytest.raises(g.ConfigurationError):
             gov.configure(**{"policy": g.Policy([]), **changes})
         assert gov.setup is before
+
+    def test_concurrent_changes_are_not_lost(self) -> None:
+        """Blocks and configure() from many threads at once: every change survives."""
+        gov = g.Governor(POLICY)
+        sinks = [g.MemoryAudit() for _ in range(8)]
+
+        def change(i: int) -> None:
+            for j in range(50):
+                gov.block(f"tool{i}-{j}")
+                gov.configure(approval_timeout=float(i + 1))
+            gov.configure(audit=sinks[i])
+
+        threads = [threading.Thread(target=change, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(gov.blocked()) == 400
+        assert gov.setup.sinks[0] in sinks
 
     def test_configure_default_governor(self) -> None:
         """guardrails.configure sets up the default governor and returns it."""

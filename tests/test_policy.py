@@ -27,6 +27,7 @@ class TestRule:
         assert g.deny("a").effect is g.Effect.DENY
         assert g.require_approval("a").effect is g.Effect.REQUIRE_APPROVAL
         assert g.Rule("a", "deny").effect is g.Effect.DENY
+        assert g.Rule(action="a").effect is g.Effect.DENY  # the general form denies by default
 
     @pytest.mark.parametrize("action", ["", "send email", "a[b", "x{1}", None, 5, "\n"])
     def test_bad_actions(self, action: object) -> None:
