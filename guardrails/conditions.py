@@ -14,14 +14,16 @@ policy resolves errors fail-closed.
 from __future__ import annotations
 
 import inspect
-import operator
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
+from guardrails import matchers
 from guardrails.call import Call
+from guardrails.comparisons import INFIX, build_test
 from guardrails.errors import EvaluationError, PolicyError
-from guardrails.values import Kind, KindError, literal_kind, plain, show
+from guardrails.transforms import TRANSFORMS, as_decimal_literal
+from guardrails.values import KindError, brief, show
 
 __all__ = [
     "AllOf",
@@ -30,6 +32,7 @@ __all__ = [
     "Condition",
     "ConditionLike",
     "FnCondition",
+    "Matcher",
     "Not",
     "Ref",
     "arg",
@@ -99,21 +102,93 @@ def as_condition(value: object) -> Condition:
 
 
 class Ref:
-    """A reference to a value of a call; compare it to build a condition."""
+    """A reference to a value of a call; compare it to build a condition.
 
-    __slots__ = ("name",)
+    ``.every()`` / ``.any()`` make the condition hold for every / any item of
+    a list or tuple value; ``.decimal()``, ``.nfkc()`` and ``.casefold()``
+    convert the value (each item) before it is compared.
+    """
+
+    __slots__ = ("name", "transforms", "items")
     source: ClassVar[str]
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, transforms: tuple[str, ...] = (), items: str | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise PolicyError(f"{self.source}() needs a non-empty name, got {show(name)}")
+        for transform in transforms:
+            if transform not in TRANSFORMS:
+                raise PolicyError(f"unknown conversion {transform!r}; use one of {', '.join(TRANSFORMS)}")
+        if items not in (None, "every", "any"):
+            raise PolicyError(f"items must be 'every' or 'any', got {show(items)}")
         self.name = name
+        self.transforms = tuple(transforms)
+        self.items = items
 
     def resolve(self, call: Call) -> Any:
         raise NotImplementedError
 
+    @property
+    def is_plain(self) -> bool:
+        """True when the value is compared as it is: no items, no conversion."""
+        return not self.transforms and self.items is None
+
+    def judge(self, value: Any, test: Callable[[Any], bool]) -> bool:
+        """Apply the conversions (to each item, with ``every``/``any``) and ``test``."""
+        if self.items is None:
+            return test(self._convert(value))
+        if not isinstance(value, (list, tuple)):
+            raise KindError(f"expected a list of items, got {show(value)}")
+        error: KindError | None = None
+        decisive = self.items == "any"  # any: a True decides; every: a False decides
+        for item in value:
+            try:
+                if test(self._convert(item)) is decisive:
+                    return decisive
+            except KindError as exc:
+                error = error or KindError(f"item {brief(item)}: {exc}")
+        if error is not None:
+            raise error
+        return not decisive
+
+    def _convert(self, value: Any) -> Any:
+        for transform in self.transforms:
+            value = TRANSFORMS[transform](value)
+        return value
+
+    def _with(self, transforms: tuple[str, ...] | None = None, items: str | None = None) -> Ref:
+        if items is not None and self.items is not None:
+            raise PolicyError(f"{self!r} already has .{self.items}()")
+        return type(self)(
+            self.name, self.transforms if transforms is None else transforms, items or self.items
+        )
+
+    def every(self) -> Ref:
+        """Hold for every item of a list or tuple value (an empty list: true)."""
+        return self._with(items="every")
+
+    def any(self) -> Ref:
+        """Hold for at least one item of a list or tuple value (an empty list: false)."""
+        return self._with(items="any")
+
+    def decimal(self) -> Ref:
+        """Compare as a Decimal: ints, finite floats, Decimals, and strings of plain
+        digits with an optional sign and point ("12.50"); anything else is an error."""
+        return self._with(transforms=(*self.transforms, "decimal"))
+
+    def nfkc(self) -> Ref:
+        """Compare the string in Unicode NFKC form (fullwidth and compatibility
+        characters folded: "ｅｖｉｌ" is "evil")."""
+        return self._with(transforms=(*self.transforms, "nfkc"))
+
+    def casefold(self) -> Ref:
+        """Compare the string case-folded ("ADMIN" is "admin")."""
+        return self._with(transforms=(*self.transforms, "casefold"))
+
     def __repr__(self) -> str:
-        return f"{self.source}({self.name!r})"
+        text = f"{self.source}({self.name!r})"
+        if self.items is not None:
+            text += f".{self.items}()"
+        return text + "".join(f".{t}()" for t in self.transforms)
 
     # == builds a condition, so a reference cannot be a dict key or set member.
     __hash__ = None  # type: ignore[assignment]
@@ -159,6 +234,66 @@ class Ref:
         list/tuple/set value holds an element equal to ``item``."""
         return Compare(self, "contains", item)
 
+    def between(self, low: Any, high: Any) -> Condition:
+        """True when the number is at least ``low`` and at most ``high``."""
+        return Compare(self, "between", (low, high))
+
+    # ---- matchers: normalise, then compare; fail closed on what does not parse
+
+    def within(self, root: str) -> Condition:
+        """True when the path, resolved as the OS will open it, is ``root`` or inside it."""
+        return Matcher(self, "within", (root,), {}, lambda: matchers.within(root)[1])
+
+    def host_in(
+        self, hosts: Iterable[str], *, subdomains: bool = False, schemes: Iterable[str] = ("https", "http")
+    ) -> Condition:
+        """True when the URL's host, parsed as a browser does, is one of ``hosts``
+        (or, with ``subdomains``, under one of them)."""
+        hosts, schemes = _listed(hosts), _listed(schemes)
+        options = {"subdomains": subdomains, "schemes": schemes}
+        return Matcher(
+            self,
+            "host_in",
+            (hosts,),
+            options,
+            lambda: matchers.host_in(hosts, subdomains=subdomains, schemes=schemes)[1],
+        )
+
+    def email_domain_in(self, domains: Iterable[str], *, subdomains: bool = False) -> Condition:
+        """True when the e-mail address's domain is one of ``domains`` (or under one)."""
+        domains = _listed(domains)
+        return Matcher(
+            self,
+            "email_domain_in",
+            (domains,),
+            {"subdomains": subdomains},
+            lambda: matchers.email_domain_in(domains, subdomains=subdomains)[1],
+        )
+
+    def matches(self, glob: str) -> Condition:
+        """True when the string matches ``glob`` in full (``*`` stops at ``/``, ``**`` does not)."""
+        return Matcher(self, "matches", (glob,), {}, lambda: matchers.matches(glob))
+
+    def regex(self, pattern: str, *, allow_backtracking: bool = False, max_length: int = 10_000) -> Condition:
+        """True when the string matches ``pattern`` in full. Patterns that can backtrack
+        exponentially are refused unless ``allow_backtracking``; longer inputs are errors."""
+        options = {"allow_backtracking": allow_backtracking, "max_length": max_length}
+        return Matcher(
+            self,
+            "regex",
+            (pattern,),
+            options,
+            lambda: matchers.regex(pattern, allow_backtracking=allow_backtracking, max_length=max_length),
+        )
+
+    def shell_command_in(self, prefixes: Iterable[str]) -> Condition:
+        """True when the command line is one simple command whose argv starts with
+        one of ``prefixes`` ("git status" allows "git status -s", not "git status; rm")."""
+        prefixes = _listed(prefixes)
+        return Matcher(
+            self, "shell_command_in", (prefixes,), {}, lambda: matchers.shell_command_in(prefixes)[1]
+        )
+
 
 class ArgRef(Ref):
     """``arg(name)``: an argument of the tool, bound by name, defaults applied."""
@@ -196,25 +331,17 @@ def ctx(name: str) -> Ref:
     return CtxRef(name)
 
 
-_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_INFIX = frozenset(("<", "<=", ">", ">=", "==", "!="))
+class _RefTest(Condition):
+    """A test of one referenced value: the shared evaluation of comparisons and matchers."""
 
+    __slots__ = ("ref", "_test", "_name", "_in_args", "_plain")
 
-class Compare(Condition):
-    """A reference compared with a literal; see ``Ref`` for the operators."""
-
-    __slots__ = ("ref", "op", "operand", "_test", "_name", "_in_args")
-
-    def __init__(self, ref: Ref, op: str, operand: Any) -> None:
+    def _prepare(self, ref: Ref, test: Callable[[Any], bool]) -> None:
         self.ref = ref
-        self.op = op
+        self._test = test
         self._name = ref.name
         self._in_args = isinstance(ref, ArgRef)
-        where = f"{ref!r} {op} ..."
-        try:
-            self.operand, self._test = _build_test(op, operand, where)
-        except ValueError as exc:
-            raise PolicyError(str(exc)) from None
+        self._plain = ref.is_plain
 
     def __call__(self, call: Call) -> bool:
         # Hot path: read the value directly rather than through ref.resolve().
@@ -223,154 +350,87 @@ class Compare(Condition):
         except KeyError:
             return self.ref.resolve(call)  # type: ignore[no-any-return]  # raises the clear error
         try:
-            return self._test(value)
+            if self._plain:
+                return self._test(value)
+            return self.ref.judge(value, self._test)
         except KindError as exc:
             raise EvaluationError(f"{self!r}: {exc}") from None
 
     def refs(self) -> Iterator[Ref]:
         yield self.ref
 
+
+class Compare(_RefTest):
+    """A reference compared with a literal; see ``Ref`` for the operators."""
+
+    __slots__ = ("op", "operand")
+
+    def __init__(self, ref: Ref, op: str, operand: Any) -> None:
+        self.op = op
+        where = f"{ref!r} {op} ..."
+        if "decimal" in ref.transforms:
+            operand = as_decimal_literal(operand)
+        try:
+            self.operand, test = build_test(op, operand, where)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        self._prepare(ref, test)
+
     @property
     def infix(self) -> bool:
-        return self.op in _INFIX
+        return self.op in INFIX
 
     def __repr__(self) -> str:
-        if self.op in _INFIX:
+        if self.op in INFIX:
             return f"{self.ref!r} {self.op} {self.operand!r}"
         if self.op == "in":
             return f"{self.ref!r}.in_({list(self.operand)!r})"
+        if self.op == "between":
+            low, high = self.operand
+            return f"{self.ref!r}.between({low!r}, {high!r})"
         return f"{self.ref!r}.{self.op}({self.operand!r})"
 
 
-def _build_test(op: str, operand: Any, where: str) -> tuple[Any, Callable[[Any], bool]]:
-    """Check a literal once, return it and a fast test of a value against it."""
-    if op in _ORDER:
-        return operand, _ordering(_ORDER[op], operand, where)
-    if op in ("==", "!="):
-        return operand, _equality(op == "==", operand, where)
-    if op == "in":
-        values = _literal_collection(operand, where)
-        return values, _membership(values, where)
-    if op in ("startswith", "endswith"):
-        if not isinstance(operand, str):
-            raise ValueError(f"{where}: {op}() takes a string, got {show(operand)}")
-        method = str.startswith if op == "startswith" else str.endswith
-        return operand, _string_method(method, operand)
-    if op == "contains":
-        return operand, _containment(operand, literal_kind(operand, where))
-    raise ValueError(f"{where}: unknown operator {op!r}")
+class Matcher(_RefTest):
+    """A reference tested by a matcher (``within``, ``host_in``...); see ``Ref``."""
+
+    __slots__ = ("name", "args", "options")
+
+    def __init__(
+        self, ref: Ref, name: str, args: tuple[Any, ...], options: dict[str, Any], build: Callable[[], Any]
+    ) -> None:
+        self.name = name
+        self.args = args
+        self.options = options
+        try:
+            test = build()
+        except ValueError as exc:
+            raise PolicyError(f"{ref!r}.{name}(...): {exc}") from None
+        self._prepare(ref, test)
+
+    def non_default_options(self) -> dict[str, Any]:
+        """The options that differ from the matcher's defaults, as written in a policy."""
+        defaults = MATCHER_DEFAULTS.get(self.name, {})
+        return {k: v for k, v in self.options.items() if defaults.get(k, object()) != v}
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args]
+        parts += [f"{k}={v!r}" for k, v in self.non_default_options().items()]
+        return f"{self.ref!r}.{self.name}({', '.join(parts)})"
 
 
-def _mismatch(value: Any, expected: str) -> NoReturn:
-    raise KindError(f"expected {expected}, got {show(value)}")
+#: Matcher options and their defaults (options at their default are not shown).
+MATCHER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "host_in": {"subdomains": False, "schemes": ["https", "http"]},
+    "email_domain_in": {"subdomains": False},
+    "regex": {"allow_backtracking": False, "max_length": 10_000},
+}
 
 
-def _ordering(fn: Callable[[Any, Any], bool], operand: Any, where: str) -> Callable[[Any], bool]:
-    kind = literal_kind(operand, where)
-    if kind == "bool":
-        raise ValueError(f"{where}: booleans have no order")
-    expected = "a finite number" if kind == "number" else "a string"
-
-    def checked(value: Any) -> bool:
-        value_kind, value = plain(value)
-        if value_kind != kind:
-            _mismatch(value, expected)
-        return fn(value, operand)
-
-    # Plain ints, finite floats and strs skip the general check: this runs on every call.
-    if kind == "number":
-
-        def test(value: Any) -> bool:
-            t = type(value)
-            if t is int or (t is float and value - value == 0.0):
-                return fn(value, operand)
-            return checked(value)
-
-        return test
-
-    def test_str(value: Any) -> bool:
-        return fn(value, operand) if type(value) is str else checked(value)
-
-    return test_str
-
-
-def _equality(equal: bool, operand: Any, where: str) -> Callable[[Any], bool]:
-    if operand is None:
-        return (lambda v: v is None) if equal else (lambda v: v is not None)
-    kind = literal_kind(operand, where)
-    expected = {"number": "a finite number", "str": "a string", "bool": "a bool"}[kind]
-
-    def test(value: Any) -> bool:
-        value_kind, value = plain(value)
-        if value_kind != kind:
-            _mismatch(value, expected)
-        return (value == operand) is equal
-
-    return test
-
-
-def _literal_collection(values: Any, where: str) -> tuple[Any, ...]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ValueError(f"{where}: in_() takes a list of values, got {show(values)}")
-    items = tuple(values)
-    if not items:
-        raise ValueError(f"{where}: in_() needs at least one value")
-    for item in items:
-        literal_kind(item, where)
-    return items
-
-
-def _membership(values: tuple[Any, ...], where: str) -> Callable[[Any], bool]:
-    # One set per kind, so True never matches 1 and "1" never matches 1.
-    by_kind: dict[Kind, set[Any]] = {}
-    for item in values:
-        by_kind.setdefault(literal_kind(item, where), set()).add(item)
-    frozen = {k: frozenset(v) for k, v in by_kind.items()}
-    expected = " or ".join(sorted(frozen))
-
-    def test(value: Any) -> bool:
-        value_kind, value = plain(value)
-        members = frozen.get(value_kind) if value_kind is not None else None
-        if members is None:
-            _mismatch(value, expected)
-        return value in members
-
-    return test
-
-
-def _string_method(method: Callable[[str, str], bool], operand: str) -> Callable[[Any], bool]:
-    def test(value: Any) -> bool:
-        value_kind, value = plain(value)
-        if value_kind != "str":
-            _mismatch(value, "a string")
-        return method(value, operand)
-
-    return test
-
-
-def _containment(operand: Any, kind: Kind) -> Callable[[Any], bool]:
-    def test(value: Any) -> bool:
-        if isinstance(value, str):
-            if kind != "str":
-                _mismatch(value, "a list (a string only contains strings)")
-            return operand in str.__str__(value)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            # Kleene again: an equal element decides True; otherwise an element
-            # of another kind ("666" where 666 is sought) is an error, not False.
-            stranger = None
-            for element in value:
-                element_kind, element = plain(element)
-                if element_kind == kind:
-                    if element == operand:
-                        return True
-                elif stranger is None:
-                    stranger = (element,)
-            if stranger is not None:
-                _mismatch(stranger[0], f"only elements of kind {kind} in the list")
-            return False
-        _mismatch(value, "a string, list, tuple or set")
-
-    return test
+def _listed(values: Iterable[str]) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise PolicyError(f"expected a list of strings, got {show(values)}")
+    return list(values)
 
 
 def _wrap(child: Condition) -> str:

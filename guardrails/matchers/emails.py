@@ -1,0 +1,114 @@
+"""``email_domain_in(domains)``: the domain an address really delivers to."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from guardrails.values import KindError, show
+
+__all__ = ["address_domain", "email_domain_in"]
+
+_WHITESPACE = frozenset(" \t\r\n\x0b\x0c")
+
+
+def email_domain_in(
+    domains: Iterable[str], *, subdomains: bool = False
+) -> tuple[tuple[str, ...], Callable[[Any], bool]]:
+    """Return the normalised domains and a test: is an address's domain one of them?"""
+    if isinstance(domains, str) or not isinstance(domains, Iterable):
+        raise ValueError(f"email_domain_in() takes a list of domains, got {show(domains)}")
+    normalised = []
+    for domain in domains:
+        try:
+            normalised.append(_domain(unicodedata.normalize("NFKC", domain)))
+        except (KindError, TypeError) as exc:
+            raise ValueError(f"email_domain_in(): {show(domain)} is not a domain: {exc}") from None
+    if not normalised:
+        raise ValueError("email_domain_in() needs at least one domain")
+    if type(subdomains) is not bool:
+        raise ValueError(f"email_domain_in() subdomains must be True or False, got {show(subdomains)}")
+    exact = frozenset(normalised)
+    suffixes = tuple("." + d for d in normalised) if subdomains else ()
+
+    def test(value: Any) -> bool:
+        domain = address_domain(value)
+        return domain in exact or (bool(suffixes) and domain.endswith(suffixes))
+
+    return tuple(dict.fromkeys(normalised)), test
+
+
+def address_domain(value: Any) -> str:
+    """The normalised domain of one address, with or without a display name."""
+    if not isinstance(value, str):
+        raise KindError(f"expected an e-mail address string, got {show(value)}")
+    text = unicodedata.normalize("NFKC", str.__str__(value)).strip()
+    address = _angle_address(text)
+    if "@" not in address:
+        raise KindError(f"no '@' in {show(value)}")
+    if any(c in _WHITESPACE for c in address):
+        raise KindError(f"whitespace inside the address {show(value)}")
+    local, _, domain = address.rpartition("@")
+    if not local:
+        raise KindError(f"empty local part in {show(value)}")
+    if "@" in local and not (local.startswith('"') and local.endswith('"') and len(local) > 1):
+        raise KindError(f"more than one '@' in {show(value)}")
+    return _domain(domain)
+
+
+def _angle_address(text: str) -> str:
+    """The address inside ``Name <...>``, or the text; one address only."""
+    in_quotes = False
+    escaped = False
+    angle_open = angle_close = -1
+    for i, c in enumerate(text):
+        if escaped:
+            escaped = False
+        elif c == "\\" and in_quotes:
+            escaped = True
+        elif c == '"':
+            in_quotes = not in_quotes
+        elif in_quotes:
+            continue
+        elif c in ",;":
+            raise KindError(f"several addresses in {text!r}; one is expected")
+        elif c == "<":
+            if angle_open >= 0:
+                raise KindError(f"more than one '<' in {text!r}")
+            angle_open = i
+        elif c == ">":
+            if angle_open < 0 or angle_close >= 0:
+                raise KindError(f"unbalanced '>' in {text!r}")
+            angle_close = i
+    if in_quotes:
+        raise KindError(f"unclosed quote in {text!r}")
+    if angle_open < 0:
+        return text
+    if angle_close < 0 or text[angle_close + 1 :].strip():
+        raise KindError(f"unbalanced or trailing text after '<...>' in {text!r}")
+    display = text[:angle_open]
+    if "@" in display:
+        raise KindError(f"a display name with '@' is ambiguous: {text!r}")
+    return text[angle_open + 1 : angle_close].strip()
+
+
+def _domain(domain: str) -> str:
+    if not isinstance(domain, str):
+        raise TypeError(f"expected a string, got {show(domain)}")
+    if domain.endswith("."):
+        domain = domain[:-1]
+    if not domain:
+        raise KindError("empty domain")
+    if domain.startswith("["):
+        raise KindError(f"domain literals such as {domain!r} are not accepted")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise KindError(f"{domain!r} is not a valid domain ({exc})") from None
+    labels = ascii_domain.split(".")
+    if any(not label for label in labels):
+        raise KindError(f"empty label in {ascii_domain!r}")
+    if any(not (c.isascii() and (c.isalnum() or c in "-_")) for c in ascii_domain.replace(".", "")):
+        raise KindError(f"forbidden character in domain {ascii_domain!r}")
+    return ascii_domain

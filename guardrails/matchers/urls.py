@@ -1,0 +1,163 @@
+"""``host_in(hosts)``: the host a browser would connect to, compared with a list.
+
+The URL is parsed the way the WHATWG URL standard (what browsers and most
+HTTP clients follow) parses http(s) URLs, so the tricks that make two parsers
+disagree — ``https://good.com@evil.com``, ``http://good.com\\@evil.com``,
+``http://2130706433/``, ``https://ＥＶＩＬ.com`` — resolve to the host that
+would really be reached.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from guardrails.values import KindError, show
+
+__all__ = ["host_in", "normalise_host", "url_host"]
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_STRIP = "".join(chr(c) for c in range(0x21))  # C0 controls and space
+_FORBIDDEN = frozenset("\x00\t\n\r #/:<>?@[\\]^|%\x7f") | frozenset(chr(c) for c in range(0x20))
+_NUMBER = re.compile(r"(0[xX][0-9A-Fa-f]*|[0-9]+)")
+
+
+def host_in(
+    hosts: Iterable[str], *, subdomains: bool = False, schemes: Iterable[str] = ("https", "http")
+) -> tuple[tuple[str, ...], Callable[[Any], bool]]:
+    """Return the normalised hosts and a test: does a URL's host match one of them?"""
+    if isinstance(hosts, str) or not isinstance(hosts, Iterable):
+        raise ValueError(f"host_in() takes a list of hosts, got {show(hosts)}")
+    normalised = []
+    for host in hosts:
+        try:
+            normalised.append(normalise_host(host))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"host_in(): {show(host)} is not a host: {exc}") from None
+    if not normalised:
+        raise ValueError("host_in() needs at least one host")
+    if type(subdomains) is not bool:
+        raise ValueError(f"host_in() subdomains must be True or False, got {show(subdomains)}")
+    if isinstance(schemes, str) or not all(
+        isinstance(s, str) and _SCHEME.fullmatch(s + ":") for s in schemes
+    ):
+        raise ValueError(f"host_in() schemes must be a list of scheme names, got {show(schemes)}")
+    allowed_schemes = frozenset(s.lower() for s in schemes)
+    exact = frozenset(normalised)
+    suffixes = tuple("." + h for h in normalised if not _is_ip(h)) if subdomains else ()
+
+    def test(value: Any) -> bool:
+        host = url_host(value, allowed_schemes)
+        if host in exact:
+            return True
+        return bool(suffixes) and not _is_ip(host) and host.endswith(suffixes)
+
+    return tuple(dict.fromkeys(normalised)), test
+
+
+def url_host(value: Any, schemes: frozenset[str]) -> str:
+    """The normalised host of an http(s)-like URL; ``KindError`` if it has none."""
+    if not isinstance(value, str):
+        raise KindError(f"expected a URL string, got {show(value)}")
+    text = str.__str__(value).strip(_STRIP)
+    text = text.replace("\t", "").replace("\n", "").replace("\r", "")
+    match = _SCHEME.match(text)
+    if match is None:
+        raise KindError(f"expected a URL with a scheme, got {show(value)}")
+    scheme = match.group(1).lower()
+    if scheme not in schemes:
+        raise KindError(f"scheme {scheme!r} is not one of {', '.join(sorted(schemes))}")
+    rest = text[match.end() :].lstrip("/\\")
+    authority = re.split(r"[/\\?#]", rest, maxsplit=1)[0]
+    host_port = authority.rpartition("@")[2]
+    if host_port.startswith("["):
+        end = host_port.find("]")
+        if end < 0:
+            raise KindError(f"unclosed IPv6 address in {show(value)}")
+        host, port = host_port[: end + 1], host_port[end + 1 :]
+        if port and not port.startswith(":"):
+            raise KindError(f"junk after the IPv6 address in {show(value)}")
+        port = port[1:]
+    else:
+        host, _, port = host_port.partition(":")
+    if (port and not port.isascii()) or (port and not port.isdigit()):
+        raise KindError(f"port {port!r} is not a number in {show(value)}")
+    try:
+        return normalise_host(host)
+    except ValueError as exc:
+        raise KindError(f"{show(value)} has no valid host: {exc}") from None
+
+
+def normalise_host(host: str) -> str:
+    """Percent-decode, IDNA-encode, lowercase; IPv4 in any notation to dotted quad;
+    IPv6 compressed, without brackets. ``ValueError`` if it is not a host."""
+    if not isinstance(host, str):
+        raise ValueError(f"expected a string, got {show(host)}")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.IPv6Address(host[1:-1]).compressed
+        except ValueError as exc:
+            raise ValueError(f"bad IPv6 address: {exc}") from None
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host).compressed
+        except ValueError:
+            raise ValueError(f"{host!r} is not a host name") from None
+    try:
+        decoded = unquote_to_bytes(host).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("percent-encoding that is not UTF-8") from None
+    if decoded.endswith("."):
+        decoded = decoded[:-1]
+    if not decoded:
+        raise ValueError("empty host")
+    if any(c in _FORBIDDEN for c in decoded):
+        raise ValueError(f"forbidden character in {decoded!r}")
+    try:
+        ascii_host = decoded.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise ValueError(f"not a valid international domain name ({exc})") from None
+    labels = ascii_host.split(".")
+    if any(not label for label in labels):
+        raise ValueError(f"empty label in {ascii_host!r}")
+    if _NUMBER.fullmatch(labels[-1]):
+        return _ipv4(labels)
+    if any(c in _FORBIDDEN for c in ascii_host):
+        raise ValueError(f"forbidden character in {ascii_host!r}")
+    return ascii_host
+
+
+def _ipv4(parts: list[str]) -> str:
+    """WHATWG IPv4 parsing: 1-4 parts, each decimal, 0x-hex or 0-octal."""
+    if len(parts) > 4:
+        raise ValueError("more than four parts in an IPv4 address")
+    numbers = []
+    for part in parts:
+        if not _NUMBER.fullmatch(part):
+            raise ValueError(f"{part!r} is not a number in an IPv4 address")
+        if part[:2] in ("0x", "0X"):
+            numbers.append(int(part[2:] or "0", 16))
+        elif len(part) > 1 and part.startswith("0"):
+            if any(c not in "01234567" for c in part):
+                raise ValueError(f"{part!r} is not octal")
+            numbers.append(int(part, 8))
+        else:
+            numbers.append(int(part))
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        raise ValueError("IPv4 address out of range")
+    value = last
+    for i, n in enumerate(head):
+        value += n * 256 ** (3 - i)
+    return str(ipaddress.IPv4Address(value))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
