@@ -368,12 +368,17 @@ class Compare(_RefTest):
     def __init__(self, ref: Ref, op: str, operand: Any) -> None:
         self.op = op
         where = f"{ref!r} {op} ..."
+        written = operand
         if "decimal" in ref.transforms:
-            operand = as_decimal_literal(operand)
+            operand = as_decimal_literal(operand)  # 0.1 compares as Decimal("0.1")
         try:
-            self.operand, test = build_test(op, operand, where)
+            stored, test = build_test(op, operand, where)
         except ValueError as exc:
             raise PolicyError(str(exc)) from None
+        # The literal as written, for repr and documents; the test holds the converted one.
+        self.operand = (
+            stored if operand is written else (tuple(written) if op in ("in", "between") else written)
+        )
         self._prepare(ref, test)
 
     @property

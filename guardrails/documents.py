@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 from collections.abc import Mapping
 from decimal import Decimal
@@ -40,7 +41,7 @@ from pydantic import (
     model_validator,
 )
 
-from guardrails.conditions import AllOf, AnyOf, Compare, Condition, Not, arg, ctx
+from guardrails.conditions import AllOf, AnyOf, Compare, Condition, Matcher, Not, Ref, arg, ctx
 from guardrails.errors import PolicyError
 from guardrails.rules import Effect, Rule
 
@@ -65,6 +66,16 @@ OPERATORS = {
     "startswith": "startswith",
     "endswith": "endswith",
     "contains": "contains",
+    "between": "between",
+}
+#: Matchers in documents, and the name of each one's first parameter.
+MATCHERS = {
+    "within": "root",
+    "host_in": "hosts",
+    "email_domain_in": "domains",
+    "matches": "glob",
+    "regex": "pattern",
+    "shell_command_in": "prefixes",
 }
 _SYMBOLS = {symbol: name for name, symbol in OPERATORS.items()}
 _COMBINATORS = ("all", "any", "not")
@@ -87,11 +98,45 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
+class HostInDoc(_Model):
+    """``host_in = {hosts = [...], subdomains = true, schemes = [...]}``."""
+
+    hosts: list[StrictStr]
+    subdomains: StrictBool = False
+    schemes: list[StrictStr] = Field(default_factory=lambda: ["https", "http"])
+
+
+class EmailDomainInDoc(_Model):
+    """``email_domain_in = {domains = [...], subdomains = true}``."""
+
+    domains: list[StrictStr]
+    subdomains: StrictBool = False
+
+
+class RegexDoc(_Model):
+    """``regex = {pattern = "...", allow_backtracking = true, max_length = 100}``."""
+
+    pattern: StrictStr
+    allow_backtracking: StrictBool = False
+    max_length: StrictInt = 10_000
+
+
+Conversion = Literal["decimal", "nfkc", "casefold"]
+
+
 class ComparisonDoc(_Model):
-    """``{arg = NAME, OP = VALUE}`` or ``{ctx = NAME, OP = VALUE}``: one reference, one operator."""
+    """``{arg = NAME, OP = VALUE}`` or ``{ctx = NAME, OP = VALUE}``: one reference, one operator.
+
+    ``items = "every"`` or ``"any"`` tests each item of a list; ``as`` converts
+    the value first (``"decimal"``, ``"nfkc"``, ``"casefold"``, or a list of them).
+    """
 
     arg: StrictStr | None = Field(None, description="Name of the tool argument to test.")
     ctx: StrictStr | None = Field(None, description="Name of the context value to test.")
+    items: Literal["every", "any"] | None = Field(None, description="Test every / any item of a list.")
+    as_: Conversion | list[Conversion] | None = Field(
+        None, alias="as", description="Convert the value first."
+    )
     eq: Scalar | None = None
     ne: Scalar | None = None
     lt: Orderable | None = None
@@ -102,6 +147,13 @@ class ComparisonDoc(_Model):
     startswith: StrictStr | None = None
     endswith: StrictStr | None = None
     contains: Scalar | None = None
+    between: list[Number] | None = Field(None, min_length=2, max_length=2)
+    within: StrictStr | None = None
+    host_in: list[StrictStr] | HostInDoc | None = None
+    email_domain_in: list[StrictStr] | EmailDomainInDoc | None = None
+    matches: StrictStr | None = None
+    regex: StrictStr | RegexDoc | None = None
+    shell_command_in: list[StrictStr] | None = None
 
     @model_validator(mode="after")
     def _one_reference_one_operator(self) -> ComparisonDoc:
@@ -109,15 +161,25 @@ class ComparisonDoc(_Model):
         refs = [name for name in ("arg", "ctx") if name in given]
         if len(refs) != 1:
             raise ValueError("a comparison names exactly one of 'arg' or 'ctx'")
-        ops = [name for name in given if name not in ("arg", "ctx")]
+        ops = [name for name in given if name not in _MODIFIERS]
         if len(ops) != 1:
             found = ", ".join(repr(_doc_name(o)) for o in sorted(ops)) or "none"
-            raise ValueError(f"a comparison has exactly one operator ({', '.join(OPERATORS)}); found {found}")
+            names = ", ".join([*OPERATORS, *MATCHERS])
+            raise ValueError(f"a comparison has exactly one operator ({names}); found {found}")
         return self
 
     def operator(self) -> tuple[str, Any]:
-        (name,) = (n for n in self.model_fields_set if n not in ("arg", "ctx"))
+        (name,) = (n for n in self.model_fields_set if n not in _MODIFIERS)
         return _doc_name(name), getattr(self, name)
+
+    def reference(self) -> Ref:
+        ref = arg(self.arg) if self.arg is not None else ctx(self.ctx or "")
+        conversions = [self.as_] if isinstance(self.as_, str) else list(self.as_ or [])
+        return type(ref)(ref.name, tuple(conversions), self.items)
+
+
+_MODIFIERS = frozenset(("arg", "ctx", "items", "as_"))
+_MEMBER_MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (HostInDoc, EmailDomainInDoc, RegexDoc)}
 
 
 class AllDoc(_Model):
@@ -201,12 +263,22 @@ def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc, where: str
         return AnyOf(condition_from_doc(c, f"{where}.any[{i}]") for i, c in enumerate(doc.any))
     if isinstance(doc, NotDoc):
         return Not(condition_from_doc(doc.not_, f"{where}.not"))
-    ref = arg(doc.arg) if doc.arg is not None else ctx(doc.ctx or "")
-    op, value = doc.operator()
     try:
-        return Compare(ref, OPERATORS[op], value)
+        ref = doc.reference()
+        op, value = doc.operator()
+        if op in MATCHERS:
+            return _matcher_from_doc(ref, op, value)
+        return Compare(ref, OPERATORS[op], tuple(value) if op == "between" else value)
     except PolicyError as exc:
         raise PolicyError(f"{where}: {exc}") from None
+
+
+def _matcher_from_doc(ref: Ref, op: str, value: Any) -> Condition:
+    if isinstance(value, BaseModel):
+        params = value.model_dump()
+        first = next(iter(params))
+        return getattr(ref, op)(params.pop(first), **params)  # type: ignore[no-any-return]
+    return getattr(ref, op)(value)  # type: ignore[no-any-return]
 
 
 def _in(source: str | None, message: str) -> str:
@@ -235,7 +307,7 @@ def _valid_keys(parts: list[int | str]) -> list[str]:
         return list(PolicyDocument.model_fields)
     if parts[-1] == "rules" or (isinstance(parts[-1], int) and len(parts) == 2):
         return list(RuleDoc.model_fields)
-    return ["arg", "ctx", *OPERATORS, *_COMBINATORS]
+    return ["arg", "ctx", "items", "as", *OPERATORS, *MATCHERS, *_COMBINATORS]
 
 
 # What other policy languages call our operators, for "did you mean".
@@ -267,27 +339,53 @@ _TYPE_ERRORS = {
 }
 
 
+_MEMBER = re.compile(r"int|float|str|bool|list\[.*\]|literal\[.*\]|[A-Z]\w*Doc")
+
+
+def _member_kind(tag: str) -> str:
+    if tag in _TYPE_TAGS:
+        return _TYPE_TAGS[tag]
+    if tag.startswith("list["):
+        return "a list"
+    if tag.startswith("literal["):
+        return "one of " + tag[len("literal[") : -1].replace(",", ", ")
+    return "a table of keys and values"
+
+
 def _explain(exc: ValidationError, source: str | None) -> str:
-    lines: list[str] = []
-    expected: dict[str, list[str]] = {}  # union members that all failed, by path
+    """One readable line per problem, with union members (``list[str] | HostInDoc``)
+    folded: the member whose shape fits speaks, or "expected X or Y" if none fits."""
+    groups: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
+    plain_errors: list[Any] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
-        if loc and loc[-1] in _TYPE_TAGS and error["type"].endswith("_type"):
-            path, _ = _path(loc[:-1])
-            kinds = expected.setdefault(path, [])
-            if not kinds:
-                lines.append(f"{path}: expected {{{path}}} (got {error['input']!r})")
-            kinds.append(_TYPE_TAGS[str(loc[-1])])
+        at = next(
+            (i for i, part in enumerate(loc) if isinstance(part, str) and _MEMBER.fullmatch(part)), None
+        )
+        if at is None:
+            plain_errors.append(error)
+        else:
+            groups.setdefault(loc[:at], []).append((at, error))
+    lines = [_one_error(error) for error in plain_errors]
+    for prefix, members in groups.items():
+        deeper = [(at, e) for at, e in members if len(e["loc"]) > at + 1]
+        if deeper:
+            for at, error in deeper:
+                lines.append(
+                    _one_error(
+                        {**error, "loc": error["loc"][:at] + error["loc"][at + 1 :]}, member=error["loc"][at]
+                    )
+                )
             continue
-        lines.append(_one_error(error))
-    for path, kinds in expected.items():
-        lines = [line.replace(f"{{{path}}}", " or ".join(dict.fromkeys(kinds))) for line in lines]
+        kinds = list(dict.fromkeys(_member_kind(str(e["loc"][at])) for at, e in members))
+        path, _ = _path(prefix)
+        lines.append(f"{path or 'document'}: expected {' or '.join(kinds)} (got {members[0][1]['input']!r})")
     unique = list(dict.fromkeys(lines))
     body = unique[0] if len(unique) == 1 else "\n  ".join(["invalid policy document:", *unique])
     return _in(source, body)
 
 
-def _one_error(error: Any) -> str:
+def _one_error(error: Any, member: str | None = None) -> str:
     loc = tuple(error["loc"])
     path, parts = _path(loc)
     kind = error["type"]
@@ -297,7 +395,10 @@ def _one_error(error: Any) -> str:
         where = container or "document"
         if kind == "missing":
             return f"{where}: missing key {key!r}"
-        valid = _valid_keys(container_parts)
+        model = _MEMBER_MODELS.get(member or "")
+        valid = (
+            [f.alias or n for n, f in model.model_fields.items()] if model else _valid_keys(container_parts)
+        )
         close = (
             [_SYNONYMS[key]]
             if key in _SYNONYMS and "arg" in valid
@@ -338,17 +439,33 @@ def condition_to_doc(condition: Condition, *, callables: bool = False) -> dict[s
     if isinstance(condition, Not):
         return {"not": condition_to_doc(condition.condition, callables=callables)}
     if isinstance(condition, Compare):
-        value = list(condition.operand) if condition.op == "in" else condition.operand
+        value = list(condition.operand) if condition.op in ("in", "between") else condition.operand
         if any(isinstance(v, Decimal) for v in (value if isinstance(value, list) else [value])):
             if not callables:
                 raise PolicyError(
                     f"{condition!r}: a Decimal literal has no document form; use an int or float"
                 )
             value = [str(v) for v in value] if isinstance(value, list) else str(value)
-        return {condition.ref.source: condition.ref.name, _SYMBOLS[condition.op]: value}
+        return {**_ref_doc(condition.ref), _SYMBOLS[condition.op]: value}
+    if isinstance(condition, Matcher):
+        options = condition.non_default_options()
+        first = condition.args[0]
+        if options:
+            first_name = MATCHERS[condition.name]
+            return {**_ref_doc(condition.ref), condition.name: {first_name: first, **options}}
+        return {**_ref_doc(condition.ref), condition.name: first}
     if callables:
         return {"callable": condition.fingerprint()}
     raise PolicyError(f"{condition!r} is Python code, not data: it has no document form")
+
+
+def _ref_doc(ref: Ref) -> dict[str, Any]:
+    doc: dict[str, Any] = {ref.source: ref.name}
+    if ref.items is not None:
+        doc["items"] = ref.items
+    if ref.transforms:
+        doc["as"] = ref.transforms[0] if len(ref.transforms) == 1 else list(ref.transforms)
+    return doc
 
 
 def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
