@@ -240,7 +240,9 @@ class TestMethods:
         account = Account("a")
         assert account.withdraw.__name__ == "withdraw"
         assert account.withdraw.__doc__ == "Withdraw money."
-        assert str(inspect.signature(account.withdraw)) == str(inspect.signature(Account("raw").withdraw.__wrapped__))
+        assert str(inspect.signature(account.withdraw)) == str(
+            inspect.signature(Account("raw").withdraw.__wrapped__)
+        )
         assert inspect.iscoroutinefunction(account.deposit)
         assert not inspect.iscoroutinefunction(account.withdraw)
 
