@@ -262,6 +262,32 @@ class TestWithinProperty:
         inside = real[: len(root_parts)] == root_parts
         assert result is inside, (value, real)
 
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        parts=st.lists(
+            st.sampled_from(
+                ["a", "..", ".", "", "data", "sub", "escape", "inner", "outside", "file.txt", "loop"]
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    def test_resolver_agrees_with_realpath(self, tree: Path, parts: list[str]) -> None:
+        """The shortcut resolver gives exactly what os.path.realpath gives (a loop: an error instead)."""
+        from guardrails.matchers.paths import _posix_resolver
+
+        if not (tree / "data" / "loop").is_symlink():
+            os.symlink("loop", tree / "data" / "loop")
+            (tree / "data" / "sub" / "file.txt").touch()
+        root = os.path.realpath(tree / "data")
+        path = f"{root}/{'/'.join(parts)}"
+        try:
+            resolved = _posix_resolver(root)(path)
+        except OSError:
+            assert "loop" in parts
+            return
+        assert resolved == os.path.realpath(path)
+
     def test_symlinks_are_followed(self, tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """A symlink out of the root is outside; one that stays inside is inside."""
         monkeypatch.chdir(tree / "data")

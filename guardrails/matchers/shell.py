@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,6 +16,7 @@ __all__ = ["shell_command_in"]
 _UNQUOTED = frozenset("\n\r;&|<>()`$*?[]{}~\\#")
 # Inside double quotes the shell still substitutes and escapes.
 _DOUBLE_QUOTED = frozenset("$`\\")
+_UNQUOTED_SEARCH = re.compile("[" + re.escape("".join(sorted(_UNQUOTED))) + "]")
 
 
 def shell_command_in(prefixes: Iterable[str]) -> tuple[tuple[str, ...], Callable[[Any], bool]]:
@@ -47,6 +49,16 @@ def _argv(value: Any) -> list[str]:
     text = str.__str__(value)
     if "\0" in text:
         raise KindError("a NUL byte in the command line")
+    if "'" not in text and '"' not in text:
+        # No quotes: one search for a metacharacter, then split on the blanks the
+        # shell splits on (not every Unicode space, as str.split() would).
+        found = _UNQUOTED_SEARCH.search(text)
+        if found:
+            raise KindError(f"{found.group()!r} makes this more than one simple command")
+        argv = [word for word in text.replace("\t", " ").split(" ") if word]
+        if not argv:
+            raise KindError("an empty command line")
+        return argv
     quote = None
     for c in text:
         if quote == "'":

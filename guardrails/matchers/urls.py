@@ -23,6 +23,8 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _STRIP = "".join(chr(c) for c in range(0x21))  # C0 controls and space
 _FORBIDDEN = frozenset("\x00\t\n\r #/:<>?@[\\]^|%\x7f") | frozenset(chr(c) for c in range(0x20))
 _NUMBER = re.compile(r"(0[xX][0-9A-Fa-f]*|[0-9]+)")
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?")
+_AUTHORITY_END = re.compile(r"[/\\?#]")
 
 
 def host_in(
@@ -71,7 +73,8 @@ def url_host(value: Any, schemes: frozenset[str]) -> str:
     if scheme not in schemes:
         raise KindError(f"scheme {scheme!r} is not one of {', '.join(sorted(schemes))}")
     rest = text[match.end() :].lstrip("/\\")
-    authority = re.split(r"[/\\?#]", rest, maxsplit=1)[0]
+    stop = _AUTHORITY_END.search(rest)
+    authority = rest if stop is None else rest[: stop.start()]
     host_port = authority.rpartition("@")[2]
     if host_port.startswith("["):
         end = host_port.find("]")
@@ -106,6 +109,13 @@ def normalise_host(host: str) -> str:
             return ipaddress.IPv6Address(host).compressed
         except ValueError:
             raise ValueError(f"{host!r} is not a host name") from None
+    if _PLAIN_HOST.fullmatch(host):
+        # The common case, already ASCII letters, digits, '-' and '.': nothing
+        # to decode or map, so skip the (slow) idna codec.
+        plain = host.lower().removesuffix(".")
+        labels = plain.split(".")
+        if all(0 < len(label) < 64 for label in labels):
+            return _ipv4(labels) if _NUMBER.fullmatch(labels[-1]) else plain
     try:
         decoded = unquote_to_bytes(host).decode("utf-8")
     except UnicodeDecodeError:
