@@ -19,9 +19,7 @@ the nearest valid one.
 from __future__ import annotations
 
 import difflib
-import json
 import re
-import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +41,11 @@ from pydantic import (
 
 from guardrails.conditions import AllOf, AnyOf, Compare, Condition, Matcher, Not, Ref, arg, ctx
 from guardrails.errors import PolicyError
+from guardrails.loading import read_document
 from guardrails.rules import Effect, Rule
+
+#: Deeper than any real policy; stops hostile documents before they exhaust the stack.
+MAX_DEPTH = 64
 
 __all__ = [
     "OPERATORS",
@@ -239,6 +241,7 @@ def _doc_name(field: str) -> str:
 
 def policy_from_document(doc: object, source: str | None = None) -> tuple[list[Rule], Effect]:
     """Validate ``doc`` and build its rules and default; raise ``PolicyError``."""
+    checked_depth(doc, source)
     try:
         parsed = PolicyDocument.model_validate(doc)
     except ValidationError as exc:
@@ -481,52 +484,22 @@ def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
 # ---- files ----------------------------------------------------------------------------
 
 
-def read_document(path: str | Path) -> object:
-    """Parse a JSON, TOML or YAML file into plain data; raise ``PolicyError``."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror or exc})") from None
-    try:
-        if suffix == ".json":
-            return json.loads(data)
-        if suffix == ".toml":
-            return _toml().loads(data.decode("utf-8"))
-        if suffix in (".yaml", ".yml"):
-            return _load_yaml(data, path)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSON, TOML and YAML errors are ValueErrors
-        raise PolicyError(f"{path}: not valid {suffix[1:].upper()}: {exc}") from None
-    raise PolicyError(f"{path}: unknown policy file type {suffix!r}; use .json, .toml, .yaml or .yml")
-
-
-def _toml() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:
-        import tomli
-    except ImportError:  # pragma: no cover - Python 3.10 without the extra
-        raise PolicyError("reading TOML on Python 3.10 needs tomli: pip install 'guardrails[toml]'") from None
-    return tomli
-
-
-def _load_yaml(data: bytes, path: Path) -> object:
-    try:
-        import yaml
-    except ImportError:
-        raise PolicyError(f"{path}: reading YAML needs PyYAML: pip install 'guardrails[yaml]'") from None
-    try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from None
-
-
 def load_document(path: str | Path) -> tuple[list[Rule], Effect]:
     """Read and build a policy file."""
     return policy_from_document(read_document(path), str(path))
+
+
+def checked_depth(doc: object, source: str | None) -> None:
+    """Refuse documents nested deeper than any policy needs, before they recurse."""
+    stack: list[tuple[object, str, int]] = [(doc, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PolicyError(_in(source, f"{path or 'document'}: nested more than {MAX_DEPTH} levels deep"))
+        if isinstance(node, Mapping):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node))
 
 
 def json_schema() -> dict[str, Any]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +30,7 @@ else:  # pragma: no cover
 
 CORPUS = Path(__file__).parent / "adversarial"
 MINIMUM_CASES = 250
+HANG_SECONDS = 2.0
 
 
 def load_cases() -> list[tuple[str, dict[str, Any]]]:
@@ -67,7 +69,7 @@ def fill(value: Any, root: Path) -> Any:
 
 
 @pytest.fixture
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The file tree the path cases are written against; the cwd is {root}/data."""
     root = Path(os.path.realpath(tmp_path))
     (root / "data" / "sub").mkdir(parents=True)
@@ -79,7 +81,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     os.symlink(root / "data" / "sub", root / "data" / "inner")
     os.symlink("/etc", root / "data" / "abs-etc")
     monkeypatch.chdir(root / "data")
-    yield root
+    return root
 
 
 def test_corpus_is_large_enough() -> None:
@@ -99,11 +101,14 @@ def test_case(case_id: str, case: dict[str, Any], tree: Path) -> None:
     value = fill(case["value"], tree)
     call = Call("tool", MappingProxyType({"x": value}))
     expect = case["expect"]
+    started = time.perf_counter()
     if expect == "error":
         with pytest.raises(EvaluationError):
             condition(call)
     else:
         assert condition(call) is (expect == "yes"), f"{case['why']}: {value!r}"
+    # Not a speed test: a guard against inputs that make a matcher hang (ReDoS).
+    assert time.perf_counter() - started < HANG_SECONDS
     allowing = g.Policy([g.allow("tool", when=condition)])
     denying = g.Policy([g.allow("tool"), g.deny("tool", when=condition, id="stop")])
     assert allowing.decide(call).allowed is (expect == "yes")

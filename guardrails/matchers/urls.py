@@ -100,15 +100,9 @@ def normalise_host(host: str) -> str:
     if not isinstance(host, str):
         raise ValueError(f"expected a string, got {show(host)}")
     if host.startswith("[") and host.endswith("]"):
-        try:
-            return ipaddress.IPv6Address(host[1:-1]).compressed
-        except ValueError as exc:
-            raise ValueError(f"bad IPv6 address: {exc}") from None
+        return _ipv6(host[1:-1])
     if ":" in host:
-        try:
-            return ipaddress.IPv6Address(host).compressed
-        except ValueError:
-            raise ValueError(f"{host!r} is not a host name") from None
+        return _ipv6(host)
     if _PLAIN_HOST.fullmatch(host):
         # The common case, already ASCII letters, digits, '-' and '.': nothing
         # to decode or map, so skip the (slow) idna codec.
@@ -138,6 +132,16 @@ def normalise_host(host: str) -> str:
     if any(c in _FORBIDDEN for c in ascii_host):
         raise ValueError(f"forbidden character in {ascii_host!r}")
     return ascii_host
+
+
+def _ipv6(text: str) -> str:
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError as exc:
+        raise ValueError(f"bad IPv6 address: {exc}") from None
+    # [::ffff:127.0.0.1] reaches 127.0.0.1 on a dual-stack host: it is that address.
+    mapped = address.ipv4_mapped
+    return str(mapped) if mapped is not None else address.compressed
 
 
 def _ipv4(parts: list[str]) -> str:
