@@ -57,6 +57,7 @@ class Governor:
     ) -> None:
         self._setup = Setup(_unconfigured())
         self._lock = threading.Lock()  # serialises writers; readers never wait
+        self._load_lock = threading.Lock()
         self.configure(
             policy=_unconfigured() if policy is None else policy,
             approver=approver,
@@ -130,22 +131,36 @@ class Governor:
         """Replace the policy with the one in ``path``; return it.
 
         An invalid file raises ``PolicyError`` and the policy in force stays.
-        Both outcomes are recorded in the audit trail.
+        Both outcomes are recorded in the audit trail. Loads are serialised:
+        the one that starts last is the one in force.
         """
+        with self._load_lock:
+            policy = self.read_policy(path)
+            self.install(policy, path)
+            return policy
+
+    def read_policy(self, path: str | Path) -> Policy:
+        """Build the policy in ``path`` without installing it; a failure is recorded
+        as ``policy_rejected`` and raised as ``PolicyError``."""
         try:
-            policy = Policy.from_file(path)
-        except PolicyError as exc:
-            record_event(self._setup.sinks, "policy_rejected", action=str(path), reason=str(exc))
-            raise
+            return Policy.from_file(path)
+        except Exception as exc:  # noqa: BLE001 - every failure to load is a rejection
+            error = (
+                exc if isinstance(exc, PolicyError) else PolicyError(f"{path}: {type(exc).__name__}: {exc}")
+            )
+            record_event(self._setup.sinks, "policy_rejected", action=str(path), reason=str(error))
+            raise error from exc
+
+    def install(self, policy: Policy, source: str | Path = "") -> None:
+        """Put ``policy`` in force and record it as ``policy_loaded``."""
         self.configure(policy=policy)
         record_event(
             self._setup.sinks,
             "policy_loaded",
-            action=str(path),
+            action=str(source),
             policy_version=policy.version,
-            reason=f"{len(policy)} rules from {path}",
+            reason=f"{len(policy)} rules" + (f" from {source}" if source else ""),
         )
-        return policy
 
     def watch(
         self,

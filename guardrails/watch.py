@@ -50,6 +50,7 @@ class PolicyWatcher:
         self.rejections = 0
         self._stop = threading.Event()
         self._seen = self._stamp()
+        self._pending: tuple[int, int, int] | None = None
         governor.load(path)
         self._thread = threading.Thread(target=self._run, name=f"guardrails-watch:{path.name}", daemon=True)
         self._thread.start()
@@ -63,25 +64,44 @@ class PolicyWatcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # pragma: no cover - the thread must outlive any surprise
+                logger.exception("the policy watcher of %s failed a poll", self.path)
 
     def poll(self) -> bool:
-        """Check the file once; reload it if it changed. Returns whether it was reloaded."""
+        """Check the file once; reload it if it changed and has stopped changing.
+
+        A change is loaded only once two polls in a row see the same size and
+        time stamps, so a file written in place is not read half-written (a
+        truncated document can be valid and allow what the full one denies).
+        Replacing the file by rename is still the safe way to publish it.
+        """
         stamp = self._stamp()
         if stamp == self._seen:
+            self._pending = None
             return False
+        if stamp != self._pending:
+            self._pending = stamp  # changed: wait one more poll for it to settle
+            return False
+        self._pending = None
+        with self.governor._load_lock:
+            try:
+                policy = self.governor.read_policy(self.path)
+            except PolicyError as error:
+                self._seen = stamp
+                self.rejections += 1
+                logger.warning("policy %s rejected; the previous policy stays in force: %s", self.path, error)
+                if self.on_error is not None:
+                    try:
+                        self.on_error(error)
+                    except Exception:
+                        logger.exception("the on_error hook of the policy watcher failed")
+                return False
+            if self._stamp() != stamp:
+                return False  # it changed while being read: load it once it settles
+            self.governor.install(policy, self.path)
         self._seen = stamp
-        try:
-            self.governor.load(self.path)
-        except PolicyError as exc:
-            self.rejections += 1
-            logger.warning("policy %s rejected; the previous policy stays in force: %s", self.path, exc)
-            if self.on_error is not None:
-                try:
-                    self.on_error(exc)
-                except Exception:
-                    logger.exception("the on_error hook of the policy watcher failed")
-            return False
         self.reloads += 1
         return True
 

@@ -204,13 +204,68 @@ class TestWatch:
         watcher = gov.watch(path, interval=3600, on_error=broken)
         try:
             write(path, "{")
-            assert watcher.poll() is False
+            assert (watcher.poll(), watcher.poll()) == (False, False)
+            assert watcher.rejections == 1
             write(path, doc(2, "two"))
-            assert watcher.poll() is True
+            assert (watcher.poll(), watcher.poll()) == (False, True)
             assert gov.policy.rules[0].id == "two"
         finally:
             watcher.stop()
         assert "on_error hook" in caplog.text
+
+    def test_a_file_written_in_place_is_loaded_once_settled(self, tmp_path: Path) -> None:
+        """A file caught half-written is not loaded: a change loads only when two polls agree."""
+        path = tmp_path / "policy.toml"
+        full = (Path(__file__).parent.parent / "examples" / "policies" / "support.toml").read_text()
+        path.write_text(full)
+        gov = g.Governor()
+        watcher = gov.watch(path, interval=3600)
+        try:
+            first = gov.policy
+            half = full[: full.index('[[rules]]\nid = "no-external-mail"')]  # valid TOML, fewer rules
+            path.write_text(half)
+            assert watcher.poll() is False
+            assert gov.policy is first  # the half file was not read
+            with path.open("a") as f:  # the writer finishes
+                f.write(full[len(half) :] + "\n")
+            assert watcher.poll() is False
+            assert watcher.poll() is True
+            assert len(gov.policy) == len(first)
+            assert not gov.policy.evaluate("send_email", {"to": "x@evil.com"}).allowed
+        finally:
+            watcher.stop()
+
+    def test_a_hostile_document_is_rejected_and_the_watcher_survives(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A document nested to exhaust the stack is a rejection; later edits still load."""
+        path = tmp_path / "policy.json"
+        write(path, doc(1))
+        audit = g.MemoryAudit()
+        gov = g.Governor(audit=audit)
+        errors: list[g.PolicyError] = []
+        watcher = gov.watch(path, interval=3600, on_error=errors.append)
+        try:
+            write(
+                path,
+                '{"rules": [{"action": "a", "effect": "deny", "when": '
+                + '{"not": ' * 5000
+                + "{}"
+                + "}" * 5002
+                + "]}",
+            )
+            watcher.poll()
+            watcher.poll()
+            assert len(errors) == 1
+            assert "nested" in str(errors[0])
+            assert [r.kind for r in audit.records][-1] == "policy_rejected"
+            assert "rejected; the previous policy stays in force" in caplog.text
+            write(path, doc(7, "seven"))
+            watcher.poll()
+            assert watcher.poll() is True
+            assert gov.policy.rules[0].id == "seven"
+        finally:
+            watcher.stop()
 
 
 SHADOW_POLICY = g.Policy(
