@@ -144,7 +144,7 @@ class Governor:
         as ``policy_rejected`` and raised as ``PolicyError``."""
         try:
             return Policy.from_file(path)
-        except Exception as exc:  # noqa: BLE001 - every failure to load is a rejection
+        except Exception as exc:  # every failure to load is a rejection
             error = (
                 exc if isinstance(exc, PolicyError) else PolicyError(f"{path}: {type(exc).__name__}: {exc}")
             )
