@@ -16,7 +16,7 @@ from guardrails.binding import Binder
 from guardrails.call import Call
 from guardrails.context import _current
 from guardrails.errors import ConfigurationError
-from guardrails.flow import call_flow
+from guardrails.flow import Setup, call_flow
 from guardrails.governor import Governor, get_governor
 from guardrails.policy import Judgement, Policy
 from guardrails.rules import Effect
@@ -147,6 +147,9 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
     governor, action, get_context = spec.governor, spec.action, _current.get
     bind = spec.binder.bind_function
 
+    def live() -> Setup:
+        return governor.setup
+
     def wrapper(
         wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
@@ -162,7 +165,7 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
         if winner is not None and winner.effect is _ALLOW and setup.fast:
             return wrapped(*args, **kwargs)  # nothing to ask or record: skip the flow
         decision = setup.policy.decision(call, winner, outcomes)
-        return drive_sync(call_flow(setup, decision), wrapped, args, kwargs)
+        return drive_sync(call_flow(setup, decision, live), wrapped, args, kwargs)
 
     return wrapper
 
@@ -170,6 +173,9 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
 def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
     governor, action, get_context = spec.governor, spec.action, _current.get
     bind = spec.binder.bind_function
+
+    def live() -> Setup:
+        return governor.setup
 
     async def wrapper(
         wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -186,7 +192,7 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
         if winner is not None and winner.effect is _ALLOW and setup.fast:
             return await wrapped(*args, **kwargs)
         decision = setup.policy.decision(call, winner, outcomes)
-        return await drive_async(call_flow(setup, decision), wrapped, args, kwargs)
+        return await drive_async(call_flow(setup, decision, live), wrapped, args, kwargs)
 
     return wrapper
 

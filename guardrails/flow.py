@@ -62,8 +62,14 @@ class Setup:
         object.__setattr__(self, "fast", not self.sinks and not self.blocks and self.mode == "enforce")
 
 
-def call_flow(setup: Setup, decision: Decision) -> Generator[Step, Any, Any]:
-    """From the policy's decision to the tool's result (or the denial)."""
+def call_flow(
+    setup: Setup, decision: Decision, live: Callable[[], Setup] | None = None
+) -> Generator[Step, Any, Any]:
+    """From the policy's decision to the tool's result (or the denial).
+
+    ``live`` returns the governor's setup now: a block set while a human was
+    deciding still stops the call.
+    """
     call = decision.call
     blocked = _blocked(setup, decision)
     if blocked is not None:
@@ -83,6 +89,8 @@ def call_flow(setup: Setup, decision: Decision) -> Generator[Step, Any, Any]:
             with contextlib.suppress(AuditError):  # the original error matters more
                 _record(setup, _denied(decision, f"approval interrupted ({_describe(exc)})"), Outcome.NOT_RUN)
             raise
+        if decision.allowed and live is not None:
+            decision = _blocked(live(), decision) or decision
     if decision.enforced and not decision.allowed:
         _record(setup, decision, Outcome.NOT_RUN)
         denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)

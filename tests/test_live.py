@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
@@ -423,6 +424,41 @@ class TestKillSwitch:
         for t in threads:
             t.join()
         assert results == ["denied"] * 4
+
+    def test_block_while_waiting_for_approval(self) -> None:
+        """A block pulled while a human is deciding stops the call, even if the human says yes."""
+        gov = g.Governor(g.Policy([g.require_approval("refund")]))
+
+        def approver(request: g.ApprovalRequest) -> bool:
+            gov.block("refund", reason="incident: agent compromised")
+            return True
+
+        gov.configure(approver=approver)
+        shop = Shop(gov)
+        with pytest.raises(g.ActionDenied, match="incident: agent compromised"):
+            shop.refund(10_000)
+        assert shop.ran == []
+
+    def test_block_async_tools_and_methods(self) -> None:
+        """Blocks stop async tools and methods too."""
+        gov = g.Governor(g.Policy([g.allow("*")]))
+
+        @g.governed("refund", governor=gov)
+        async def refund_async(amount: float) -> str:
+            return "ok"
+
+        class Desk:
+            @g.governed("refund", governor=gov)
+            def refund(self, amount: float) -> str:
+                return "ok"
+
+        assert asyncio.run(refund_async(1)) == "ok"
+        assert Desk().refund(1) == "ok"
+        gov.block("refund")
+        with pytest.raises(g.ActionDenied):
+            asyncio.run(refund_async(1))
+        with pytest.raises(g.ActionDenied):
+            Desk().refund(1)
 
     def test_reblocking_replaces_reason(self) -> None:
         """Blocking a pattern again updates its reason instead of adding a second entry."""
