@@ -22,7 +22,7 @@ from guardrails import matchers
 from guardrails.call import Call
 from guardrails.comparisons import INFIX, build_test
 from guardrails.errors import EvaluationError, PolicyError
-from guardrails.transforms import TRANSFORMS, as_decimal_literal
+from guardrails.transforms import TRANSFORMS, check_chain, convert_literal
 from guardrails.values import KindError, brief, show
 
 __all__ = [
@@ -120,6 +120,10 @@ class Ref:
                 raise PolicyError(f"unknown conversion {transform!r}; use one of {', '.join(TRANSFORMS)}")
         if items not in (None, "every", "any"):
             raise PolicyError(f"items must be 'every' or 'any', got {show(items)}")
+        try:
+            check_chain(tuple(transforms))
+        except ValueError as exc:
+            raise PolicyError(f"{self.source}({name!r}): {exc}") from None
         self.name = name
         self.transforms = tuple(transforms)
         self.items = items
@@ -369,9 +373,9 @@ class Compare(_RefTest):
         self.op = op
         where = f"{ref!r} {op} ..."
         written = operand
-        if "decimal" in ref.transforms:
-            operand = as_decimal_literal(operand)  # 0.1 compares as Decimal("0.1")
         try:
+            if ref.transforms:
+                operand = convert_literal(ref.transforms, operand, where)  # converted like the value
             stored, test = build_test(op, operand, where)
         except ValueError as exc:
             raise PolicyError(str(exc)) from None
@@ -407,6 +411,8 @@ class Matcher(_RefTest):
         self.name = name
         self.args = args
         self.options = options
+        if "decimal" in ref.transforms:
+            raise PolicyError(f"{ref!r}.{name}(...): .decimal() makes a number, and {name}() takes text")
         try:
             test = build()
         except ValueError as exc:
@@ -564,10 +570,40 @@ class FnCondition(Condition):
         return f"{_name(self.fn)}(call)"
 
     def fingerprint(self) -> str:
-        code = getattr(self.fn, "__code__", None)
-        where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
-        return f"{getattr(self.fn, '__module__', '?')}.{_name(self.fn)}@{Path(where).name if where else '?'}"
+        """Module, name and defining file of the code, plus the simple values it
+        closes over or holds, so ``over(10)`` and ``over(10**6)`` differ."""
+        fn = self.fn
+        code = getattr(fn, "__code__", None)
+        if code is None:  # a callable object: name its class and its __call__
+            code = getattr(type(fn).__call__, "__code__", None)
+            state = _simple(getattr(fn, "__dict__", {}))
+            name = f"{type(fn).__module__}.{type(fn).__qualname__}"
+        else:
+            cells = getattr(fn, "__closure__", None) or ()
+            state = _simple({str(i): cell.cell_contents for i, cell in enumerate(cells)})
+            name = f"{getattr(fn, '__module__', '?')}.{_name(fn)}"
+        where = Path(code.co_filename).name if code is not None else "?"
+        return f"{name}@{where}{state}"
+
+
+def _simple(values: dict[str, Any]) -> str:
+    """The values that are plain data, as text; others only by type (no addresses)."""
+    shown = []
+    for key, value in values.items():
+        try:
+            text = (
+                repr(value)
+                if isinstance(value, (str, int, float, bool, type(None), tuple, frozenset))
+                else ""
+            )
+        except Exception:  # noqa: BLE001 - a broken repr only loses detail
+            text = ""
+        shown.append(f"{key}={text}" if text and "0x" not in text else f"{key}:{type(value).__name__}")
+    return f"[{', '.join(shown)}]" if shown else ""
 
 
 def _name(fn: Callable[..., Any]) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return type(fn).__qualname__  # a callable object: its class, never its address

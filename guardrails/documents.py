@@ -36,6 +36,7 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -230,6 +231,13 @@ class PolicyDocument(_Model):
     version: Literal[1] = Field(1, description="Format version of the document.")
     default: EffectName = Field("deny", description="Effect when no rule matches.")
     rules: list[RuleDoc] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # true and 1.0 are not version 1
+            raise ValueError(f"this guardrails reads documents of version 1, not {value!r}")
+        return value
 
 
 def _doc_name(field: str) -> str:
@@ -472,10 +480,16 @@ def _ref_doc(ref: Ref) -> dict[str, Any]:
 
 
 def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
-    doc: dict[str, Any] = {"id": rule.id, "action": rule.action, "effect": rule.effect.value}
+    """A rule as a document. Ids and reasons derived from the content are left
+    out (they derive again the same), unless ``callables`` asks for everything."""
+    doc: dict[str, Any] = {}
+    if rule.explicit_id or callables:
+        doc["id"] = rule.id
+    doc.update(action=rule.action, effect=rule.effect.value)
     if rule.when is not None:
         doc["when"] = condition_to_doc(rule.when, callables=callables)
-    doc["reason"] = rule.reason
+    if rule.given_reason is not None or callables:
+        doc["reason"] = rule.reason
     if rule.shadow and not callables:
         doc["shadow"] = True
     return doc

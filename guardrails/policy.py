@@ -302,6 +302,8 @@ def _with_unique_ids(rules: Iterable[Rule]) -> tuple[Rule, ...]:
         if rule.explicit_id:
             if rule.id in explicit:
                 raise PolicyError(f"rules[{i}]: duplicate rule id {rule.id!r}")
+            if rule.id.startswith("kill-switch:"):
+                raise PolicyError(f"rules[{i}]: rule ids starting 'kill-switch:' are reserved for blocks")
             explicit.add(rule.id)
     seen = set(explicit)
     out: list[Rule] = []

@@ -85,6 +85,8 @@ class Rule:
             raise PolicyError(f"rule reason must be a string, got {show(reason)}")
         if id is not None and (not isinstance(id, str) or not id.strip()):
             raise PolicyError(f"rule id must be a non-empty string, got {show(id)}")
+        if id == "default":
+            raise PolicyError("rule id 'default' is reserved: it names decisions no rule made")
         if type(shadow) is not bool:
             raise PolicyError(f"rule shadow must be True or False, got {show(shadow)}")
         self.shadow = shadow
@@ -103,6 +105,8 @@ class Rule:
         content = [] if self.when is None else [self.when.fingerprint()]
         if self.given_reason is not None:
             content.append(self.given_reason)
+        if self.shadow:
+            content.append("shadow")
         if not content:
             return base
         digest = hashlib.sha256("\0".join(content).encode()).hexdigest()[:8]

@@ -12,7 +12,7 @@ from typing import Any
 
 from guardrails.values import KindError, plain, show
 
-__all__ = ["TRANSFORMS", "as_decimal_literal", "to_decimal"]
+__all__ = ["TRANSFORMS", "check_chain", "convert_literal", "to_decimal"]
 
 # Plain ASCII digits, an optional sign and point: what money looks like. No
 # exponent, spaces, underscores, "NaN" or other scripts' digits.
@@ -33,15 +33,39 @@ def to_decimal(value: Any) -> Decimal:
     raise KindError(f"expected a decimal number or a string of digits, got {show(value)}")
 
 
-def as_decimal_literal(operand: Any) -> Any:
-    """The literal of a ``.decimal()`` comparison, as a Decimal (lists and pairs item by item)."""
+def convert_literal(transforms: tuple[str, ...], operand: Any, where: str) -> Any:
+    """The literal a converted value is compared with, converted the same way.
+
+    ``arg("x").casefold() == "Admin"`` compares with "admin", and
+    ``arg("x").decimal() > 0.1`` with ``Decimal("0.1")``: otherwise such a rule
+    could never match. A literal the conversion cannot take is refused.
+    """
     if isinstance(operand, (list, tuple)):
-        return type(operand)(as_decimal_literal(item) for item in operand)
-    if isinstance(operand, (int, float, Decimal)) and not isinstance(operand, bool):
-        if isinstance(operand, float) and not math.isfinite(operand):
-            return operand  # refused with a clear message by the comparison
-        return Decimal(repr(operand)) if isinstance(operand, float) else Decimal(operand)
+        return type(operand)(convert_literal(transforms, item, where) for item in operand)
+    if operand is None:
+        return operand
+    for transform in transforms:
+        if transform == "decimal":
+            if isinstance(operand, bool) or not isinstance(operand, (int, float, Decimal)):
+                raise ValueError(f"{where}: .decimal() compares with numbers, got {show(operand)}")
+            if isinstance(operand, float) and not math.isfinite(operand):
+                raise ValueError(f"{where}: cannot compare with {show(operand)}")
+            operand = Decimal(repr(operand)) if isinstance(operand, float) else Decimal(operand)
+        else:
+            if not isinstance(operand, str):
+                raise ValueError(
+                    f"{where}: .{transform}() makes a string; compare it with strings, got {show(operand)}"
+                )
+            operand = TRANSFORMS[transform](operand)
     return operand
+
+
+def check_chain(transforms: tuple[str, ...]) -> None:
+    """Refuse conversions that can never apply: a Decimal is not a string."""
+    if "decimal" in transforms:
+        after = transforms[transforms.index("decimal") + 1 :]
+        if after:
+            raise ValueError(f".{after[0]}() cannot follow .decimal(): a Decimal is not a string")
 
 
 def _nfkc(value: Any) -> str:

@@ -523,6 +523,58 @@ class TestComposition:
             g.Policy([]) + 1  # type: ignore[operator]
 
 
+class TestIdsAndVersionsEdgeCases:
+    def test_closures_from_one_factory_differ(self) -> None:
+        """Two closures of one factory with different limits get different ids and versions."""
+
+        def over(limit: int) -> Any:
+            return lambda call: call.args["a"] > limit
+
+        low, high = g.Policy([g.deny("x", when=over(10))]), g.Policy([g.deny("x", when=over(10**6))])
+        assert low.rules[0].id != high.rules[0].id
+        assert low.version != high.version
+
+    def test_callable_objects_are_named_without_addresses(self) -> None:
+        """A callable object is named by its class and plain state, the same in every run."""
+
+        class Over:
+            def __init__(self, limit: int) -> None:
+                self.limit = limit
+
+            def __call__(self, call: g.Call) -> bool:
+                return bool(call.args["a"] > self.limit)
+
+        a, b = g.Policy([g.deny("x", when=Over(5))]), g.Policy([g.deny("x", when=Over(5))])
+        assert a.version == b.version
+        assert "0x" not in g.AllOf([Over(5)]).fingerprint()
+        assert g.Policy([g.deny("x", when=Over(6))]).version != a.version
+
+    def test_shadow_twins_in_any_order(self) -> None:
+        """Rules differing only in shadow get their own ids, whatever their order."""
+        rules = [g.deny("x", reason="r"), g.deny("x", reason="r", shadow=True)]
+        forward, backward = g.Policy(rules), g.Policy(rules[::-1])
+        assert forward.version == backward.version
+        assert forward.evaluate("x").rule_id == backward.evaluate("x").rule_id
+
+    def test_round_trip_keeps_ids_derived(self) -> None:
+        """A policy read back from its document can still be combined with itself."""
+        p = g.Policy([g.deny("x"), g.allow("y", when=g.arg("n") > 1)])
+        q = g.Policy.from_dict(p.to_dict())
+        assert q.version == p.version
+        assert len(q + q) == 4
+        assert "id" not in q.to_dict()["rules"][0] and "reason" not in q.to_dict()["rules"][0]
+
+    @pytest.mark.parametrize("version", [True, 1.0, "1"])
+    def test_version_must_be_the_integer_1(self, version: object) -> None:
+        """version = true or 1.0 is not version 1."""
+        assert "version" in error_of({"version": version})
+
+    @pytest.mark.parametrize("rule_id", ["default", "kill-switch:payments.*"])
+    def test_reserved_ids(self, rule_id: str) -> None:
+        """Ids that name decisions of no rule, or of the kill switch, cannot be given to rules."""
+        assert "reserved" in error_of({"rules": [{"id": rule_id, "action": "a", "effect": "deny"}]})
+
+
 class TestVersion:
     def test_changes_with_content(self) -> None:
         """A different rule, reason, default or shadow flag gives a different version."""

@@ -194,6 +194,27 @@ class TestItems:
 
 
 class TestText:
+    def test_literals_are_converted_like_values(self) -> None:
+        """The literal is converted as the value is, so a rule written in any case can match."""
+        assert judge(x.casefold() == "Admin", "ADMIN") is True
+        assert judge(x.nfkc().in_(["ｅｖｉｌ.com"]), "evil.com") is True
+        assert repr(x.casefold() == "Admin") == "arg('x').casefold() == 'Admin'"
+
+    @pytest.mark.parametrize(
+        "build",
+        [
+            lambda: x.decimal() > "abc",
+            lambda: x.decimal() == True,  # noqa: E712
+            lambda: x.decimal().nfkc(),
+            lambda: x.casefold() == 5,
+            lambda: x.decimal().within("/srv"),
+        ],
+    )
+    def test_impossible_conversions_are_refused(self, build: Any) -> None:
+        """A conversion whose result could never be compared is refused when written."""
+        with pytest.raises(g.PolicyError):
+            build()
+
     def test_nfkc_and_casefold(self) -> None:
         """Fullwidth and case variants compare equal after nfkc().casefold()."""
         condition = x.nfkc().casefold() == "admin"
