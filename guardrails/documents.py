@@ -340,6 +340,18 @@ _SYNONYMS = {
     "and": "all",
     "or": "any",
 }
+# What other tools call the keys of a rule.
+_KEY_SYNONYMS = {
+    "condition": "when",
+    "if": "when",
+    "match": "when",
+    "where": "when",
+    "name": "id",
+    "description": "reason",
+    "message": "reason",
+    "tool": "action",
+    "decision": "effect",
+}
 _TYPE_TAGS = {"int": "a number", "float": "a number", "str": "a string", "bool": "a boolean"}
 _TYPE_ERRORS = {
     "string_type": "a string",
@@ -410,16 +422,21 @@ def _one_error(error: Any, member: str | None = None) -> str:
         valid = (
             [f.alias or n for n, f in model.model_fields.items()] if model else _valid_keys(container_parts)
         )
-        close = (
-            [_SYNONYMS[key]]
-            if key in _SYNONYMS and "arg" in valid
-            else difflib.get_close_matches(key, valid, n=1)
-        )
-        what = (
-            "operator"
-            if "arg" in valid and key not in _COMBINATORS and close and close[0] in OPERATORS
-            else "key"
-        )
+        in_condition = "all" in valid and model is None
+        if in_condition and key in valid:
+            # A known key where it cannot stand: beside all/any/not, or a second operator.
+            return (
+                f"{where}: {key!r} cannot stand here: a condition is one comparison "
+                "({arg|ctx = NAME, OP = VALUE}) or one of all/any/not; wrap several in {all = [...]}"
+            )
+        if in_condition and key in _SYNONYMS:
+            close = [_SYNONYMS[key]]
+        elif not in_condition and model is None and key in _KEY_SYNONYMS:
+            close = [_KEY_SYNONYMS[key]]
+        else:
+            close = difflib.get_close_matches(key, valid, n=1)
+        is_operator = in_condition and bool(close) and (close[0] in OPERATORS or close[0] in MATCHERS)
+        what = "operator" if is_operator else "key"
         hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(valid)}"
         return f"{where}: unknown {what} {key!r}; {hint}"
     where = path or "document"

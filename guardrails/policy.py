@@ -96,14 +96,25 @@ class Policy:
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path]) -> Policy:
-        """Combine several files into one policy (see ``__add__``)."""
-        policies = [cls.from_file(path) for path in paths]
-        if not policies:
+        """Combine several files into one policy (see ``__add__``); errors name the files."""
+        loaded = [(str(path), cls.from_file(path)) for path in paths]
+        if not loaded:
             raise PolicyError("from_files needs at least one file")
-        combined = policies[0]
-        for policy in policies[1:]:
-            combined = combined + policy
-        return combined
+        first_path, first = loaded[0]
+        owners: dict[str, str] = {}
+        for path, policy in loaded:
+            if policy.default is not first.default:
+                raise PolicyError(
+                    f"{path}: default {policy.default.value!r} conflicts with {first.default.value!r} in {first_path}"
+                )
+            for i, rule in enumerate(policy.rules):
+                if rule.explicit_id:
+                    if rule.id in owners:
+                        raise PolicyError(
+                            f"{path}: rules[{i}]: rule id {rule.id!r} is already used in {owners[rule.id]}"
+                        )
+                    owners[rule.id] = path
+        return Policy([rule for _, policy in loaded for rule in policy.rules], first.default)
 
     def __add__(self, other: Policy) -> Policy:
         """A policy with the rules of both.

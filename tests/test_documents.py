@@ -253,6 +253,31 @@ class TestErrors:
         }
         assert error_of(doc) == "team.toml: rules[1]: duplicate rule id 'r'"
 
+    def test_known_keys_in_the_wrong_place(self) -> None:
+        """A comparison beside all/any/not is explained, not "did you mean" itself."""
+        message = error_of(
+            {
+                "rules": [
+                    {
+                        "action": "a",
+                        "effect": "deny",
+                        "when": {"all": [{"arg": "x", "eq": 1}], "arg": "b", "eq": 2},
+                    }
+                ]
+            }
+        )
+        assert "'arg' cannot stand here" in message
+        assert "did you mean 'arg'" not in message
+
+    def test_rule_key_synonyms(self) -> None:
+        """Words other tools use for a rule's keys point to ours."""
+        assert "unknown key 'condition'; did you mean 'when'?" in error_of(
+            {"rules": [{"action": "a", "effect": "deny", "condition": {}}]}
+        )
+        assert "did you mean 'reason'?" in error_of(
+            {"rules": [{"action": "a", "effect": "deny", "description": "x"}]}
+        )
+
     def test_several_errors_listed(self) -> None:
         """All errors of a document are listed at once."""
         message = error_of(
@@ -413,13 +438,45 @@ conditions = st.recursive(
     ),
     max_leaves=6,
 )
+matcher_conditions = st.one_of(
+    st.builds(lambda n, r: {"arg": n, "within": r}, names, st.sampled_from(["/srv/data", "/tmp"])),
+    st.builds(
+        lambda n, h, sub: (
+            {"arg": n, "host_in": {"hosts": h, "subdomains": sub}} if sub else {"arg": n, "host_in": h}
+        ),
+        names,
+        st.lists(st.sampled_from(["acme.com", "example.org"]), min_size=1, max_size=2),
+        st.booleans(),
+    ),
+    st.builds(lambda n, d: {"arg": n, "items": "every", "email_domain_in": d}, names, st.just(["acme.com"])),
+    st.builds(lambda n, lo: {"arg": n, "as": "decimal", "between": [lo, lo + 10]}, names, st.integers(-5, 5)),
+    st.builds(lambda n, v: {"arg": n, "as": ["nfkc", "casefold"], "eq": v}, names, st.text("aB", max_size=3)),
+    st.builds(lambda n: {"arg": n, "shell_command_in": ["git status"]}, names),
+    st.builds(lambda n: {"arg": n, "matches": "a/**/*.txt"}, names),
+)
+all_conditions = st.one_of(
+    conditions, matcher_conditions, st.builds(lambda c: {"not": c}, matcher_conditions)
+)
 rules = st.builds(
-    lambda action, effect, when: {"action": action, "effect": effect, **({"when": when} if when else {})},
+    lambda action, effect, when, rule_id, reason, shadow: {
+        "action": action,
+        "effect": effect,
+        **({"when": when} if when else {}),
+        **({"id": rule_id} if rule_id else {}),
+        **({"reason": reason} if reason else {}),
+        **({"shadow": True} if shadow else {}),
+    },
     st.sampled_from(["refund", "send_email", "pay*", "*"]),
     st.sampled_from(["allow", "deny", "require_approval"]),
-    st.one_of(st.none(), conditions),
+    st.one_of(st.none(), all_conditions),
+    st.one_of(st.none(), st.sampled_from(["r1", "r2", "r3"])),
+    st.one_of(st.none(), st.sampled_from(["because", "policy"])),
+    st.booleans(),
 )
-documents = st.builds(lambda rs: {"version": 1, "default": "deny", "rules": rs}, st.lists(rules, max_size=8))
+documents = st.builds(
+    lambda rs: {"version": 1, "default": "deny", "rules": rs},
+    st.lists(rules, max_size=8, unique_by=lambda r: r.get("id") or id(r)),
+)
 calls = st.tuples(
     st.sampled_from(["refund", "send_email", "payout"]),
     st.fixed_dictionaries({}, optional={"amount": scalars, "to": scalars, "region": scalars, "n": scalars}),
@@ -455,7 +512,9 @@ class TestProperties:
     ) -> None:
         """What a rule of the base denies stays denied; what it sends for approval is not simply allowed."""
         a = g.Policy.from_dict(base)
-        combined = a + g.Policy.from_dict(addition)
+        # The team's document names its own rules (a clash of ids is an error, tested elsewhere).
+        renamed = [{**r, "id": f"team-{r['id']}"} if "id" in r else r for r in addition["rules"]]
+        combined = a + g.Policy.from_dict({**addition, "rules": renamed})
         action, args, ctx = call
         before, after = a.evaluate(action, args, ctx), combined.evaluate(action, args, ctx)
         if before.effect is g.Effect.DENY and before.rule is not None:
@@ -506,6 +565,33 @@ class TestComposition:
         assert policy.evaluate("x").rule_id == "b"
         with pytest.raises(g.PolicyError):
             g.Policy.from_files([])
+
+    def test_from_files_errors_name_the_files(self, tmp_path: Path) -> None:
+        """A clash between files names the file, the rule and where the id was first used."""
+        (tmp_path / "base.json").write_text(
+            json.dumps({"rules": [{"id": "cap", "action": "x", "effect": "deny"}]})
+        )
+        (tmp_path / "team.json").write_text(
+            json.dumps(
+                {
+                    "rules": [
+                        {"action": "y", "effect": "allow"},
+                        {"id": "cap", "action": "x", "effect": "allow"},
+                    ]
+                }
+            )
+        )
+        (tmp_path / "open.json").write_text(json.dumps({"default": "allow"}))
+        with pytest.raises(g.PolicyError) as info:
+            g.Policy.from_files([tmp_path / "base.json", tmp_path / "team.json"])
+        assert (
+            str(info.value)
+            == f"{tmp_path / 'team.json'}: rules[1]: rule id 'cap' is already used in {tmp_path / 'base.json'}"
+        )
+        with pytest.raises(
+            g.PolicyError, match=r"open\.json: default 'allow' conflicts with 'deny' in .*base\.json"
+        ):
+            g.Policy.from_files([tmp_path / "base.json", tmp_path / "open.json"])
 
     def test_conflicting_defaults(self) -> None:
         """Policies with different defaults cannot be combined."""
