@@ -64,15 +64,15 @@ def main() -> None:
         with g.context(shift="night"):
             attempt("a night-shift refund (shadow rule)", order_id="1042", amount=40)
 
-        print("\nA bad edit: 'le' misspelt as 'lte'")
+        print("\nA bad edit: 'between' misspelt as 'betwen'")
         before = governor.policy
-        edit(path, "le = 100", "lte = 100")
+        edit(path, "between = [0.01, 100]", "betwen = [0.01, 100]")
         wait_until(lambda: rejected)
         print(f"  rejected: {rejected[0]}")
         print(f"  the policy in force is unchanged: {governor.policy is before}")
 
         print("\nA good edit: small refunds only up to 20")
-        edit(path, "lte = 100", "le = 20")
+        edit(path, "betwen = [0.01, 100]", "between = [0.01, 20]")
         wait_until(lambda: governor.policy is not before)
         attempt("the same small refund", order_id="1042", amount=40)
 

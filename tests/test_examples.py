@@ -68,7 +68,7 @@ class TestQuickstart:
         assert "[tool not run: the agent never deletes files]" in out
         assert "Audit trail" in out
         trail = out.split("Audit trail", 1)[1]
-        assert len(re.findall(r"not_run", trail)) == 5
+        assert len(re.findall(r"not_run", trail)) == 6
         assert len(re.findall(r"returned", trail)) == 5
 
 
@@ -78,7 +78,7 @@ class TestDocumentsExample:
         result = run("examples/documents.py")
         assert result.returncode == 0, result.stderr
         out = result.stdout
-        assert "unknown operator 'lte'; did you mean 'le'?" in out
+        assert "unknown operator 'betwen'; did you mean 'between'?" in out
         assert "the policy in force is unchanged: True" in out
         assert "the same small refund                        → [not run: no rule matched" in out
         assert "[not run: refund fraud under investigation]" in out
