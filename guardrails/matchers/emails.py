@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from guardrails.matchers.urls import normalise_domain
 from guardrails.values import KindError, show
 
 __all__ = ["address_domain", "email_domain_in"]
@@ -93,22 +94,18 @@ def _angle_address(text: str) -> str:
     return text[angle_open + 1 : angle_close].strip()
 
 
+# A mail domain is letters, digits, '-' and '.' once IDNA-encoded ('_' is tolerated).
+_NOT_IN_DOMAINS = frozenset(chr(c) for c in range(128)) - frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+)
+
+
 def _domain(domain: str) -> str:
     if not isinstance(domain, str):
         raise TypeError(f"expected a string, got {show(domain)}")
-    if domain.endswith("."):
-        domain = domain[:-1]
-    if not domain:
-        raise KindError("empty domain")
     if domain.startswith("["):
         raise KindError(f"domain literals such as {domain!r} are not accepted")
     try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise KindError(f"{domain!r} is not a valid domain ({exc})") from None
-    labels = ascii_domain.split(".")
-    if any(not label for label in labels):
-        raise KindError(f"empty label in {ascii_domain!r}")
-    if any(not (c.isascii() and (c.isalnum() or c in "-_")) for c in ascii_domain.replace(".", "")):
-        raise KindError(f"forbidden character in domain {ascii_domain!r}")
-    return ascii_domain
+        return normalise_domain(domain, _NOT_IN_DOMAINS)
+    except ValueError as exc:
+        raise KindError(f"{domain!r} is not a valid domain: {exc}") from None

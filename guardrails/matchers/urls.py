@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 
 from guardrails.values import KindError, show
 
-__all__ = ["host_in", "normalise_host", "url_host"]
+__all__ = ["host_in", "normalise_domain", "normalise_host", "url_host"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _STRIP = "".join(chr(c) for c in range(0x21))  # C0 controls and space
@@ -114,24 +114,29 @@ def normalise_host(host: str) -> str:
         decoded = unquote_to_bytes(host).decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("percent-encoding that is not UTF-8") from None
-    if decoded.endswith("."):
-        decoded = decoded[:-1]
-    if not decoded:
-        raise ValueError("empty host")
-    if any(c in _FORBIDDEN for c in decoded):
-        raise ValueError(f"forbidden character in {decoded!r}")
+    ascii_host = normalise_domain(decoded, _FORBIDDEN)
+    labels = ascii_host.split(".")
+    return _ipv4(labels) if _NUMBER.fullmatch(labels[-1]) else ascii_host
+
+
+def normalise_domain(name: str, forbidden: frozenset[str]) -> str:
+    """One trailing dot dropped, IDNA (nameprep folds case and look-alikes), no
+    empty label; ``ValueError`` for a character in ``forbidden``, before or after."""
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        raise ValueError("empty domain")
+    if any(c in forbidden for c in name):
+        raise ValueError(f"forbidden character in {name!r}")
     try:
-        ascii_host = decoded.encode("idna").decode("ascii").lower()
+        ascii_name = name.encode("idna").decode("ascii").lower()
     except UnicodeError as exc:
         raise ValueError(f"not a valid international domain name ({exc})") from None
-    labels = ascii_host.split(".")
-    if any(not label for label in labels):
-        raise ValueError(f"empty label in {ascii_host!r}")
-    if _NUMBER.fullmatch(labels[-1]):
-        return _ipv4(labels)
-    if any(c in _FORBIDDEN for c in ascii_host):
-        raise ValueError(f"forbidden character in {ascii_host!r}")
-    return ascii_host
+    if any(not label for label in ascii_name.split(".")):
+        raise ValueError(f"empty label in {ascii_name!r}")
+    if any(c in forbidden for c in ascii_name):
+        raise ValueError(f"forbidden character in {ascii_name!r}")
+    return ascii_name
 
 
 def _ipv6(text: str) -> str:
