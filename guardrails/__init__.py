@@ -9,7 +9,7 @@ import logging
 from guardrails.approvals import ApprovalRequest, ApprovalResponse, Approver
 from guardrails.audit import AuditRecord, AuditSink, MemoryAudit, Outcome
 from guardrails.call import Call
-from guardrails.conditions import AllOf, AnyOf, Condition, Not, arg, ctx
+from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.context import context, current_context
 from guardrails.decision import Decision, RuleResult
 from guardrails.decorator import GovernedFunction, governed
@@ -25,6 +25,7 @@ from guardrails.errors import (
 from guardrails.flow import OnDeny
 from guardrails.governor import Governor, configure, get_governor
 from guardrails.policy import Policy
+from guardrails.refs import arg, ctx
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
 
 __version__ = "0.1.0"

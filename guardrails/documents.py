@@ -40,9 +40,10 @@ from pydantic import (
     model_validator,
 )
 
-from guardrails.conditions import AllOf, AnyOf, Compare, Condition, Matcher, Not, Ref, arg, ctx
+from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.errors import PolicyError
 from guardrails.loading import read_document
+from guardrails.refs import Compare, Matcher, Ref, arg, ctx
 from guardrails.rules import Effect, Rule
 
 #: Deeper than any real policy; stops hostile documents before they exhaust the stack.
