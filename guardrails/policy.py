@@ -13,9 +13,10 @@ from typing import Any
 
 from guardrails.call import EMPTY, Call
 from guardrails.decision import Decision, RuleOutcome
-from guardrails.documents import json_schema, load_document, policy_from_document, rule_to_doc
+from guardrails.documents import load_document, policy_from_document, rule_to_doc
 from guardrails.errors import EvaluationError, PolicyError
 from guardrails.rules import PRECEDENCE, Effect, Rule, parse_effect
+from guardrails.schema import json_schema
 from guardrails.values import show
 
 __all__ = ["Policy"]

@@ -1,0 +1,237 @@
+"""The pydantic models of policy documents, and their JSON Schema.
+
+A document mirrors the Python objects one to one: ``version``, ``default``
+and ``rules``; a rule's ``when`` is a comparison ``{arg|ctx = NAME, OP =
+VALUE}`` (optionally with ``items`` and ``as``) or ``{all|any = [...]}`` /
+``{not = ...}``. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from guardrails.refs import Ref, arg, ctx
+
+__all__ = [
+    "COMBINATORS",
+    "MATCHERS",
+    "MEMBER_MODELS",
+    "OPERATORS",
+    "SYMBOLS",
+    "AllDoc",
+    "AnyDoc",
+    "ComparisonDoc",
+    "NotDoc",
+    "PolicyDocument",
+    "RuleDoc",
+    "json_schema",
+]
+
+
+#: Document operator → the Python operator or method it stands for.
+OPERATORS = {
+    "eq": "==",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "in": "in",
+    "startswith": "startswith",
+    "endswith": "endswith",
+    "contains": "contains",
+    "between": "between",
+}
+#: Matchers in documents, and the name of each one's first parameter.
+MATCHERS = {
+    "within": "root",
+    "host_in": "hosts",
+    "email_domain_in": "domains",
+    "matches": "glob",
+    "regex": "pattern",
+    "shell_command_in": "prefixes",
+}
+SYMBOLS = {symbol: name for name, symbol in OPERATORS.items()}
+COMBINATORS = ("all", "any", "not")
+
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
+Number = StrictInt | StrictFloat
+Orderable = StrictInt | StrictFloat | StrictStr
+EffectName = Literal["allow", "deny", "require_approval"]
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        for key in COMBINATORS:
+            if key in value:
+                return key
+    return "compare"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class HostInDoc(_Model):
+    """``host_in = {hosts = [...], subdomains = true, schemes = [...]}``."""
+
+    hosts: list[StrictStr]
+    subdomains: StrictBool = False
+    schemes: list[StrictStr] = Field(default_factory=lambda: ["https", "http"])
+
+
+class EmailDomainInDoc(_Model):
+    """``email_domain_in = {domains = [...], subdomains = true}``."""
+
+    domains: list[StrictStr]
+    subdomains: StrictBool = False
+
+
+class RegexDoc(_Model):
+    """``regex = {pattern = "...", allow_backtracking = true, max_length = 100}``."""
+
+    pattern: StrictStr
+    allow_backtracking: StrictBool = False
+    max_length: StrictInt = 10_000
+
+
+Conversion = Literal["decimal", "nfkc", "casefold"]
+
+
+class ComparisonDoc(_Model):
+    """``{arg = NAME, OP = VALUE}`` or ``{ctx = NAME, OP = VALUE}``: one reference, one operator.
+
+    ``items = "every"`` or ``"any"`` tests each item of a list; ``as`` converts
+    the value first (``"decimal"``, ``"nfkc"``, ``"casefold"``, or a list of them).
+    """
+
+    arg: StrictStr | None = Field(None, description="Name of the tool argument to test.")
+    ctx: StrictStr | None = Field(None, description="Name of the context value to test.")
+    items: Literal["every", "any"] | None = Field(None, description="Test every / any item of a list.")
+    as_: Conversion | list[Conversion] | None = Field(
+        None, alias="as", description="Convert the value first."
+    )
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    lt: Orderable | None = None
+    le: Orderable | None = None
+    gt: Orderable | None = None
+    ge: Orderable | None = None
+    in_: list[Scalar] | None = Field(None, alias="in")
+    startswith: StrictStr | None = None
+    endswith: StrictStr | None = None
+    contains: Scalar | None = None
+    between: list[Number] | None = Field(None, min_length=2, max_length=2)
+    within: StrictStr | None = None
+    host_in: list[StrictStr] | HostInDoc | None = None
+    email_domain_in: list[StrictStr] | EmailDomainInDoc | None = None
+    matches: StrictStr | None = None
+    regex: StrictStr | RegexDoc | None = None
+    shell_command_in: list[StrictStr] | None = None
+
+    @model_validator(mode="after")
+    def _one_reference_one_operator(self) -> ComparisonDoc:
+        given = self.model_fields_set
+        refs = [name for name in ("arg", "ctx") if name in given]
+        if len(refs) != 1:
+            raise ValueError("a comparison names exactly one of 'arg' or 'ctx'")
+        ops = [name for name in given if name not in _MODIFIERS]
+        if len(ops) != 1:
+            found = ", ".join(repr(_doc_name(o)) for o in sorted(ops)) or "none"
+            names = ", ".join([*OPERATORS, *MATCHERS])
+            raise ValueError(f"a comparison has exactly one operator ({names}); found {found}")
+        return self
+
+    def operator(self) -> tuple[str, Any]:
+        (name,) = (n for n in self.model_fields_set if n not in _MODIFIERS)
+        return _doc_name(name), getattr(self, name)
+
+    def reference(self) -> Ref:
+        ref = arg(self.arg) if self.arg is not None else ctx(self.ctx or "")
+        conversions = [self.as_] if isinstance(self.as_, str) else list(self.as_ or [])
+        return type(ref)(ref.name, tuple(conversions), self.items)
+
+
+_MODIFIERS = frozenset(("arg", "ctx", "items", "as_"))
+MEMBER_MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (HostInDoc, EmailDomainInDoc, RegexDoc)}
+
+
+class AllDoc(_Model):
+    """``{all = [...]}``: every condition holds."""
+
+    all: list[ConditionDoc] = Field(min_length=1)
+
+
+class AnyDoc(_Model):
+    """``{any = [...]}``: at least one condition holds."""
+
+    any: list[ConditionDoc] = Field(min_length=1)
+
+
+class NotDoc(_Model):
+    """``{not = {...}}``: the condition does not hold."""
+
+    not_: ConditionDoc = Field(alias="not")
+
+
+ConditionDoc = Annotated[
+    Annotated[ComparisonDoc, Tag("compare")]
+    | Annotated[AllDoc, Tag("all")]
+    | Annotated[AnyDoc, Tag("any")]
+    | Annotated[NotDoc, Tag("not")],
+    Discriminator(_kind),
+]
+
+
+class RuleDoc(_Model):
+    """One rule: ``effect`` for ``action`` when ``when`` holds."""
+
+    id: StrictStr | None = None
+    action: StrictStr
+    effect: EffectName
+    when: ConditionDoc | None = None
+    reason: StrictStr | None = None
+    shadow: StrictBool = Field(False, description="Record what the rule would decide, without enforcing it.")
+
+
+class PolicyDocument(_Model):
+    """A whole policy document."""
+
+    model_config = ConfigDict(title="guardrails policy")
+
+    version: Literal[1] = Field(1, description="Format version of the document.")
+    default: EffectName = Field("deny", description="Effect when no rule matches.")
+    rules: list[RuleDoc] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # true and 1.0 are not version 1
+            raise ValueError(f"this guardrails reads documents of version 1, not {value!r}")
+        return value
+
+
+def _doc_name(field: str) -> str:
+    return "in" if field == "in_" else field
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of policy documents."""
+    schema = PolicyDocument.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
