@@ -8,6 +8,7 @@ Everything that can go wrong on the way ends with the tool not run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -127,7 +128,7 @@ def _approve(setup: Setup, decision: Decision) -> Generator[Step, Any, Decision]
         answer = yield AskApprover(setup.approver, ApprovalRequest(decision.call, decision), timeout)
     except (ConfigurationError, GeneratorExit):
         raise
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):  # one class since Python 3.11, two before
         return _refused(decision, f"no answer within {timeout:g}s")
     except Exception as exc:  # noqa: BLE001 - an approver that breaks says no
         return _refused(decision, f"the approver failed ({type(exc).__name__}: {exc})")

@@ -252,7 +252,7 @@ class TestWatch:
                 '{"rules": [{"action": "a", "effect": "deny", "when": '
                 + '{"not": ' * 5000
                 + "{}"
-                + "}" * 5002
+                + "}" * 5001
                 + "]}",
             )
             watcher.poll()
