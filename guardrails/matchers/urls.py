@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -86,8 +87,8 @@ def url_host(value: Any, schemes: frozenset[str]) -> str:
         port = port[1:]
     else:
         host, _, port = host_port.partition(":")
-    if (port and not port.isascii()) or (port and not port.isdigit()):
-        raise KindError(f"port {port!r} is not a number in {show(value)}")
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise KindError(f"port {port!r} is not a port number in {show(value)}")
     try:
         return normalise_host(host)
     except ValueError as exc:
@@ -119,27 +120,50 @@ def normalise_host(host: str) -> str:
     return _ipv4(labels) if _NUMBER.fullmatch(labels[-1]) else ascii_host
 
 
+# IDNA2003 folds these to other letters (ß→ss, ς→σ) or drops them (ZWJ, ZWNJ);
+# browsers (UTS-46 nontransitional) keep them: the same text, two hosts. Refused.
+_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
+# UTS-46 maps these to "." as well; NFKC maps the fullwidth ones only.
+_DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\uff0e": "."})
+
+
 def normalise_domain(name: str, forbidden: frozenset[str]) -> str:
-    """One trailing dot dropped, IDNA (nameprep folds case and look-alikes), no
-    empty label; ``ValueError`` for a character in ``forbidden``, before or after."""
-    if name.endswith("."):
-        name = name[:-1]
-    if not name:
+    """The ASCII form a browser or mail server would use for ``name``.
+
+    As UTS-46 does, with the Unicode tables of this Python: compatibility
+    forms folded (NFKC: ``ＥＶＩＬ`` and ``🄴🅅🄸🄻`` are evil), lower case, the
+    ideographic full stops as dots, one trailing dot dropped, non-ASCII labels
+    punycoded. ``ValueError`` for what the two IDNA standards read differently
+    (ß, ς, ZWJ, ZWNJ), for format and control characters, for a character in
+    ``forbidden``, and for empty or over-long labels.
+    """
+    text = unicodedata.normalize("NFKC", name).translate(_DOTS).lower()
+    if text.endswith("."):
+        text = text[:-1]
+    if not text:
         raise ValueError("empty domain")
-    if any(c in forbidden for c in name):
-        raise ValueError(f"forbidden character in {name!r}")
-    try:
-        ascii_name = name.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise ValueError(f"not a valid international domain name ({exc})") from None
-    if any(not label for label in ascii_name.split(".")):
-        raise ValueError(f"empty label in {ascii_name!r}")
-    if any(c in forbidden for c in ascii_name):
-        raise ValueError(f"forbidden character in {ascii_name!r}")
-    return ascii_name
+    labels = []
+    for label in text.split("."):
+        if not label:
+            raise ValueError(f"empty label in {text!r}")
+        if not label.isascii():
+            for c in label:
+                if c in _DEVIATIONS:
+                    raise ValueError(f"{c!r} is read differently by IDNA2003 and browsers")
+                if not c.isascii() and unicodedata.category(c)[0] not in "LMN":
+                    raise ValueError(f"{c!r} ({unicodedata.name(c, 'unnamed')}) cannot be in a domain")
+            label = "xn--" + label.encode("punycode").decode("ascii")
+        if any(c in forbidden for c in label):
+            raise ValueError(f"forbidden character in {label!r}")
+        if len(label) > 63:
+            raise ValueError(f"label longer than 63 characters in {text!r}")
+        labels.append(label)
+    return ".".join(labels)
 
 
 def _ipv6(text: str) -> str:
+    if "%" in text:
+        raise ValueError("IPv6 zone ids are not part of a URL host")
     try:
         address = ipaddress.IPv6Address(text)
     except ValueError as exc:
