@@ -59,6 +59,8 @@ class Ref:
             return test(self._convert(value))
         if not isinstance(value, (list, tuple)):
             raise KindError(f"expected a list of items, got {show(value)}")
+        # The items themselves, not what a subclass's __iter__ chooses to show.
+        value = list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)
         error: KindError | None = None
         decisive = self.items == "any"  # any: a True decides; every: a False decides
         for item in value:

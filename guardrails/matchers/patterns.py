@@ -94,49 +94,87 @@ def regex(
     except re.error as exc:
         raise ValueError(f"regex() pattern {pattern!r} does not compile: {exc}") from None
     if not allow_backtracking:
-        nested = _nested_unbounded(_sre_parse.parse(pattern))
-        if nested:
+        risk = _nested_unbounded(_sre_parse.parse(pattern))
+        if risk:
             raise ValueError(
-                f"regex() pattern {pattern!r} repeats an unbounded repetition ({nested}), which can take "
-                "exponential time on hostile input; rewrite it, or pass allow_backtracking=True"
+                f"regex() pattern {pattern!r} can backtrack for minutes on hostile input ({risk}); "
+                "rewrite it, or pass allow_backtracking=True"
             )
 
     def test(value: Any) -> bool:
         if not isinstance(value, str):
             raise KindError(f"expected a string, got {show(value)}")
-        if len(value) > max_length:
-            raise KindError(f"expected at most {max_length} characters, got {len(value)}")
-        return compiled.fullmatch(str.__str__(value)) is not None
+        text = str.__str__(value)
+        if len(text) > max_length:
+            raise KindError(f"expected at most {max_length} characters, got {len(text)}")
+        return compiled.fullmatch(text) is not None
 
     return test
 
 
-_REPEATS = (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT)
-_UNBOUNDED = _sre_constants.MAXREPEAT
+_C = _sre_constants
+_REPEATS = tuple(
+    getattr(_C, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(_C, name)
+)
+_ATOMIC = getattr(_C, "ATOMIC_GROUP", None)
+_LIMIT = 1000  # most repetitions one repeat may make of another bounded one
 
 
-def _nested_unbounded(parsed: Any, inside_unbounded: bool = False) -> str | None:
-    """Find an unbounded repeat inside another one: (a+)+, (a*)*, (x|y+)*..."""
+def _nested_unbounded(parsed: Any) -> str | None:
+    """Why ``parsed`` can backtrack exponentially (or worse than quadratically), or None.
+
+    A heuristic over the parsed pattern, erring on the side of refusing:
+    repetition inside unbounded repetition (``(a+)+``, ``(\\w+\\s?)*``),
+    bounded repetition nested past a thousand (``(a{1,1000}){1,1000}``),
+    alternatives under repetition that can start alike (``(a|aa)*``,
+    ``(?:a|b|ab)*``), and more than two ``.*`` in one pattern (``.*a.*a.*b``).
+    Atomic groups, possessive repeats and conditionals are looked inside.
+    """
+    dots = [0]
+    found = _scan(parsed, 1, False, dots)
+    if found is None and dots[0] > 2:
+        found = f"{dots[0]} unbounded '.*'/'.+' in one pattern"
+    return found
+
+
+def _scan(parsed: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
     for op, av in parsed:
+        found: str | None = None
         if op in _REPEATS:
             _low, high, sub = av
-            unbounded = high is _UNBOUNDED or high == _UNBOUNDED
-            if unbounded and inside_unbounded:
-                return "a '+', '*' or '{n,}' inside another"
-            found = _nested_unbounded(sub, inside_unbounded or unbounded)
-            if found:
-                return found
-        elif op is _sre_constants.SUBPATTERN:
-            found = _nested_unbounded(av[-1], inside_unbounded)
-            if found:
-                return found
-        elif op is _sre_constants.BRANCH:
-            for branch in av[1]:
-                found = _nested_unbounded(branch, inside_unbounded)
-                if found:
-                    return found
-        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
-            found = _nested_unbounded(av[1], inside_unbounded)
-            if found:
-                return found
+            endless = high == _C.MAXREPEAT
+            if endless and len(sub) == 1 and sub[0][0] is _C.ANY:
+                dots[0] += 1
+            if high > 1 and (unbounded or (multiplicity > 1 and (endless or multiplicity * high > _LIMIT))):
+                found = "a repetition inside another"
+            else:
+                found = _scan(sub, multiplicity * max(high, 1), unbounded or endless, dots)
+        elif op is _C.SUBPATTERN:
+            found = _scan(av[-1], multiplicity, unbounded, dots)
+        elif op is _ATOMIC and _ATOMIC is not None:
+            found = _scan(av, multiplicity, unbounded, dots)
+        elif op is _C.BRANCH:
+            branches = av[1]
+            if unbounded and not _distinct_starts(branches):
+                found = "alternatives inside a repetition that can match the same text"
+            for branch in branches:
+                found = found or _scan(branch, multiplicity, unbounded, dots)
+        elif op is _C.GROUPREF_EXISTS:
+            for branch in av[1:]:
+                if branch is not None:
+                    found = found or _scan(branch, multiplicity, unbounded, dots)
+        elif op in (_C.ASSERT, _C.ASSERT_NOT):
+            found = _scan(av[1], multiplicity, unbounded, dots)
+        if found:
+            return found
     return None
+
+
+def _distinct_starts(branches: list[Any]) -> bool:
+    """True when every alternative starts with its own literal character."""
+    starts = []
+    for branch in branches:
+        if not branch or branch[0][0] is not _C.LITERAL:
+            return False
+        starts.append(branch[0][1])
+    return len(set(starts)) == len(starts)
