@@ -60,6 +60,16 @@ def address_domain(value: Any) -> str:
 
 def _angle_address(text: str) -> str:
     """The address inside ``Name <...>``, or the text; one address only."""
+    if '"' not in text and "\\" not in text:
+        # No quoting: the separators can be found without a character loop.
+        if "," in text or ";" in text:
+            raise KindError(f"several addresses in {text!r}; one is expected")
+        opens, closes = text.count("<"), text.count(">")
+        if opens == closes == 0:
+            return text
+        if opens != 1 or closes != 1 or text.index("<") > text.index(">"):
+            raise KindError(f"unbalanced '<' and '>' in {text!r}")
+        return _inside_angles(text, text.index("<"), text.index(">"))
     in_quotes = False
     escaped = False
     angle_open = angle_close = -1
@@ -86,10 +96,15 @@ def _angle_address(text: str) -> str:
         raise KindError(f"unclosed quote in {text!r}")
     if angle_open < 0:
         return text
-    if angle_close < 0 or text[angle_close + 1 :].strip():
-        raise KindError(f"unbalanced or trailing text after '<...>' in {text!r}")
-    display = text[:angle_open]
-    if "@" in display:
+    if angle_close < 0:
+        raise KindError(f"unbalanced '<' and '>' in {text!r}")
+    return _inside_angles(text, angle_open, angle_close)
+
+
+def _inside_angles(text: str, angle_open: int, angle_close: int) -> str:
+    if text[angle_close + 1 :].strip():
+        raise KindError(f"trailing text after '<...>' in {text!r}")
+    if "@" in text[:angle_open]:
         raise KindError(f"a display name with '@' is ambiguous: {text!r}")
     return text[angle_open + 1 : angle_close].strip()
 

@@ -54,9 +54,9 @@ def host_in(
 
     def test(value: Any) -> bool:
         host = url_host(value, allowed_schemes)
-        if host in exact:
-            return True
-        return bool(suffixes) and not _is_ip(host) and host.endswith(suffixes)
+        # Suffixes come from names only, and no normalised IP address ends in
+        # "." + a name, so an IP host can only match exactly.
+        return host in exact or (bool(suffixes) and host.endswith(suffixes))
 
     return tuple(dict.fromkeys(normalised)), test
 
