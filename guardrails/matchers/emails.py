@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from guardrails.matchers.names import listed_names, name_matcher
 from guardrails.matchers.urls import normalise_domain
 from guardrails.values import KindError, show
 
@@ -18,26 +19,15 @@ def email_domain_in(
     domains: Iterable[str], *, subdomains: bool = False
 ) -> tuple[tuple[str, ...], Callable[[Any], bool]]:
     """Return the normalised domains and a test: is an address's domain one of them?"""
-    if isinstance(domains, str) or not isinstance(domains, Iterable):
-        raise ValueError(f"email_domain_in() takes a list of domains, got {show(domains)}")
-    normalised = []
-    for domain in domains:
-        try:
-            normalised.append(_domain(unicodedata.normalize("NFKC", domain)))
-        except (KindError, TypeError) as exc:
-            raise ValueError(f"email_domain_in(): {show(domain)} is not a domain: {exc}") from None
-    if not normalised:
-        raise ValueError("email_domain_in() needs at least one domain")
-    if type(subdomains) is not bool:
-        raise ValueError(f"email_domain_in() subdomains must be True or False, got {show(subdomains)}")
-    exact = frozenset(normalised)
-    suffixes = tuple("." + d for d in normalised) if subdomains else ()
+    names = listed_names(
+        domains, lambda d: _domain(unicodedata.normalize("NFKC", d)), "email_domain_in", "domain"
+    )
+    is_listed = name_matcher(names, subdomains, "email_domain_in")
 
     def test(value: Any) -> bool:
-        domain = address_domain(value)
-        return domain in exact or (bool(suffixes) and domain.endswith(suffixes))
+        return is_listed(address_domain(value))
 
-    return tuple(dict.fromkeys(normalised)), test
+    return names, test
 
 
 def address_domain(value: Any) -> str:

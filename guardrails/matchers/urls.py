@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from guardrails.matchers.names import listed_names, name_matcher
 from guardrails.values import KindError, show
 
 __all__ = ["host_in", "normalise_domain", "normalise_host", "url_host"]
@@ -32,33 +33,19 @@ def host_in(
     hosts: Iterable[str], *, subdomains: bool = False, schemes: Iterable[str] = ("https", "http")
 ) -> tuple[tuple[str, ...], Callable[[Any], bool]]:
     """Return the normalised hosts and a test: does a URL's host match one of them?"""
-    if isinstance(hosts, str) or not isinstance(hosts, Iterable):
-        raise ValueError(f"host_in() takes a list of hosts, got {show(hosts)}")
-    normalised = []
-    for host in hosts:
-        try:
-            normalised.append(normalise_host(host))
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"host_in(): {show(host)} is not a host: {exc}") from None
-    if not normalised:
-        raise ValueError("host_in() needs at least one host")
-    if type(subdomains) is not bool:
-        raise ValueError(f"host_in() subdomains must be True or False, got {show(subdomains)}")
+    names = listed_names(hosts, normalise_host, "host_in", "host")
+    # No normalised IP address ends in "." + a name: IP hosts only match exactly.
+    is_listed = name_matcher(names, subdomains, "host_in", lambda name: not _is_ip(name))
     if isinstance(schemes, str) or not all(
         isinstance(s, str) and _SCHEME.fullmatch(s + ":") for s in schemes
     ):
         raise ValueError(f"host_in() schemes must be a list of scheme names, got {show(schemes)}")
     allowed_schemes = frozenset(s.lower() for s in schemes)
-    exact = frozenset(normalised)
-    suffixes = tuple("." + h for h in normalised if not _is_ip(h)) if subdomains else ()
 
     def test(value: Any) -> bool:
-        host = url_host(value, allowed_schemes)
-        # Suffixes come from names only, and no normalised IP address ends in
-        # "." + a name, so an IP host can only match exactly.
-        return host in exact or (bool(suffixes) and host.endswith(suffixes))
+        return is_listed(url_host(value, allowed_schemes))
 
-    return tuple(dict.fromkeys(normalised)), test
+    return names, test
 
 
 def url_host(value: Any, schemes: frozenset[str]) -> str:
