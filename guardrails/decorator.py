@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
 import re
 from collections.abc import Awaitable, Callable
@@ -136,8 +137,18 @@ class BoundGovernedFunction(_BoundFunctionWrapper):
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         # As for bound methods: pickled as "this attribute of that object".
-        owner = self._self_instance if self._self_instance is not None else self._self_owner
+        owner = self._self_instance
+        if owner is None:  # accessed on the class; older wrapt does not record which
+            owner = getattr(self, "_self_owner", None) or _defining_class(self.__wrapped__)
         return (getattr, (owner, self.__name__))
+
+
+def _defining_class(function: Any) -> Any:
+    module = importlib.import_module(function.__module__)
+    owner: Any = module
+    for part in function.__qualname__.split(".")[:-1]:
+        owner = getattr(owner, part)
+    return owner
 
 
 GovernedFunction.__bound_function_wrapper__ = BoundGovernedFunction  # type: ignore[misc]

@@ -14,13 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
-    Tag,
     field_validator,
     model_validator,
 )
@@ -189,13 +187,18 @@ class NotDoc(_Model):
     not_: ConditionDoc = Field(alias="not")
 
 
-ConditionDoc = Annotated[
-    Annotated[ComparisonDoc, Tag("compare")]
-    | Annotated[AllDoc, Tag("all")]
-    | Annotated[AnyDoc, Tag("any")]
-    | Annotated[NotDoc, Tag("not")],
-    Discriminator(_kind),
-]
+try:  # pydantic >= 2.5: pick the model by the keys present, for precise errors
+    from pydantic import Discriminator, Tag
+
+    ConditionDoc = Annotated[
+        Annotated[ComparisonDoc, Tag("compare")]
+        | Annotated[AllDoc, Tag("all")]
+        | Annotated[AnyDoc, Tag("any")]
+        | Annotated[NotDoc, Tag("not")],
+        Discriminator(_kind),
+    ]
+except ImportError:  # pragma: no cover - older pydantic: a plain union, vaguer errors
+    ConditionDoc = ComparisonDoc | AllDoc | AnyDoc | NotDoc  # type: ignore[misc,assignment]
 
 
 class RuleDoc(_Model):
