@@ -28,22 +28,27 @@ class ApprovalRequest:
 
     @property
     def action(self) -> str:
+        """The action waiting for approval."""
         return self.call.action
 
     @property
     def args(self) -> Mapping[str, Any]:
+        """Its arguments, by name."""
         return self.call.args
 
     @property
     def context(self) -> Mapping[str, Any]:
+        """The context it was called in."""
         return self.call.context
 
     @property
     def rule_id(self) -> str:
+        """The rule that asked for approval."""
         return self.decision.rule_id
 
     @property
     def reason(self) -> str:
+        """Why approval is needed."""
         return self.decision.reason
 
 
