@@ -78,6 +78,6 @@ def as_response(answer: object) -> ApprovalResponse | None:
     """Return an approver's answer as a response, or None if it is not one."""
     if type(answer) is bool:
         return ApprovalResponse(answer)
-    if isinstance(answer, ApprovalResponse):
-        return answer
+    if isinstance(answer, ApprovalResponse) and type(answer.approved) is bool:
+        return answer  # a subclass that skipped the check cannot approve with a truthy "no"
     return None

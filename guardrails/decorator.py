@@ -262,6 +262,12 @@ def _decorator(action: str | None, governor: Governor | None) -> Callable[[Any],
         function = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
         if not callable(function) or isinstance(function, type):
             raise ConfigurationError(f"@governed decorates functions and methods, got {show(func)}")
+        if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+            # Its body would run later, piece by piece, after the decision and its
+            # "returned" record: govern the function that does the work instead.
+            raise ConfigurationError(
+                f"@governed cannot govern the generator {show(func)}: its body runs after the call returns"
+            )
         name = action if action is not None else getattr(function, "__name__", None)
         if not isinstance(name, str) or not _ACTION_NAME.fullmatch(name):
             raise ConfigurationError(f"cannot name the action of {show(func)}; pass @governed('name')")

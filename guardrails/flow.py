@@ -84,8 +84,6 @@ def call_flow(
     if needed_approval:
         try:
             decision = yield from _approve(setup, decision)
-        except GeneratorExit:
-            raise
         except BaseException as exc:  # a misconfigured approver, Ctrl-C, a cancelled task
             with contextlib.suppress(AuditError):  # the original error matters more
                 _record(setup, _denied(decision, f"approval interrupted ({_describe(exc)})"), Outcome.NOT_RUN)

@@ -98,6 +98,19 @@ class TestForms:
         with pytest.raises(g.ConfigurationError):
             g.governed()(42)
 
+    def test_generators_are_refused(self) -> None:
+        """A generator's body runs after the call returns, out of the decision's reach: refused."""
+
+        def lines() -> Any:
+            yield "x"
+
+        async def stream() -> Any:
+            yield "x"
+
+        for func in (lines, stream):
+            with pytest.raises(g.ConfigurationError, match="generator"):
+                g.governed(governor=everything)(func)
+
     def test_lambda_needs_a_name(self) -> None:
         """A lambda has no usable name: it must be given one."""
         with pytest.raises(g.ConfigurationError, match="pass @governed"):

@@ -245,6 +245,30 @@ class TestFailClosedApprovals:
             tools.call(500, False)
         assert tools.ran == []
 
+    def test_response_subclass_cannot_approve_with_a_string(self) -> None:
+        """A response whose approved is not a real bool (a subclass skipped the check) is junk: denied."""
+
+        class Sloppy(g.ApprovalResponse):
+            def __post_init__(self) -> None:
+                pass
+
+        tools = Tools(approver=lambda r: Sloppy("no"))  # type: ignore[arg-type]
+        with pytest.raises(g.ApprovalDenied, match="not a bool or ApprovalResponse"):
+            tools.call(500, False)
+        assert tools.ran == []
+
+    def test_approver_raising_generator_exit_is_recorded(self) -> None:
+        """Even GeneratorExit from an approver leaves a not_run record."""
+
+        def approver(request: g.ApprovalRequest) -> bool:
+            raise GeneratorExit
+
+        tools = Tools(approver=approver)
+        with pytest.raises(GeneratorExit):
+            tools.call(500, False)
+        assert tools.ran == []
+        assert [r.outcome for r in tools.audit.records] == [g.Outcome.NOT_RUN]
+
     def test_keyboard_interrupt_in_approver_propagates(self) -> None:
         """Ctrl-C while waiting for approval stops the program; the tool does not run."""
 
