@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-__all__ = ["Kind", "KindError", "brief", "kind_of", "literal_kind", "plain", "show"]
+__all__ = ["Kind", "KindError", "brief", "literal_kind", "plain", "show"]
 
 Kind = Literal["number", "str", "bool"]
 
@@ -55,14 +55,9 @@ def plain(value: Any) -> tuple[Kind | None, Any]:
     return None, value
 
 
-def kind_of(value: Any) -> Kind | None:
-    """Return the comparable kind of ``value``, or None if it has none."""
-    return plain(value)[0]
-
-
 def literal_kind(value: Any, where: str) -> Kind:
     """Return the kind of a literal written in a policy, or raise ValueError."""
-    kind = kind_of(value)
+    kind = plain(value)[0]
     if kind is None:
         raise ValueError(f"{where}: cannot compare with {show(value)}")
     return kind
