@@ -1,16 +1,25 @@
-"""Audit records of every governed call, and the in-memory sink."""
+"""Audit records of every governed call, and the sinks kept in memory and in logs.
+
+The JSONL file with its hash chain is in ``guardrails.jsonl``; the
+OpenTelemetry sink in ``guardrails.otel``.
+"""
 
 from __future__ import annotations
 
+import collections
+import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableSequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["AuditRecord", "AuditSink", "MemoryAudit", "Outcome"]
+__all__ = ["SCHEMA_VERSION", "AuditApproval", "AuditRecord", "AuditSink", "LoggingAudit", "MemoryAudit", "Outcome"]
+
+#: Bumped when a field changes meaning or goes; new optional fields keep it.
+SCHEMA_VERSION = 2
 
 
 class Outcome(str, Enum):
@@ -30,34 +39,63 @@ class Outcome(str, Enum):
         return self.value
 
 
+class AuditApproval(BaseModel):
+    """What the approver answered, and who."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approved: bool
+    by: str | None = None
+    reason: str | None = None
+
+
 class AuditRecord(BaseModel):
     """One event: a decision or outcome of a governed call, or a change to the governor.
 
-    ``kind`` is ``"call"`` for calls. ``enforced`` is False for what a shadow
-    rule or shadow mode would have decided; such a record of a shadow rule has
-    no ``outcome``. Governor events — ``policy_loaded``, ``policy_rejected``,
-    ``block``, ``unblock`` — say what happened in ``reason`` (and the blocked
-    pattern in ``action``).
+    ``kind`` is ``"call"`` for calls. ``args`` and ``context`` are the call's,
+    made JSON-safe, bounded and redacted (``guardrails.Redaction``); the same
+    view reaches every sink. ``tool_call_id`` is the framework's id of the
+    call when the context carries one (``context(tool_call_id=...)``).
+    ``enforced`` is False for what a shadow rule or shadow mode would have
+    decided; such a record of a shadow rule has no ``outcome``. ``error`` and
+    ``error_type`` say what the tool raised.
+
+    Governor events — ``policy_loaded``, ``policy_rejected``, ``block``,
+    ``unblock``, ``audit_error`` — say what happened in ``reason`` (and the
+    action or blocked pattern in ``action``).
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
     kind: str = "call"
     time: datetime
     call_id: str = ""
+    tool_call_id: str | None = None
     action: str = ""
     args: Mapping[str, Any] = {}
     context: Mapping[str, Any] = {}
     effect: str = ""
     rule_id: str = ""
     reason: str = ""
-    outcome: Outcome | None = None
     enforced: bool = True
     policy_version: str = ""
-    approved_by: str | None = None
+    approval: AuditApproval | None = None
+    outcome: Outcome | None = None
     error: str | None = None
+    error_type: str | None = None
     duration_ms: float | None = None
+
+    @property
+    def approved_by(self) -> str | None:
+        """Who answered the approval, if anyone did and said who."""
+        return self.approval.by if self.approval else None
+
+    @property
+    def session(self) -> str | None:
+        """The ``session`` of the call's context, if it had one."""
+        value = self.context.get("session")
+        return None if value is None else str(value)
 
 
 #: Any callable taking an ``AuditRecord``; an exception from it stops the tool.
@@ -65,10 +103,16 @@ AuditSink = Callable[[AuditRecord], None]
 
 
 class MemoryAudit:
-    """An audit sink that keeps records in ``.records`` (tests, demos, small tools)."""
+    """An audit sink that keeps records in ``.records`` (tests, demos, small tools).
 
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
+    With ``maxlen`` only the latest ``maxlen`` records are kept.
+    """
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        if maxlen is not None and not (type(maxlen) is int and maxlen > 0):
+            raise ValueError(f"maxlen must be a positive int or None, got {maxlen!r}")
+        self.maxlen = maxlen
+        self.records: MutableSequence[AuditRecord] = [] if maxlen is None else collections.deque(maxlen=maxlen)
         self._lock = threading.Lock()
 
     def __call__(self, record: AuditRecord) -> None:
@@ -76,7 +120,8 @@ class MemoryAudit:
             self.records.append(record)
 
     def __iter__(self) -> Iterator[AuditRecord]:
-        return iter(list(self.records))
+        with self._lock:
+            return iter(list(self.records))
 
     def __len__(self) -> int:
         return len(self.records)
@@ -88,7 +133,51 @@ class MemoryAudit:
 
     def for_call(self, call_id: str) -> list[AuditRecord]:
         """The records of one call, in order."""
-        return [r for r in self.records if r.call_id == call_id]
+        return [r for r in self if r.call_id == call_id]
 
     def __repr__(self) -> str:
-        return f"<MemoryAudit {len(self.records)} records>"
+        bound = "" if self.maxlen is None else f" (latest {self.maxlen})"
+        return f"<MemoryAudit {len(self.records)} records{bound}>"
+
+
+class LoggingAudit:
+    """An audit sink writing one log line per record to a standard ``logging`` logger.
+
+    The whole record rides along as ``extra={"audit": {...}}`` (JSON types)
+    for structured handlers. Denials go out at ``denied_level``, the rest at
+    ``level``. It never configures logging: attach handlers as you do for
+    the rest of your application.
+    """
+
+    def __init__(
+        self, logger: str | logging.Logger = "guardrails.audit", *, level: int = logging.INFO,
+        denied_level: int = logging.WARNING,
+    ) -> None:
+        self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)
+        self.level = level
+        self.denied_level = denied_level
+
+    def __call__(self, record: AuditRecord) -> None:
+        denied = record.outcome is Outcome.NOT_RUN or record.kind in ("policy_rejected", "audit_error")
+        level = self.denied_level if denied else self.level
+        if not self.logger.isEnabledFor(level):
+            return
+        self.logger.log(level, "%s", describe(record), extra={"audit": record.model_dump(mode="json")})
+
+    def __repr__(self) -> str:
+        return f"<LoggingAudit {self.logger.name!r}>"
+
+
+def describe(record: AuditRecord) -> str:
+    """One line a person can read: what was called, what was decided, what happened."""
+    if record.kind != "call":
+        subject = f" {record.action}" if record.action else ""
+        return f"{record.kind}{subject}: {record.reason}"
+    shadow = "" if record.enforced else " (shadow)"
+    outcome = f" -> {record.outcome.value}" if record.outcome else ""
+    error = f" ({record.error})" if record.error else ""
+    by = f" approved by {record.approved_by}" if record.approved_by else ""
+    return (
+        f"{record.action} [{record.call_id}] {record.effect}{shadow} by rule {record.rule_id!r}"
+        f"{by}{outcome}{error}: {record.reason}"
+    )

@@ -28,6 +28,7 @@ from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.document_errors import explain, in_source
 from guardrails.errors import PolicyError
 from guardrails.loading import read_document
+from guardrails.redaction import Redaction
 from guardrails.refs import Compare, Matcher, Ref
 from guardrails.rules import Effect, Rule
 from guardrails.schema import (
@@ -57,8 +58,10 @@ __all__ = [
 # ---- from documents -----------------------------------------------------------
 
 
-def policy_from_document(doc: object, source: str | None = None) -> tuple[list[Rule], Effect]:
-    """Validate ``doc`` and build its rules and default; raise ``PolicyError``."""
+def policy_from_document(
+    doc: object, source: str | None = None
+) -> tuple[list[Rule], Effect, Redaction | None]:
+    """Validate ``doc`` and build its rules, default and redaction; raise ``PolicyError``."""
     checked_depth(doc, source)
     try:
         parsed = PolicyDocument.model_validate(doc)
@@ -73,7 +76,13 @@ def policy_from_document(doc: object, source: str | None = None) -> tuple[list[R
         except PolicyError as exc:
             message = str(exc) if str(exc).startswith("rules[") else f"{where}: {exc}"
             raise PolicyError(in_source(source, message)) from None
-    return rules, Effect(parsed.default)
+    redaction = None
+    if parsed.redact is not None:
+        try:
+            redaction = Redaction.from_doc(parsed.redact.model_dump())
+        except PolicyError as exc:
+            raise PolicyError(in_source(source, str(exc))) from None
+    return rules, Effect(parsed.default), redaction
 
 
 def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc, where: str) -> Condition:
@@ -163,7 +172,7 @@ def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
 # ---- files ----------------------------------------------------------------------------
 
 
-def load_document(path: str | Path) -> tuple[list[Rule], Effect]:
+def load_document(path: str | Path) -> tuple[list[Rule], Effect, Redaction | None]:
     """Read and build a policy file."""
     return policy_from_document(read_document(path), str(path))
 

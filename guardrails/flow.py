@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Literal
 
 from guardrails.approvals import ApprovalRequest, Approver, as_response
-from guardrails.audit import AuditRecord, AuditSink, Outcome
+from guardrails.audit import AuditSink, Outcome
 from guardrails.decision import Decision
 from guardrails.errors import ActionDenied, ApprovalDenied, AuditError, ConfigurationError
 from guardrails.policy import Policy
+from guardrails.recording import OnAuditError, Recorder, describe_error
 from guardrails.rules import Effect, Rule
 from guardrails.steps import AskApprover, HandleDenial, Raised, RunTool, Step
-from guardrails.values import brief, show
+from guardrails.values import show
 
-__all__ = ["Block", "Mode", "OnDeny", "Setup", "call_flow", "record_event"]
-
-logger = logging.getLogger("guardrails")
+__all__ = ["Block", "Mode", "OnDeny", "Setup", "call_flow"]
 
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
 OnDeny = Callable[[ActionDenied], Any]
@@ -55,6 +52,7 @@ class Setup:
     sinks: tuple[AuditSink, ...] = ()
     approval_timeout: float | None = None
     mode: Mode = "enforce"
+    on_audit_error: OnAuditError = "deny"
     blocks: tuple[Block, ...] = ()
     #: Nothing to record, block or shadow: an allowed call may skip the flow.
     fast: bool = field(init=False, default=False)
@@ -72,37 +70,40 @@ def call_flow(
     deciding still stops the call.
     """
     call = decision.call
+    recorder = Recorder(setup)
     blocked = _blocked(setup, decision)
     if blocked is not None:
         decision = blocked
     elif setup.mode == "shadow":
         # Observe only: record what would have happened, then run.
         decision = decision.replace(enforced=False)
-    else:
-        _record_shadow(setup, decision)
+    elif setup.sinks:
+        shadow = setup.policy.shadow_decision(call)
+        if shadow is not None and (shadow.effect, shadow.rule_id) != (decision.effect, decision.rule_id):
+            recorder.record(shadow, None)
     needed_approval = decision.enforced and decision.effect is Effect.REQUIRE_APPROVAL
     if needed_approval:
         try:
             decision = yield from _approve(setup, decision)
         except BaseException as exc:  # a misconfigured approver, Ctrl-C, a cancelled task
             with contextlib.suppress(AuditError):  # the original error matters more
-                _record(setup, _denied(decision, f"approval interrupted ({_describe(exc)})"), Outcome.NOT_RUN)
+                recorder.record(_denied(decision, f"approval interrupted ({describe_error(exc)})"), Outcome.NOT_RUN)
             raise
         if decision.allowed and live is not None:
             decision = _blocked(live(), decision) or decision
     if decision.enforced and not decision.allowed:
-        _record(setup, decision, Outcome.NOT_RUN)
+        recorder.record(decision, Outcome.NOT_RUN)
         denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
         if setup.on_deny is None:
             raise denial
         return (yield HandleDenial(setup.on_deny, denial))
-    _record(setup, decision, Outcome.STARTED)
+    recorder.record(decision, Outcome.STARTED)
     started = time.perf_counter()
     result = yield RunTool()
     if type(result) is Raised:
-        _record_after(setup, decision, Outcome.RAISED, started, result.exception)
+        recorder.record_after(decision, Outcome.RAISED, started, result.exception)
     else:
-        _record_after(setup, decision, Outcome.RETURNED, started)
+        recorder.record_after(decision, Outcome.RETURNED, started)
     return result
 
 
@@ -152,96 +153,3 @@ def _refused(decision: Decision, why: str) -> Decision:
 
 def _denied(decision: Decision, why: str) -> Decision:
     return decision.replace(effect=Effect.DENY, reason=f"{decision.reason}; {why}")
-
-
-# ---- audit ------------------------------------------------------------------------
-
-
-def _call_record(decision: Decision, outcome: Outcome | None, **extra: Any) -> AuditRecord:
-    call = decision.call
-    return AuditRecord(
-        time=datetime.now(timezone.utc),
-        call_id=call.call_id,
-        action=call.action,
-        args=dict(call.args),
-        context=dict(call.context),
-        effect=decision.effect.value,
-        rule_id=decision.rule_id,
-        reason=decision.reason,
-        outcome=outcome,
-        enforced=decision.enforced,
-        policy_version=decision.version,
-        approved_by=decision.approval.by if decision.approval else None,
-        **extra,
-    )
-
-
-def _record(setup: Setup, decision: Decision, outcome: Outcome | None) -> None:
-    """Record before the tool runs: a failing sink means the tool does not run."""
-    if not setup.sinks:
-        return
-    record = _call_record(decision, outcome)
-    for i, sink in enumerate(setup.sinks):
-        try:
-            sink(record)
-        except Exception as exc:
-            error = AuditError(
-                f"{decision.call.action!r} did not run: audit sink {brief(sink)} failed "
-                f"({type(exc).__name__}: {exc})"
-            )
-            if outcome is Outcome.STARTED and i:
-                # The sinks before it were told the tool started: tell them it did not.
-                _deliver(setup.sinks[:i], _call_record(_denied(decision, str(error)), Outcome.NOT_RUN))
-            raise error from exc
-
-
-def _record_shadow(setup: Setup, decision: Decision) -> None:
-    """Record what shadow rules would have decided, when it differs."""
-    if not setup.sinks:
-        return
-    shadow = setup.policy.shadow_decision(decision.call)
-    if shadow is not None and (shadow.effect, shadow.rule_id) != (decision.effect, decision.rule_id):
-        _record(setup, shadow, None)
-
-
-def _record_after(
-    setup: Setup, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
-) -> None:
-    """Record the outcome. The tool has run: a failing sink is logged, not raised,
-    so the caller still learns what the tool did (and does not retry it)."""
-    if not setup.sinks:
-        return
-    error = None if exc is None else _describe(exc)
-    record = _call_record(decision, outcome, error=error, duration_ms=(time.perf_counter() - started) * 1e3)
-    _deliver(setup.sinks, record)
-
-
-def record_event(sinks: tuple[AuditSink, ...], kind: str, **fields: Any) -> None:
-    """Record something that happened to the governor (policy loaded, block...).
-
-    It has happened already, so a failing sink is logged, not raised.
-    """
-    if sinks:
-        _deliver(sinks, AuditRecord(time=datetime.now(timezone.utc), kind=kind, **fields))
-
-
-def _deliver(sinks: tuple[AuditSink, ...], record: AuditRecord) -> None:
-    for sink in sinks:
-        try:
-            sink(record)
-        except Exception:
-            what = (
-                f"the outcome ({record.outcome}) of call {record.call_id}"
-                if record.kind == "call"
-                else f"the {record.kind} event"
-            )
-            logger.exception("audit sink %s failed to record %s", brief(sink), what)
-
-
-def _describe(exc: BaseException, limit: int = 200) -> str:
-    try:
-        text = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the tool's exception
-        text = "<message could not be read>"
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

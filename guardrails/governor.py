@@ -15,8 +15,9 @@ from guardrails.audit import AuditSink
 from guardrails.context import current_context
 from guardrails.decision import Decision
 from guardrails.errors import ConfigurationError, PolicyError
-from guardrails.flow import Block, Mode, OnDeny, Setup, record_event
+from guardrails.flow import Block, Mode, OnDeny, Setup
 from guardrails.policy import Policy
+from guardrails.recording import OnAuditError, record_event
 from guardrails.rules import Effect, Rule
 from guardrails.values import show
 from guardrails.watch import PolicyWatcher
@@ -38,7 +39,9 @@ class Governor:
     ``AuditRecord`` for every decision and outcome. ``approval_timeout``
     (seconds) denies approvals that take longer. ``mode="shadow"`` records
     what the policy decides but lets every call run (the kill switch still
-    applies).
+    applies). A sink that fails before a tool runs stops the call;
+    ``on_audit_error="allow"`` lets it go on, and the other sinks record the
+    failure.
 
     Every change — ``configure``, ``policy = ...``, ``load``, ``block`` —
     swaps one immutable snapshot: a call sees the old setup or the new one,
@@ -54,6 +57,7 @@ class Governor:
         *,
         approval_timeout: float | None = None,
         mode: Mode = "enforce",
+        on_audit_error: OnAuditError = "deny",
     ) -> None:
         self._setup = Setup(_unconfigured())
         self._lock = threading.Lock()  # serialises writers; readers never wait
@@ -65,6 +69,7 @@ class Governor:
             audit=audit,
             approval_timeout=approval_timeout,
             mode=mode,
+            on_audit_error=on_audit_error,
         )
 
     def configure(
@@ -76,6 +81,7 @@ class Governor:
         audit: AuditArg = _UNSET,
         approval_timeout: float | None = _UNSET,
         mode: Mode = _UNSET,
+        on_audit_error: OnAuditError = _UNSET,
     ) -> None:
         """Change some parts at once; calls already under way keep what they started with.
 
@@ -108,6 +114,12 @@ class Governor:
             if mode not in ("enforce", "shadow"):
                 raise ConfigurationError(f"mode must be 'enforce' or 'shadow', got {show(mode)}")
             changes["mode"] = mode
+        if on_audit_error is not _UNSET:
+            if on_audit_error not in ("deny", "allow"):
+                raise ConfigurationError(
+                    f"on_audit_error must be 'deny' or 'allow', got {show(on_audit_error)}"
+                )
+            changes["on_audit_error"] = on_audit_error
         with self._lock:
             self._setup = replace(self._setup, **changes)
 
@@ -269,6 +281,7 @@ def configure(
     audit: AuditArg = _UNSET,
     approval_timeout: float | None = _UNSET,
     mode: Mode = _UNSET,
+    on_audit_error: OnAuditError = _UNSET,
 ) -> Governor:
     """Configure the default governor (only the parts given change); returns it."""
     _default.configure(
@@ -278,5 +291,6 @@ def configure(
         audit=audit,
         approval_timeout=approval_timeout,
         mode=mode,
+        on_audit_error=on_audit_error,
     )
     return _default

@@ -15,6 +15,7 @@ from guardrails.call import EMPTY, Call
 from guardrails.decision import Decision, RuleOutcome
 from guardrails.documents import load_document, policy_from_document, rule_to_doc
 from guardrails.errors import EvaluationError, PolicyError
+from guardrails.redaction import Redaction
 from guardrails.rules import PRECEDENCE, Effect, Rule, parse_effect
 from guardrails.schema import json_schema
 from guardrails.values import show
@@ -22,6 +23,7 @@ from guardrails.values import show
 __all__ = ["Policy"]
 
 _CACHE_LIMIT = 4096
+_DEFAULT_REDACTION = Redaction()
 
 #: The deciding rule (or None) and every rule's outcome, in precedence order.
 Judgement = tuple["Rule | None", tuple[RuleOutcome, ...]]
@@ -42,11 +44,15 @@ class Policy:
 
     ``version`` is a SHA-256 digest of the policy's canonical form (rule order
     aside): every decision carries it.
+
+    ``redact`` says what the audit trail must not keep of a call (a
+    ``Redaction``; by default the built-in names and value patterns).
     """
 
     __slots__ = (
         "rules",
         "default",
+        "redaction",
         "version",
         "_exact",
         "_globs",
@@ -61,10 +67,14 @@ class Policy:
         default: Effect | str = Effect.DENY,
         *,
         default_reason: str | None = None,
+        redact: Redaction | None = None,
     ) -> None:
         if isinstance(rules, Rule) or not isinstance(rules, Iterable):
             raise PolicyError(f"Policy takes a list of rules, got {show(rules)}")
+        if redact is not None and not isinstance(redact, Redaction):
+            raise PolicyError(f"redact must be a Redaction, got {show(redact)}")
         self.default = parse_effect(default, "policy default")
+        self.redaction = _DEFAULT_REDACTION if redact is None else redact
         self._default_reason = default_reason
         self.rules: tuple[Rule, ...] = _with_unique_ids(rules)
         self._exact: dict[str, list[Rule]] = {}
@@ -76,7 +86,7 @@ class Policy:
                 self._exact.setdefault(rule.action, []).append(rule)
         self._cache: dict[str, Callable[[Call], Judgement]] = {}
         self._has_shadow = any(rule.shadow for rule in self.rules)
-        self.version = _fingerprint(self.default, self.rules)
+        self.version = _fingerprint(self.default, self.rules, self.redaction)
 
     # ---- building ----------------------------------------------------------------
 
@@ -86,14 +96,12 @@ class Policy:
 
         Raises ``PolicyError`` naming ``source`` and the path of what is wrong.
         """
-        rules, default = policy_from_document(doc, source)
-        return _built(source, rules, default)
+        return _built(source, *policy_from_document(doc, source))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Policy:
         """Build a policy from a ``.json``, ``.toml``, ``.yaml`` or ``.yml`` file."""
-        rules, default = load_document(path)
-        return _built(str(path), rules, default)
+        return _built(str(path), *load_document(path))
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path]) -> Policy:
@@ -115,7 +123,11 @@ class Policy:
                             f"{path}: rules[{i}]: rule id {rule.id!r} is already used in {owners[rule.id]}"
                         )
                     owners[rule.id] = path
-        return Policy([rule for _, policy in loaded for rule in policy.rules], first.default)
+        return Policy(
+            [rule for _, policy in loaded for rule in policy.rules],
+            first.default,
+            redact=_combined(policy.redaction for _, policy in loaded),
+        )
 
     def __add__(self, other: Policy) -> Policy:
         """A policy with the rules of both.
@@ -130,15 +142,20 @@ class Policy:
             raise PolicyError(
                 f"cannot combine policies with different defaults ({self.default.value!r} and {other.default.value!r})"
             )
-        return Policy((*self.rules, *other.rules), self.default)
+        return Policy(
+            (*self.rules, *other.rules), self.default, redact=_combined((self.redaction, other.redaction))
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as a document; ``Policy.from_dict`` builds it back."""
-        return {
+        doc: dict[str, Any] = {
             "version": 1,
             "default": self.default.value,
             "rules": [rule_to_doc(rule) for rule in self.rules],
         }
+        if self.redaction != _DEFAULT_REDACTION:
+            doc["redact"] = self.redaction.to_doc()
+        return doc
 
     @staticmethod
     def json_schema() -> dict[str, Any]:
@@ -279,21 +296,35 @@ def _failed(rule: Rule, exc: Exception) -> RuleOutcome:
     return (rule, rule.effect is not Effect.ALLOW, _message(exc))
 
 
-def _built(source: str | None, rules: list[Rule], default: Effect) -> Policy:
+def _built(source: str | None, rules: list[Rule], default: Effect, redact: Redaction | None) -> Policy:
     try:
-        return Policy(rules, default)
+        return Policy(rules, default, redact=redact)
     except PolicyError as exc:
         raise PolicyError(f"{source}: {exc}" if source else str(exc)) from None
 
 
-def _fingerprint(default: Effect, rules: tuple[Rule, ...]) -> str:
-    canonical = {
+def _combined(redactions: Iterable[Redaction]) -> Redaction | None:
+    combined = None
+    for redaction in redactions:
+        combined = redaction if combined is None else combined + redaction
+    return None if combined == _DEFAULT_REDACTION else combined
+
+
+def _fingerprint(default: Effect, rules: tuple[Rule, ...], redaction: Redaction) -> str:
+    canonical: dict[str, Any] = {
         "default": default.value,
         "rules": sorted(
             ({**rule_to_doc(rule, callables=True), "shadow": rule.shadow} for rule in rules),
             key=lambda doc: str(doc["id"]),
         ),
     }
+    if redaction != _DEFAULT_REDACTION:
+        # What is recorded is part of the policy; the default leaves old versions as they were.
+        canonical["redact"] = {
+            "names": sorted(redaction.names),
+            "values": sorted(redaction.values),
+            "defaults": redaction.defaults,
+        }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -212,6 +212,19 @@ class RuleDoc(_Model):
     shadow: StrictBool = Field(False, description="Record what the rule would decide, without enforcing it.")
 
 
+class RedactDoc(_Model):
+    """What the audit trail must not keep."""
+
+    names: list[StrictStr] = Field(
+        default_factory=list, description="Globs of argument, context and key names, any case: '*password*'."
+    )
+    values: list[StrictStr] = Field(
+        default_factory=list,
+        description="'card', 'api_key', 'jwt', 'private_key', or regular expressions of values to hide.",
+    )
+    defaults: StrictBool = Field(True, description="Also redact the built-in names and value patterns.")
+
+
 class PolicyDocument(_Model):
     """A whole policy document."""
 
@@ -220,6 +233,7 @@ class PolicyDocument(_Model):
     version: Literal[1] = Field(1, description="Format version of the document.")
     default: EffectName = Field("deny", description="Effect when no rule matches.")
     rules: list[RuleDoc] = Field(default_factory=list)
+    redact: RedactDoc | None = Field(None, description="What the audit trail must not keep.")
 
     @field_validator("version", mode="before")
     @classmethod

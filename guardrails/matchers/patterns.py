@@ -9,7 +9,7 @@ from typing import Any
 
 from guardrails.values import KindError, show
 
-__all__ = ["matches", "regex"]
+__all__ = ["backtracking_risk", "matches", "regex"]
 
 if sys.version_info >= (3, 11):  # the parser moved in Python 3.11
     import re._constants as _sre_constants
@@ -94,7 +94,7 @@ def regex(
     except re.error as exc:
         raise ValueError(f"regex() pattern {pattern!r} does not compile: {exc}") from None
     if not allow_backtracking:
-        risk = _nested_unbounded(_sre_parse.parse(pattern))
+        risk = backtracking_risk(pattern)
         if risk:
             raise ValueError(
                 f"regex() pattern {pattern!r} can backtrack for minutes on hostile input ({risk}); "
@@ -118,6 +118,11 @@ _REPEATS = tuple(
 )
 _ATOMIC = getattr(_C, "ATOMIC_GROUP", None)
 _LIMIT = 1000  # most repetitions one repeat may make of another bounded one
+
+
+def backtracking_risk(pattern: str) -> str | None:
+    """Why the compiled ``pattern`` could backtrack for minutes, or None (a heuristic)."""
+    return _nested_unbounded(_sre_parse.parse(pattern))
 
 
 def _nested_unbounded(parsed: Any) -> str | None:

@@ -1,0 +1,165 @@
+"""Writing a call's records to the audit sinks, and what a failing sink means.
+
+Before the tool runs, a sink that fails stops the call (``AuditError``), unless
+the governor was configured with ``on_audit_error="allow"``: then the call goes
+ahead and the other sinks record that one failed. After the tool has run, a
+failing sink is logged, never raised, so the caller still learns what the
+tool did (and does not retry it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome
+from guardrails.errors import AuditError
+from guardrails.redaction import AuditView
+from guardrails.values import brief
+
+if TYPE_CHECKING:
+    from guardrails.decision import Decision
+    from guardrails.flow import Setup
+
+__all__ = ["OnAuditError", "Recorder", "describe_error", "record_event"]
+
+logger = logging.getLogger("guardrails")
+
+OnAuditError = Literal["deny", "allow"]
+
+
+class Recorder:
+    """The records of one call. Arguments are made safe and redacted once, on first use."""
+
+    __slots__ = ("setup", "_view")
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self._view: AuditView | None = None
+
+    def record(self, decision: Decision, outcome: Outcome | None, *, denied_by: str | None = None) -> None:
+        """Record before the tool runs (or instead of running it)."""
+        sinks = self.setup.sinks
+        if not sinks:
+            return
+        record = self.make(decision, outcome, denied_by)
+        failed: list[tuple[AuditSink, Exception]] = []
+        for i, sink in enumerate(sinks):
+            try:
+                sink(record)
+            except Exception as exc:
+                if self.setup.on_audit_error == "allow":
+                    failed.append((sink, exc))
+                    continue
+                error = AuditError(
+                    f"{decision.call.action!r} did not run: audit sink {brief(sink)} failed "
+                    f"({describe_error(exc)})"
+                )
+                if outcome is Outcome.STARTED and i:
+                    # The sinks before it were told the tool started: tell them it did not.
+                    _deliver(sinks[:i], self.make(decision, Outcome.NOT_RUN, str(error)))
+                raise error from exc
+        for sink, failure in failed:
+            logger.error(
+                "audit sink %s failed (%s); the call goes on: on_audit_error='allow'", brief(sink), failure
+            )
+            record_event(
+                tuple(s for s in sinks if all(s is not f for f, _ in failed)),
+                "audit_error",
+                call_id=record.call_id,
+                action=record.action,
+                reason=f"audit sink {brief(sink)} failed ({describe_error(failure)}); "
+                f"the call went on (on_audit_error='allow')",
+            )
+
+    def record_after(
+        self, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
+    ) -> None:
+        """Record what the tool did; failures are logged, not raised."""
+        if not self.setup.sinks:
+            return
+        record = self.make(
+            decision,
+            outcome,
+            error=None if exc is None else describe_error(exc),
+            error_type=None if exc is None else _type_name(exc),
+            duration_ms=(time.perf_counter() - started) * 1e3,
+        )
+        _deliver(self.setup.sinks, record)
+
+    def make(
+        self, decision: Decision, outcome: Outcome | None, denied_by: str | None = None, **extra: Any
+    ) -> AuditRecord:
+        """The record of ``decision`` (with ``outcome``), redacted by the policy."""
+        call = decision.call
+        view = self._view
+        if view is None:
+            view = self._view = self.setup.policy.redaction.view(call.args, call.context)
+        approval = decision.approval
+        reason = decision.reason if denied_by is None else f"{decision.reason}; {denied_by}"
+        error = extra.pop("error", None)
+        tool_call_id = call.context.get("tool_call_id")
+        return AuditRecord(
+            time=datetime.now(timezone.utc),
+            call_id=call.call_id,
+            tool_call_id=None if tool_call_id is None else str(tool_call_id),
+            action=call.action,
+            args=view.args,
+            context=view.context,
+            effect=decision.effect.value if denied_by is None else "deny",
+            rule_id=decision.rule_id,
+            reason=view.scrub(reason),
+            enforced=decision.enforced,
+            policy_version=decision.version,
+            approval=None
+            if approval is None
+            else AuditApproval(
+                approved=approval.approved,
+                by=approval.by,
+                reason=None if approval.reason is None else view.scrub(approval.reason),
+            ),
+            outcome=outcome,
+            error=None if error is None else view.scrub(error),
+            **extra,
+        )
+
+
+def record_event(sinks: Sequence[AuditSink], kind: str, **fields: Any) -> None:
+    """Record something that happened to the governor (policy loaded, block...).
+
+    It has happened already, so a failing sink is logged, not raised.
+    """
+    if sinks:
+        _deliver(sinks, AuditRecord(time=datetime.now(timezone.utc), kind=kind, **fields))
+
+
+def _deliver(sinks: Sequence[AuditSink], record: AuditRecord) -> None:
+    for sink in sinks:
+        try:
+            sink(record)
+        except Exception:
+            what = (
+                f"the outcome ({record.outcome}) of call {record.call_id}"
+                if record.kind == "call"
+                else f"the {record.kind} event"
+            )
+            logger.exception("audit sink %s failed to record %s", brief(sink), what)
+
+
+def describe_error(exc: BaseException, limit: int = 200) -> str:
+    """``Type: message``, the message cut to ``limit`` characters."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the tool's exception
+        text = "<message could not be read>"
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _type_name(exc: BaseException) -> str:
+    kind = type(exc)
+    module = kind.__module__
+    return kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
