@@ -7,8 +7,9 @@ arguments and context and decides allow, deny or require approval.
 import logging
 
 from guardrails.approvals import ApprovalRequest, ApprovalResponse, Approver
-from guardrails.audit import AuditRecord, AuditSink, MemoryAudit, Outcome
+from guardrails.audit import AuditApproval, AuditRecord, AuditSink, LoggingAudit, MemoryAudit, Outcome
 from guardrails.call import Call
+from guardrails.chain import AuditProblem, AuditVerification, read_audit, verify_audit
 from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.context import context, current_context
 from guardrails.decision import Decision, RuleResult
@@ -24,7 +25,9 @@ from guardrails.errors import (
 )
 from guardrails.flow import OnDeny
 from guardrails.governor import Governor, configure, get_governor
+from guardrails.jsonl import JsonlAudit
 from guardrails.policy import Policy
+from guardrails.redaction import Redaction
 from guardrails.refs import arg, ctx
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
 
@@ -41,9 +44,12 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalResponse",
     "Approver",
+    "AuditApproval",
     "AuditError",
+    "AuditProblem",
     "AuditRecord",
     "AuditSink",
+    "AuditVerification",
     "Call",
     "Condition",
     "ConfigurationError",
@@ -53,12 +59,15 @@ __all__ = [
     "GovernanceError",
     "GovernedFunction",
     "Governor",
+    "JsonlAudit",
+    "LoggingAudit",
     "MemoryAudit",
     "Not",
     "OnDeny",
     "Outcome",
     "Policy",
     "PolicyError",
+    "Redaction",
     "Rule",
     "RuleResult",
     "__version__",
@@ -71,5 +80,7 @@ __all__ = [
     "deny",
     "get_governor",
     "governed",
+    "read_audit",
     "require_approval",
+    "verify_audit",
 ]

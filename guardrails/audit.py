@@ -12,11 +12,19 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, MutableSequence
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SkipValidation
 
-__all__ = ["SCHEMA_VERSION", "AuditApproval", "AuditRecord", "AuditSink", "LoggingAudit", "MemoryAudit", "Outcome"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditApproval",
+    "AuditRecord",
+    "AuditSink",
+    "LoggingAudit",
+    "MemoryAudit",
+    "Outcome",
+]
 
 #: Bumped when a field changes meaning or goes; new optional fields keep it.
 SCHEMA_VERSION = 2
@@ -73,8 +81,9 @@ class AuditRecord(BaseModel):
     call_id: str = ""
     tool_call_id: str | None = None
     action: str = ""
-    args: Mapping[str, Any] = {}
-    context: Mapping[str, Any] = {}
+    # Made JSON-safe by the recorder; not copied, so each sink sees the same view.
+    args: Annotated[Mapping[str, Any], SkipValidation] = {}
+    context: Annotated[Mapping[str, Any], SkipValidation] = {}
     effect: str = ""
     rule_id: str = ""
     reason: str = ""
@@ -98,6 +107,25 @@ class AuditRecord(BaseModel):
         return None if value is None else str(value)
 
 
+_DEFAULTS = {name: field.default for name, field in AuditRecord.model_fields.items() if not field.is_required()}
+
+
+def trusted_record(fields: dict[str, Any]) -> AuditRecord:
+    """A record from fields this library made, already of the declared types.
+
+    Every governed call makes two records: skipping validation here (what
+    ``model_construct`` does, without its per-field loop) saves a few
+    microseconds per call. A test holds it equal to a validated record.
+    """
+    record = object.__new__(AuditRecord)
+    set_attribute = object.__setattr__
+    set_attribute(record, "__dict__", {**_DEFAULTS, **fields})
+    set_attribute(record, "__pydantic_fields_set__", set(fields))
+    set_attribute(record, "__pydantic_extra__", None)
+    set_attribute(record, "__pydantic_private__", None)
+    return record
+
+
 #: Any callable taking an ``AuditRecord``; an exception from it stops the tool.
 AuditSink = Callable[[AuditRecord], None]
 
@@ -112,7 +140,9 @@ class MemoryAudit:
         if maxlen is not None and not (type(maxlen) is int and maxlen > 0):
             raise ValueError(f"maxlen must be a positive int or None, got {maxlen!r}")
         self.maxlen = maxlen
-        self.records: MutableSequence[AuditRecord] = [] if maxlen is None else collections.deque(maxlen=maxlen)
+        self.records: MutableSequence[AuditRecord] = (
+            [] if maxlen is None else collections.deque(maxlen=maxlen)
+        )
         self._lock = threading.Lock()
 
     def __call__(self, record: AuditRecord) -> None:
@@ -150,7 +180,10 @@ class LoggingAudit:
     """
 
     def __init__(
-        self, logger: str | logging.Logger = "guardrails.audit", *, level: int = logging.INFO,
+        self,
+        logger: str | logging.Logger = "guardrails.audit",
+        *,
+        level: int = logging.INFO,
         denied_level: int = logging.WARNING,
     ) -> None:
         self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)

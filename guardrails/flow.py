@@ -87,7 +87,9 @@ def call_flow(
             decision = yield from _approve(setup, decision)
         except BaseException as exc:  # a misconfigured approver, Ctrl-C, a cancelled task
             with contextlib.suppress(AuditError):  # the original error matters more
-                recorder.record(_denied(decision, f"approval interrupted ({describe_error(exc)})"), Outcome.NOT_RUN)
+                recorder.record(
+                    _denied(decision, f"approval interrupted ({describe_error(exc)})"), Outcome.NOT_RUN
+                )
             raise
         if decision.allowed and live is not None:
             decision = _blocked(live(), decision) or decision

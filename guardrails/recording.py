@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome
+from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome, trusted_record
 from guardrails.errors import AuditError
 from guardrails.redaction import AuditView
 from guardrails.values import brief
@@ -34,11 +34,13 @@ OnAuditError = Literal["deny", "allow"]
 class Recorder:
     """The records of one call. Arguments are made safe and redacted once, on first use."""
 
-    __slots__ = ("setup", "_view")
+    __slots__ = ("setup", "_view", "_base_for", "_base")
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
         self._view: AuditView | None = None
+        self._base_for: Decision | None = None
+        self._base: dict[str, Any] = {}
 
     def record(self, decision: Decision, outcome: Outcome | None, *, denied_by: str | None = None) -> None:
         """Record before the tool runs (or instead of running it)."""
@@ -81,50 +83,68 @@ class Recorder:
         """Record what the tool did; failures are logged, not raised."""
         if not self.setup.sinks:
             return
-        record = self.make(
-            decision,
-            outcome,
-            error=None if exc is None else describe_error(exc),
-            error_type=None if exc is None else _type_name(exc),
-            duration_ms=(time.perf_counter() - started) * 1e3,
-        )
+        duration_ms = (time.perf_counter() - started) * 1e3
+        if exc is None:
+            record = self.make(decision, outcome, duration_ms=duration_ms)
+        else:
+            record = self.make(
+                decision, outcome, error=describe_error(exc), error_type=_type_name(exc), duration_ms=duration_ms
+            )
         _deliver(self.setup.sinks, record)
 
     def make(
         self, decision: Decision, outcome: Outcome | None, denied_by: str | None = None, **extra: Any
     ) -> AuditRecord:
         """The record of ``decision`` (with ``outcome``), redacted by the policy."""
-        call = decision.call
+        if self._base_for is decision and denied_by is None:
+            base = self._base
+        else:
+            base = self._fields(decision, denied_by)
+            if denied_by is None:
+                self._base_for, self._base = decision, base
+        fields = base.copy()
+        fields["time"] = datetime.now(timezone.utc)
+        fields["outcome"] = outcome
+        if extra:
+            error = extra.pop("error", None)
+            if error is not None:
+                fields["error"] = self._view_of(decision).scrub(error)
+            fields.update(extra)
+        return trusted_record(fields)
+
+    def _view_of(self, decision: Decision) -> AuditView:
         view = self._view
         if view is None:
+            call = decision.call
             view = self._view = self.setup.policy.redaction.view(call.args, call.context)
+        return view
+
+    def _fields(self, decision: Decision, denied_by: str | None) -> dict[str, Any]:
+        """What every record of this decision says (made once per decision)."""
+        call = decision.call
+        view = self._view_of(decision)
         approval = decision.approval
         reason = decision.reason if denied_by is None else f"{decision.reason}; {denied_by}"
-        error = extra.pop("error", None)
         tool_call_id = call.context.get("tool_call_id")
-        return AuditRecord(
-            time=datetime.now(timezone.utc),
-            call_id=call.call_id,
-            tool_call_id=None if tool_call_id is None else str(tool_call_id),
-            action=call.action,
-            args=view.args,
-            context=view.context,
-            effect=decision.effect.value if denied_by is None else "deny",
-            rule_id=decision.rule_id,
-            reason=view.scrub(reason),
-            enforced=decision.enforced,
-            policy_version=decision.version,
-            approval=None
+        return {
+            "call_id": call.call_id,
+            "tool_call_id": None if tool_call_id is None else str(tool_call_id),
+            "action": call.action,
+            "args": view.args,
+            "context": view.context,
+            "effect": decision.effect.value if denied_by is None else "deny",
+            "rule_id": decision.rule_id,
+            "reason": view.scrub(reason),
+            "enforced": decision.enforced,
+            "policy_version": decision.version,
+            "approval": None
             if approval is None
             else AuditApproval(
                 approved=approval.approved,
                 by=approval.by,
                 reason=None if approval.reason is None else view.scrub(approval.reason),
             ),
-            outcome=outcome,
-            error=None if error is None else view.scrub(error),
-            **extra,
-        )
+        }
 
 
 def record_event(sinks: Sequence[AuditSink], kind: str, **fields: Any) -> None:

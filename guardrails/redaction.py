@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from fnmatch import translate
 from typing import Any
@@ -29,6 +30,11 @@ from pydantic import BaseModel
 from guardrails.errors import PolicyError
 from guardrails.matchers.patterns import backtracking_risk
 from guardrails.values import brief, show
+
+if sys.version_info >= (3, 11):
+    import re._parser as _sre_parse
+else:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parse
 
 __all__ = ["DEFAULT_NAMES", "REDACTED", "VALUE_PATTERNS", "AuditView", "Redaction"]
 
@@ -89,9 +95,11 @@ class Redaction:
     Redaction changes what is recorded, never what is decided.
     """
 
-    __slots__ = ("names", "values", "defaults", "_name_regex", "_value_regex")
+    __slots__ = ("names", "values", "defaults", "_name_regex", "_value_regex", "_shortest", "_hidden")
 
-    def __init__(self, names: Iterable[str] = (), values: Iterable[str] = (), *, defaults: bool = True) -> None:
+    def __init__(
+        self, names: Iterable[str] = (), values: Iterable[str] = (), *, defaults: bool = True
+    ) -> None:
         self.names = _strings(names, "names")
         self.values = _strings(values, "values")
         if type(defaults) is not bool:
@@ -109,6 +117,9 @@ class Redaction:
             if all_values
             else None
         )
+        # Strings shorter than any match need no search: most arguments are short.
+        self._shortest = 0 if self._value_regex is None else _shortest_match(self._value_regex.pattern)
+        self._hidden: dict[str, bool] = {}
 
     # ---- documents ------------------------------------------------------------------
 
@@ -147,7 +158,9 @@ class Redaction:
         return hash((self.names, self.values, self.defaults))
 
     def __repr__(self) -> str:
-        return f"Redaction(names={list(self.names)!r}, values={list(self.values)!r}, defaults={self.defaults})"
+        return (
+            f"Redaction(names={list(self.names)!r}, values={list(self.values)!r}, defaults={self.defaults})"
+        )
 
     # ---- applying -------------------------------------------------------------------
 
@@ -158,13 +171,19 @@ class Redaction:
 
     def text(self, value: str) -> str:
         """``value`` with every redacted value pattern replaced."""
-        if self._value_regex is None:
+        if self._value_regex is None or len(value) < self._shortest:
             return value
         return self._value_regex.sub(_replace, value)
 
     def hides_name(self, name: str) -> bool:
         """Whether values under the key ``name`` are redacted whole."""
-        return self._name_regex is not None and self._name_regex.match(name.casefold()) is not None
+        hidden = self._hidden.get(name)
+        if hidden is None:
+            hidden = self._name_regex is not None and self._name_regex.match(name.casefold()) is not None
+            if len(self._hidden) >= _NAME_CACHE:
+                self._hidden.clear()  # hostile key names must not grow memory without bound
+            self._hidden[name] = hidden
+        return hidden
 
 
 class AuditView:
@@ -183,6 +202,7 @@ class AuditView:
 
 
 _CARD_REGEX = re.compile(_CARD)
+_NAME_CACHE = 4096
 _GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
 
 
@@ -218,6 +238,8 @@ class _Walker:
         out: dict[str, Any] = {}
         hides = self.redaction.hides_name
         try:
+            if not values:
+                return out
             items = list(dict.items(values) if isinstance(values, dict) else values.items())
         except Exception as exc:  # noqa: BLE001 - a broken mapping is recorded as such
             return {"[unreadable]": f"{type(values).__name__}: {type(exc).__name__}"}
@@ -273,7 +295,9 @@ class _Walker:
     def string(self, text: str) -> str:
         if len(text) > MAX_TEXT:
             # Redact a little past the cut, so a secret across it is not half kept.
-            return self.redaction.text(text[: MAX_TEXT + 256])[:MAX_TEXT] + f"...[truncated: {len(text)} chars]"
+            return (
+                self.redaction.text(text[: MAX_TEXT + 256])[:MAX_TEXT] + f"...[truncated: {len(text)} chars]"
+            )
         return self.redaction.text(text)
 
     def remember(self, value: Any, depth: int) -> None:
@@ -300,6 +324,14 @@ class _Walker:
         return text
 
 
+def _shortest_match(pattern: str) -> int:
+    """The fewest characters ``pattern`` can match (0 when it cannot tell)."""
+    try:
+        return int(_sre_parse.parse(pattern).getwidth()[0])
+    except Exception:  # noqa: BLE001 - an internal module: when in doubt, search everything
+        return 0
+
+
 def _strings(values: Iterable[str], what: str) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Iterable):
         raise PolicyError(f"redact: {what} must be a list of strings, got {show(values)}")
@@ -319,8 +351,10 @@ def _value_pattern(value: str) -> str:
         raise PolicyError(f"redact: value pattern {value!r} does not compile: {exc}") from None
     risk = backtracking_risk(value)
     if risk:
-        raise PolicyError(f"redact: value pattern {value!r} can backtrack for minutes on hostile input ({risk})")
+        raise PolicyError(
+            f"redact: value pattern {value!r} can backtrack for minutes on hostile input ({risk})"
+        )
     flags = _GLOBAL_FLAGS.match(value)
     if flags:  # "(?i)key" must become "(?i:key)" to sit inside one alternation
-        return f"(?{flags.group(1)}:{value[flags.end():]})"
+        return f"(?{flags.group(1)}:{value[flags.end() :]})"
     return value

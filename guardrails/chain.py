@@ -1,0 +1,341 @@
+"""The hash-chained JSONL audit format: writing a line, reading and verifying a log.
+
+Each line is one JSON object: ``seq`` (its place in the chain, from 0),
+``prev`` (the digest of the line before, 64 zeros for the first), the
+record's fields, and last ``hash``, the SHA-256 (or, with a key, HMAC-SHA256)
+of the line's bytes before ``,"hash":``. Rotated files continue the chain:
+``audit.jsonl.1``, ``audit.jsonl.2``... are older, ``audit.jsonl`` newest.
+
+A verifier can therefore tell an edited line (its digest is wrong, or the next
+line no longer follows it), a deleted one (a gap in ``seq``), lines moved or
+copied (``seq`` out of order), and a last line cut short by a crash (no
+newline, not whole) — which is reported as such, not as tampering.
+
+The chain proves the log is whole up to its last line. Someone able to
+rewrite the file can rewrite the chain after it too: keep ``head`` (the
+last digest) somewhere else, or write with a ``key`` kept away from the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from guardrails.audit import AuditRecord, Outcome
+from guardrails.errors import AuditError
+from guardrails.values import brief
+
+__all__ = [
+    "GENESIS",
+    "AuditProblem",
+    "AuditVerification",
+    "audit_files",
+    "encode_line",
+    "line_state",
+    "read_audit",
+    "record_fields",
+    "shared_fields",
+    "shared_key",
+    "verify_audit",
+]
+
+GENESIS = "0" * 64
+_HASH = b',"hash":"'
+_LINE = re.compile(rb'\{"seq":(\d+),"prev":"([0-9a-f]{64})",.*,"hash":"([0-9a-f]{64})"\}', re.DOTALL)
+_ROTATED = re.compile(r"\.(\d+)$")
+
+Key = bytes | str | None
+
+Problem = Literal["edited", "deleted", "reordered", "inserted", "truncated"]
+
+
+# ---- writing ---------------------------------------------------------------------------
+
+
+def record_fields(record: AuditRecord, shared: str | None = None) -> str:
+    """The record's fields as JSON object members (no braces), None fields left out.
+
+    What happened (time, outcome, error) comes first; ``shared`` is
+    ``shared_fields(record)``, the same for every record of a call, when the
+    caller has it already.
+    """
+    text = _text
+    out = f'"time":"{_iso(record.time)}"'
+    if record.outcome is not None:
+        out += f',"outcome":"{_OUTCOMES[record.outcome]}"'
+    if record.duration_ms is not None:
+        out += f',"duration_ms":{round(record.duration_ms, 6)!r}'
+    if record.error is not None:
+        out += f',"error":{text(record.error)},"error_type":{_json(record.error_type)}'
+    return f"{out},{shared_fields(record) if shared is None else shared}"
+
+
+def shared_fields(record: AuditRecord) -> str:
+    """The members every record of one call has alike: the call and its decision."""
+    text = _text
+    out = (
+        f'"schema_version":{record.schema_version},"kind":{text(record.kind)},'
+        f'"call_id":{text(record.call_id)},"action":{text(record.action)},'
+        f'"args":{_json(record.args)},"context":{_json(record.context) if record.context else "{}"},'
+        f'"effect":{text(record.effect)},"rule_id":{text(record.rule_id)},"reason":{text(record.reason)},'
+        f'"enforced":{"true" if record.enforced else "false"},"policy_version":{text(record.policy_version)}'
+    )
+    if record.tool_call_id is not None:
+        out += f',"tool_call_id":{text(record.tool_call_id)}'
+    if record.approval is not None:
+        out += f',"approval":{_json(record.approval.model_dump())}'
+    return out
+
+
+def shared_key(record: AuditRecord) -> tuple[Any, ...]:
+    """What ``shared_fields`` depends on (equal, mostly identical, across a call's records)."""
+    return (
+        record.args,
+        record.context,
+        record.approval,
+        record.call_id,
+        record.effect,
+        record.reason,
+        record.rule_id,
+        record.enforced,
+        record.kind,
+        record.action,
+        record.tool_call_id,
+        record.policy_version,
+        record.schema_version,
+    )
+
+
+def _fallback(value: Any) -> Any:
+    # Records from a governed call are JSON already; this is for hand-made ones.
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return brief(value, 4096)
+
+
+_OUTCOMES = {outcome: outcome.value for outcome in Outcome}
+_second: list[Any] = [None, ""]
+
+
+def _iso(time: datetime) -> str:
+    """``time.isoformat()``, a few times faster for UTC times: the second is formatted once."""
+    if time.tzinfo is not timezone.utc:
+        return time.isoformat()
+    key = (time.second, time.minute, time.hour, time.day, time.month, time.year)
+    second = _second
+    if second[0] != key:
+        second[:] = [key, time.replace(microsecond=0, tzinfo=None).isoformat()]
+    micro = time.microsecond
+    return f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
+
+
+# Built once: json.dumps with options builds an encoder on every call.
+_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_fallback).encode
+
+
+_text: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
+    json.encoder.py_encode_basestring_ascii
+)
+
+
+def encode_line(seq: int, prev: str, fields: str, key: Key = None) -> tuple[bytes, str]:
+    """One line of the log (with its newline) and its digest."""
+    body = f'{{"seq":{seq},"prev":"{prev}",{fields}'.encode()
+    digest = _digest(body, key)
+    return body + _HASH + digest.encode() + b'"}\n', digest
+
+
+def _digest(body: bytes, key: Key) -> str:
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key.encode() if isinstance(key, str) else key, body, hashlib.sha256).hexdigest()
+
+
+def line_state(line: bytes, key: Key = None) -> tuple[int, str] | None:
+    """``(seq, digest)`` of a whole, untouched line (without its newline), else None."""
+    match = _LINE.fullmatch(line)
+    if match is None:
+        return None
+    digest = match.group(3).decode()
+    cut = len(line) - len(_HASH) - 64 - 2
+    if line[cut : cut + len(_HASH)] != _HASH or not hmac.compare_digest(_digest(line[:cut], key), digest):
+        return None
+    return int(match.group(1)), digest
+
+
+# ---- files -----------------------------------------------------------------------------
+
+
+def audit_files(path: str | Path) -> list[Path]:
+    """The files of one log in chain order: rotated ``path.1``, ``path.2``... then ``path``.
+
+    A path that is itself a rotated file (``audit.jsonl.3``) stands alone.
+    """
+    path = Path(path)
+    if _ROTATED.search(path.name):
+        return [path]
+    rotated = sorted(
+        (int(m.group(1)), p)
+        for p in path.parent.glob(f"{glob_escape(path.name)}.*")
+        if (m := _ROTATED.search(p.name)) and p.name == f"{path.name}.{m.group(1)}"
+    )
+    files = [p for _, p in rotated]
+    if path.exists() or not files:
+        files.append(path)
+    return files
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob characters taken literally."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _lines(paths: Sequence[Path]) -> Iterator[tuple[Path, int, bytes, bool]]:
+    """Every line of every file: path, line number from 1, bytes, whether the log ends there."""
+    for n, path in enumerate(paths):
+        with path.open("rb") as file:
+            data = file.read()
+        if not data:
+            continue
+        parts = data.split(b"\n")
+        whole = parts[-1] == b""
+        if whole:
+            parts.pop()
+        for i, line in enumerate(parts, 1):
+            last_of_log = n == len(paths) - 1 and i == len(parts)
+            yield path, i, line, last_of_log and not whole
+
+
+# ---- verifying -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    """The first thing wrong with a log: where, what kind, and what it means."""
+
+    kind: Problem
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """What ``verify_audit`` found.
+
+    ``ok`` means nothing was tampered with: every line is whole, in order and
+    linked to the one before. A last line cut short by a crash leaves ``ok``
+    true, with ``problem.kind == "truncated"``. ``head`` is the digest of the
+    last whole line: keep it elsewhere to detect a later rewrite of the tail.
+    """
+
+    ok: bool
+    records: int
+    head: str
+    files: tuple[str, ...]
+    problem: AuditProblem | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the log ends with a line cut short by a crash."""
+        return self.problem is not None and self.problem.kind == "truncated"
+
+    def __str__(self) -> str:
+        files = ", ".join(self.files)
+        if self.problem is None:
+            return f"ok: {self.records} records, chain intact ({files}); head {self.head}"
+        if self.ok:
+            return f"ok: {self.records} records, chain intact up to a crash: {self.problem}; head {self.head}"
+        return f"TAMPERED: {self.problem} ({self.records} records verified before it)"
+
+
+def verify_audit(*paths: str | Path, key: Key = None) -> AuditVerification:
+    """Check the hash chain of a log (its rotated files found from each path).
+
+    Reports the first problem: an edited, deleted, reordered or inserted
+    line, or a last line truncated by a crash (``ok`` stays true for that).
+    """
+    files = [f for path in paths for f in audit_files(path)]
+    for f in files:
+        if not f.exists():
+            raise FileNotFoundError(f"no audit log at {f}")
+    names = tuple(str(f) for f in files)
+    entries = list(_lines(files))
+    parsed = [line_state(line, key) for _, _, line, _ in entries]
+    seqs = {state[0] for state in parsed if state is not None}
+    seen: set[str] = set()
+    expected, prev, count = 0, GENESIS, 0
+
+    def verdict(kind: Problem, index: int, message: str) -> AuditVerification:
+        path, line, _, _ = entries[index]
+        problem = AuditProblem(kind, str(path), line, message)
+        return AuditVerification(kind == "truncated", count, prev, names, problem)
+
+    for index, ((_, _, raw, cut_short), state) in enumerate(zip(entries, parsed, strict=False)):
+        if state is None:
+            if cut_short:
+                return verdict(
+                    "truncated",
+                    index,
+                    f"the last line is cut short ({len(raw)} bytes): a write interrupted by a crash",
+                )
+            hint = " (was the log written with a key? pass it)" if index == 0 and key is None else ""
+            return verdict("edited", index, f"the line does not match its digest: it was changed{hint}")
+        seq, digest = state
+        claimed_prev = _LINE.fullmatch(raw).group(2).decode()  # type: ignore[union-attr]
+        if digest in seen:
+            return verdict("inserted", index, f"a copy of record {seq}, which came earlier")
+        if seq > expected:
+            if expected in seqs:
+                return verdict("reordered", index, f"record {seq} comes where record {expected} should")
+            gap = f"record {expected}" if seq == expected + 1 else f"records {expected}-{seq - 1}"
+            where = "before it" if count else "at the start (deleted, or earlier rotated files not given)"
+            return verdict("deleted", index, f"{gap} missing {where}")
+        if seq < expected:
+            return verdict("reordered", index, f"record {seq} comes after record {expected - 1}")
+        if claimed_prev != prev:
+            what = (
+                "the line before was rewritten, or this one"
+                if count
+                else "the first record does not start the chain"
+            )
+            return verdict("edited", index, f"record {seq} does not follow the line before it: {what}")
+        seen.add(digest)
+        expected, prev, count = seq + 1, digest, count + 1
+    return AuditVerification(True, count, prev, names)
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+def read_audit(*paths: str | Path) -> Iterator[AuditRecord]:
+    """The records of a log in order (rotated files included; a crash-truncated
+    last line skipped). Does not verify the chain: see ``verify_audit``.
+
+    Raises ``AuditError`` naming the file and line of a line that is not a record.
+    """
+    files = [f for path in paths for f in audit_files(path)]
+    for path, number, raw, cut_short in _lines(files):
+        try:
+            fields = json.loads(raw)
+            if not isinstance(fields, dict):
+                raise ValueError("not a JSON object")
+            for name in ("seq", "prev", "hash"):
+                fields.pop(name, None)
+            yield AuditRecord.model_validate(fields)
+        except (ValueError, ValidationError) as exc:
+            if cut_short:
+                return
+            raise AuditError(f"{path}:{number}: not an audit record ({brief(exc, 200)})") from None

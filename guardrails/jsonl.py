@@ -1,0 +1,327 @@
+"""``JsonlAudit``: an append-only, hash-chained JSON-lines audit log.
+
+Each record is one ``os.write`` of a whole line to a file opened for appending
+(no buffer in this process), so a process killed at any moment leaves every
+record it had written, at worst followed by one line cut short. ``fsync``
+decides what survives the machine losing power: ``"always"`` syncs every
+record before the call goes on, ``"batch"`` at most every ``fsync_interval``
+seconds (and on close), ``"never"`` leaves it to the operating system.
+
+One writer per file: the file is locked while open, and a forked child must
+open its own. On opening an existing log the chain continues from its last
+line; a line cut short by a crash is removed first, and the removal itself is
+recorded (``kind="audit_recovered"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import weakref
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from guardrails.audit import AuditRecord
+from guardrails.chain import (
+    GENESIS,
+    Key,
+    audit_files,
+    encode_line,
+    line_state,
+    record_fields,
+    shared_fields,
+    shared_key,
+)
+from guardrails.errors import AuditError, ConfigurationError
+from guardrails.values import brief, show
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, one writer by convention
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FsyncMode", "JsonlAudit"]
+
+FsyncMode = Literal["always", "batch", "never"]
+
+_TAIL_CHUNK = 1 << 16
+_open_logs: weakref.WeakSet[JsonlAudit] = weakref.WeakSet()
+
+
+class JsonlAudit:
+    """An audit sink appending hash-chained JSON lines to ``path``.
+
+    ``rotate_bytes`` starts a new file when the current one would grow past
+    it: ``audit.jsonl`` becomes ``audit.jsonl.1`` (then ``.2``...), and the
+    chain runs on across files. With ``key`` the digests are HMAC-SHA256, so
+    only a holder of the key can forge them. ``guardrails audit verify`` (or
+    ``guardrails.verify_audit``) checks a log; ``guardrails audit show``
+    prints it.
+
+    Errors opening the log raise at once; errors writing it make the sink
+    raise, which stops the governed call (see ``on_audit_error``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: FsyncMode = "batch",
+        fsync_interval: float = 1.0,
+        rotate_bytes: int | None = None,
+        key: Key = None,
+    ) -> None:
+        if fsync not in ("always", "batch", "never"):
+            raise ConfigurationError(f"fsync must be 'always', 'batch' or 'never', got {show(fsync)}")
+        if (
+            isinstance(fsync_interval, bool)
+            or not isinstance(fsync_interval, (int, float))
+            or fsync_interval <= 0
+        ):
+            raise ConfigurationError(f"fsync_interval must be a positive number, got {show(fsync_interval)}")
+        if rotate_bytes is not None and (type(rotate_bytes) is not int or rotate_bytes <= 0):
+            raise ConfigurationError(f"rotate_bytes must be a positive int or None, got {show(rotate_bytes)}")
+        if key is not None and (not isinstance(key, (bytes, str)) or not key):
+            raise ConfigurationError(f"key must be non-empty bytes or str, got {type(key).__name__}")
+        self.path = Path(path)
+        self.fsync: FsyncMode = fsync
+        self.fsync_interval = float(fsync_interval)
+        self.rotate_bytes = rotate_bytes
+        self._key = key
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._pid = os.getpid()
+        self._closed = False
+        self._synced = time.monotonic()
+        self._seq, self._prev, self._size = 0, GENESIS, 0
+        self._shared: tuple[tuple[Any, ...], str] | None = None
+        recovered = self._open()
+        self._finalizer = weakref.finalize(self, _close_fd, self._holder)
+        _open_logs.add(self)
+        if recovered:
+            self(recovered)
+
+    # ---- the sink ------------------------------------------------------------------
+
+    def __call__(self, record: AuditRecord) -> None:
+        # The records of one call share most fields: serialise them once.
+        key = shared_key(record)
+        cached = self._shared
+        if cached is not None and cached[0] == key:
+            shared = cached[1]
+        else:
+            shared = shared_fields(record)
+            self._shared = (key, shared)
+        fields = record_fields(record, shared)
+        with self._lock:
+            if self._closed:
+                raise AuditError(f"audit log {self.path} is closed")
+            if self._pid != os.getpid():
+                raise AuditError(
+                    f"audit log {self.path} was opened in process {self._pid}; this forked child "
+                    "must open its own JsonlAudit (one writer per file)"
+                )
+            line, digest = encode_line(self._seq, self._prev, fields, self._key)
+            if self.rotate_bytes is not None and self._size and self._size + len(line) > self.rotate_bytes:
+                self._rotate()
+            try:
+                written = os.write(self._fd, line)
+            except OSError as exc:
+                raise AuditError(f"cannot write audit log {self.path}: {exc.strerror or exc}") from exc
+            if written < len(line):  # rare: a signal or a full disk mid-line
+                self._append_rest(line, written)
+            self._size += len(line)
+            self._seq, self._prev = self._seq + 1, digest
+            fsync = self.fsync
+            if fsync != "never" and (
+                fsync == "always" or time.monotonic() - self._synced >= self.fsync_interval
+            ):
+                self._sync()
+
+    def flush(self) -> None:
+        """Sync what was written to disk now (whatever ``fsync`` says)."""
+        with self._lock:
+            if not self._closed and self._pid == os.getpid():
+                self._sync()
+
+    def close(self) -> None:
+        """Sync (unless ``fsync="never"``), unlock and close. Later records raise."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._pid == os.getpid() and self.fsync != "never":
+                self._sync()
+            self._finalizer()
+
+    def __enter__(self) -> JsonlAudit:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def head(self) -> str:
+        """The digest of the last line written: keep it elsewhere to detect a rewritten tail."""
+        return self._prev
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._seq} records"
+        return f"<JsonlAudit {str(self.path)!r} {state}, fsync={self.fsync}>"
+
+    # ---- the file ------------------------------------------------------------------
+
+    def _open(self) -> AuditRecord | None:
+        """Open and lock the log; continue its chain. Returns the record of a repair, if one was made."""
+        self._holder = _Holder()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot open audit log {self.path}: {exc.strerror or exc}") from exc
+        self._holder.fd = self._fd = fd
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._holder.close()
+                raise ConfigurationError(
+                    f"audit log {self.path} is being written by another JsonlAudit; "
+                    "give each process (and each sink) its own file"
+                ) from None
+        try:
+            return self._resume()
+        except BaseException:
+            self._holder.close()
+            raise
+
+    def _resume(self) -> AuditRecord | None:
+        """Read where the chain stands; mend a line cut short by a crash."""
+        self._size = os.fstat(self._fd).st_size
+        files = audit_files(self.path)
+        source = self.path if self._size else (files[-2] if len(files) > 1 else None)
+        if source is None:
+            self._sync_directory()
+            return None
+        last, fragment = _tail(source)
+        repaired: AuditRecord | None = None
+        if fragment and source == self.path:
+            if line_state(fragment, self._key) is not None:
+                os.write(self._fd, b"\n")  # a whole record missing only its newline
+                self._size += 1
+                last = fragment
+            else:
+                os.ftruncate(self._fd, self._size - len(fragment))
+                self._size -= len(fragment)
+                repaired = AuditRecord(
+                    time=datetime.now(timezone.utc),
+                    kind="audit_recovered",
+                    reason=f"removed {len(fragment)} bytes of a line cut short by a crash: "
+                    f"{brief(fragment.decode(errors='replace'), 300)}",
+                )
+        if last is None:
+            return repaired
+        state = line_state(last, self._key)
+        if state is None:
+            raise ConfigurationError(
+                f"audit log {source} does not end with a whole audit line, so its chain cannot go on "
+                "(run 'guardrails audit verify'; move the file aside to start a new log)"
+            )
+        self._seq, self._prev = state[0] + 1, state[1]
+        return repaired
+
+    def _append_rest(self, line: bytes, written: int) -> None:
+        try:
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # never leave half a line for the next one to follow
+                os.ftruncate(self._fd, self._size)
+            raise AuditError(f"cannot write audit log {self.path}: {exc.strerror or exc}") from exc
+
+    def _sync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise AuditError(f"cannot sync audit log {self.path}: {exc.strerror or exc}") from exc
+        self._synced = time.monotonic()
+
+    def _sync_directory(self) -> None:
+        """Make a new file's name durable too."""
+        if self.fsync == "never":
+            return
+        try:
+            fd = os.open(self.path.parent, os.O_RDONLY)
+        except OSError:
+            return  # not every platform can open a directory
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _rotate(self) -> None:
+        numbers = [int(p.name.rsplit(".", 1)[1]) for p in audit_files(self.path)[:-1]]
+        target = self.path.with_name(f"{self.path.name}.{max(numbers, default=0) + 1}")
+        if self.fsync != "never":
+            self._sync()
+        try:
+            os.rename(self.path, target)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise AuditError(
+                f"cannot rotate audit log {self.path} to {target.name}: {exc.strerror or exc}"
+            ) from exc
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._holder.close()
+        self._holder.fd = self._fd = fd
+        self._size = 0
+        self._sync_directory()
+
+
+class _Holder:
+    """The file descriptor, apart from the sink, so a finalizer can close it."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self) -> None:
+        self.fd = -1
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _close_fd(holder: _Holder) -> None:
+    holder.close()
+
+
+def _tail(path: Path) -> tuple[bytes | None, bytes]:
+    """The last whole line of ``path`` (without newline) and any fragment after it."""
+    with path.open("rb") as file:
+        end = file.seek(0, os.SEEK_END)
+        data = b""
+        start = end
+        while start > 0 and data.count(b"\n") < 2:
+            start = max(0, start - _TAIL_CHUNK)
+            file.seek(start)
+            data = file.read(end - start)
+    head, _, fragment = data.rpartition(b"\n")
+    if not _:
+        return None, fragment
+    last = head.rpartition(b"\n")[2]
+    return (last or None), fragment
+
+
+def _after_fork() -> None:
+    for log in list(_open_logs):
+        log._holder.fd = -1  # the parent's descriptor: the child must not close or write it
+
+
+os.register_at_fork(after_in_child=_after_fork)
