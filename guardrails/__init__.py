@@ -26,6 +26,7 @@ from guardrails.errors import (
 from guardrails.flow import OnDeny
 from guardrails.governor import Governor, configure, get_governor
 from guardrails.jsonl import JsonlAudit
+from guardrails.otel import OtelAudit
 from guardrails.policy import Policy
 from guardrails.redaction import Redaction
 from guardrails.refs import arg, ctx
@@ -64,6 +65,7 @@ __all__ = [
     "MemoryAudit",
     "Not",
     "OnDeny",
+    "OtelAudit",
     "Outcome",
     "Policy",
     "PolicyError",

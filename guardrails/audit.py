@@ -107,11 +107,20 @@ class AuditRecord(BaseModel):
         return None if value is None else str(value)
 
 
-_DEFAULTS = {name: field.default for name, field in AuditRecord.model_fields.items() if not field.is_required()}
+_DEFAULTS = {
+    name: field.default for name, field in AuditRecord.model_fields.items() if not field.is_required()
+}
+_ALL_FIELDS = set(AuditRecord.model_fields)
+
+
+def record_fields() -> dict[str, Any]:
+    """Every field of a record at its default, to fill in for ``trusted_record``."""
+    return dict(_DEFAULTS)
 
 
 def trusted_record(fields: dict[str, Any]) -> AuditRecord:
-    """A record from fields this library made, already of the declared types.
+    """A record from every field (see ``record_fields``), made by this library
+    and already of the declared types.
 
     Every governed call makes two records: skipping validation here (what
     ``model_construct`` does, without its per-field loop) saves a few
@@ -119,8 +128,8 @@ def trusted_record(fields: dict[str, Any]) -> AuditRecord:
     """
     record = object.__new__(AuditRecord)
     set_attribute = object.__setattr__
-    set_attribute(record, "__dict__", {**_DEFAULTS, **fields})
-    set_attribute(record, "__pydantic_fields_set__", set(fields))
+    set_attribute(record, "__dict__", fields)
+    set_attribute(record, "__pydantic_fields_set__", _ALL_FIELDS.copy())
     set_attribute(record, "__pydantic_extra__", None)
     set_attribute(record, "__pydantic_private__", None)
     return record

@@ -39,6 +39,7 @@ __all__ = [
     "AuditProblem",
     "AuditVerification",
     "audit_files",
+    "digester",
     "encode_line",
     "line_state",
     "read_audit",
@@ -73,7 +74,7 @@ def record_fields(record: AuditRecord, shared: str | None = None) -> str:
     if record.outcome is not None:
         out += f',"outcome":"{_OUTCOMES[record.outcome]}"'
     if record.duration_ms is not None:
-        out += f',"duration_ms":{round(record.duration_ms, 6)!r}'
+        out += f',"duration_ms":{record.duration_ms:.6f}'
     if record.error is not None:
         out += f',"error":{text(record.error)},"error_type":{_json(record.error_type)}'
     return f"{out},{shared_fields(record) if shared is None else shared}"
@@ -127,10 +128,10 @@ _second: list[Any] = [None, ""]
 
 
 def _iso(time: datetime) -> str:
-    """``time.isoformat()``, a few times faster for UTC times: the second is formatted once."""
+    """``time.isoformat()``, faster for UTC times: each second is formatted once."""
     if time.tzinfo is not timezone.utc:
         return time.isoformat()
-    key = (time.second, time.minute, time.hour, time.day, time.month, time.year)
+    key = int(time.timestamp())
     second = _second
     if second[0] != key:
         second[:] = [key, time.replace(microsecond=0, tzinfo=None).isoformat()]
@@ -138,8 +139,19 @@ def _iso(time: datetime) -> str:
     return f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
 
 
-# Built once: json.dumps with options builds an encoder on every call.
-_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_fallback).encode
+def _encoder() -> Callable[[Any], str]:
+    # json.dumps builds an encoder on every call, which costs more than encoding
+    # a call's arguments; build the C encoder once. Values from a governed call
+    # are trees (the recorder made them), so no check for cycles.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    text = getattr(json.encoder, "c_encode_basestring_ascii", None)
+    if make is None or text is None:  # pragma: no cover - Pythons without the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_fallback).encode
+    encode = make(None, _fallback, text, None, ":", ",", False, False, False)
+    return lambda value: "".join(encode(value, 0))
+
+
+_json = _encoder()
 
 
 _text: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
@@ -150,14 +162,16 @@ _text: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii",
 def encode_line(seq: int, prev: str, fields: str, key: Key = None) -> tuple[bytes, str]:
     """One line of the log (with its newline) and its digest."""
     body = f'{{"seq":{seq},"prev":"{prev}",{fields}'.encode()
-    digest = _digest(body, key)
+    digest = digester(key)(body)
     return body + _HASH + digest.encode() + b'"}\n', digest
 
 
-def _digest(body: bytes, key: Key) -> str:
+def digester(key: Key) -> Callable[[bytes], str]:
+    """The function giving a line's digest: SHA-256, or HMAC-SHA256 with ``key``."""
     if key is None:
-        return hashlib.sha256(body).hexdigest()
-    return hmac.new(key.encode() if isinstance(key, str) else key, body, hashlib.sha256).hexdigest()
+        return lambda body: hashlib.sha256(body).hexdigest()
+    secret = key.encode() if isinstance(key, str) else key
+    return lambda body: hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 def line_state(line: bytes, key: Key = None) -> tuple[int, str] | None:
@@ -167,7 +181,7 @@ def line_state(line: bytes, key: Key = None) -> tuple[int, str] | None:
         return None
     digest = match.group(3).decode()
     cut = len(line) - len(_HASH) - 64 - 2
-    if line[cut : cut + len(_HASH)] != _HASH or not hmac.compare_digest(_digest(line[:cut], key), digest):
+    if line[cut : cut + len(_HASH)] != _HASH or not hmac.compare_digest(digester(key)(line[:cut]), digest):
         return None
     return int(match.group(1)), digest
 

@@ -29,11 +29,10 @@ from guardrails.chain import (
     GENESIS,
     Key,
     audit_files,
-    encode_line,
+    digester,
     line_state,
     record_fields,
     shared_fields,
-    shared_key,
 )
 from guardrails.errors import AuditError, ConfigurationError
 from guardrails.values import brief, show
@@ -97,7 +96,9 @@ class JsonlAudit:
         self._closed = False
         self._synced = time.monotonic()
         self._seq, self._prev, self._size = 0, GENESIS, 0
-        self._shared: tuple[tuple[Any, ...], str] | None = None
+        self._shared: tuple[Any, ...] | None = None
+        self._hash = digester(key)
+        self._writable = True
         recovered = self._open()
         self._finalizer = weakref.finalize(self, _close_fd, self._holder)
         _open_logs.add(self)
@@ -107,24 +108,36 @@ class JsonlAudit:
     # ---- the sink ------------------------------------------------------------------
 
     def __call__(self, record: AuditRecord) -> None:
-        # The records of one call share most fields: serialise them once.
-        key = shared_key(record)
+        # The records of one call share most fields: serialise them once. The
+        # recorder hands every record of a call the same objects, so this is
+        # mostly identity checks.
         cached = self._shared
-        if cached is not None and cached[0] == key:
-            shared = cached[1]
+        if (
+            cached is not None
+            and cached[0] is record.args
+            and cached[1] is record.context
+            and cached[2] is record.approval
+            and cached[3] == (record.call_id, record.effect, record.rule_id, record.reason, record.enforced)
+            and cached[4] == (record.kind, record.action, record.tool_call_id, record.policy_version)
+        ):
+            shared = cached[5]
         else:
             shared = shared_fields(record)
-            self._shared = (key, shared)
+            self._shared = (
+                record.args,
+                record.context,
+                record.approval,
+                (record.call_id, record.effect, record.rule_id, record.reason, record.enforced),
+                (record.kind, record.action, record.tool_call_id, record.policy_version),
+                shared,
+            )
         fields = record_fields(record, shared)
         with self._lock:
-            if self._closed:
-                raise AuditError(f"audit log {self.path} is closed")
-            if self._pid != os.getpid():
-                raise AuditError(
-                    f"audit log {self.path} was opened in process {self._pid}; this forked child "
-                    "must open its own JsonlAudit (one writer per file)"
-                )
-            line, digest = encode_line(self._seq, self._prev, fields, self._key)
+            if not self._writable:
+                raise AuditError(self._why_not_writable())
+            body = f'{{"seq":{self._seq},"prev":"{self._prev}",{fields}'.encode()
+            digest = self._hash(body)
+            line = body + b',"hash":"' + digest.encode() + b'"}\n'
             if self.rotate_bytes is not None and self._size and self._size + len(line) > self.rotate_bytes:
                 self._rotate()
             try:
@@ -134,17 +147,26 @@ class JsonlAudit:
             if written < len(line):  # rare: a signal or a full disk mid-line
                 self._append_rest(line, written)
             self._size += len(line)
-            self._seq, self._prev = self._seq + 1, digest
+            self._seq += 1
+            self._prev = digest
             fsync = self.fsync
             if fsync != "never" and (
                 fsync == "always" or time.monotonic() - self._synced >= self.fsync_interval
             ):
                 self._sync()
 
+    def _why_not_writable(self) -> str:
+        if self._closed:
+            return f"audit log {self.path} is closed"
+        return (
+            f"audit log {self.path} was opened in process {self._pid}; this forked child "
+            "must open its own JsonlAudit (one writer per file)"
+        )
+
     def flush(self) -> None:
         """Sync what was written to disk now (whatever ``fsync`` says)."""
         with self._lock:
-            if not self._closed and self._pid == os.getpid():
+            if self._writable:
                 self._sync()
 
     def close(self) -> None:
@@ -152,9 +174,10 @@ class JsonlAudit:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
-            if self._pid == os.getpid() and self.fsync != "never":
+            if self._writable and self.fsync != "never":
                 self._sync()
+            self._closed = True
+            self._writable = False
             self._finalizer()
 
     def __enter__(self) -> JsonlAudit:
@@ -321,6 +344,7 @@ def _tail(path: Path) -> tuple[bytes | None, bytes]:
 
 def _after_fork() -> None:
     for log in list(_open_logs):
+        log._writable = False
         log._holder.fd = -1  # the parent's descriptor: the child must not close or write it
 
 

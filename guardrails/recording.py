@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome, trusted_record
+from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome, record_fields, trusted_record
 from guardrails.errors import AuditError
 from guardrails.redaction import AuditView
 from guardrails.values import brief
@@ -88,7 +88,11 @@ class Recorder:
             record = self.make(decision, outcome, duration_ms=duration_ms)
         else:
             record = self.make(
-                decision, outcome, error=describe_error(exc), error_type=_type_name(exc), duration_ms=duration_ms
+                decision,
+                outcome,
+                error=describe_error(exc),
+                error_type=_type_name(exc),
+                duration_ms=duration_ms,
             )
         _deliver(self.setup.sinks, record)
 
@@ -126,25 +130,29 @@ class Recorder:
         approval = decision.approval
         reason = decision.reason if denied_by is None else f"{decision.reason}; {denied_by}"
         tool_call_id = call.context.get("tool_call_id")
-        return {
-            "call_id": call.call_id,
-            "tool_call_id": None if tool_call_id is None else str(tool_call_id),
-            "action": call.action,
-            "args": view.args,
-            "context": view.context,
-            "effect": decision.effect.value if denied_by is None else "deny",
-            "rule_id": decision.rule_id,
-            "reason": view.scrub(reason),
-            "enforced": decision.enforced,
-            "policy_version": decision.version,
-            "approval": None
-            if approval is None
-            else AuditApproval(
-                approved=approval.approved,
-                by=approval.by,
-                reason=None if approval.reason is None else view.scrub(approval.reason),
-            ),
-        }
+        fields = record_fields()
+        fields.update(
+            {
+                "call_id": call.call_id,
+                "tool_call_id": None if tool_call_id is None else str(tool_call_id),
+                "action": call.action,
+                "args": view.args,
+                "context": view.context,
+                "effect": decision.effect.value if denied_by is None else "deny",
+                "rule_id": decision.rule_id,
+                "reason": view.scrub(reason),
+                "enforced": decision.enforced,
+                "policy_version": decision.version,
+                "approval": None
+                if approval is None
+                else AuditApproval(
+                    approved=approval.approved,
+                    by=approval.by,
+                    reason=None if approval.reason is None else view.scrub(approval.reason),
+                ),
+            }
+        )
+        return fields
 
 
 def record_event(sinks: Sequence[AuditSink], kind: str, **fields: Any) -> None:

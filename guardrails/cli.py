@@ -1,0 +1,212 @@
+"""The ``guardrails`` command (also ``python -m guardrails``).
+
+Exit codes: 0 all is well, 1 something was found (a tampered log), 2 the
+command could not do its job (bad usage, a file that cannot be read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TextIO
+
+from guardrails.audit import AuditRecord, describe
+from guardrails.chain import read_audit, verify_audit
+from guardrails.errors import AuditError
+
+__all__ = ["main"]
+
+OK, FOUND, USAGE = 0, 1, 2
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return USAGE
+    try:
+        return int(args.run(args, sys.stdout))
+    except (OSError, AuditError, ValueError) as exc:
+        print(f"guardrails: {exc}", file=sys.stderr)
+        return USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="guardrails",
+        description="Runtime governance of AI-agent tool calls: check what your agents did.",
+        epilog="Exit codes: 0 all is well, 1 something was found, 2 usage or input error.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    audit = commands.add_parser(
+        "audit",
+        help="verify or read a JSONL audit log",
+        description="Verify or read a JSONL audit log written by guardrails.JsonlAudit.",
+    )
+    audit_commands = audit.add_subparsers(title="audit commands", metavar="COMMAND")
+
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain of a log",
+        description=(
+            "Check that a log is whole: every line unchanged, none deleted, moved or copied. "
+            "Rotated files (audit.jsonl.1, .2, ...) are found from the current file and checked "
+            "in order. A last line cut short by a crash is reported, but is not tampering."
+        ),
+        epilog="Exit codes: 0 intact (maybe cut short by a crash), 1 tampered, 2 unreadable.",
+    )
+    verify.add_argument("files", nargs="+", metavar="FILE", help="the log (its current file)")
+    verify.add_argument("--key-env", metavar="VAR", help="environment variable holding the HMAC key")
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.set_defaults(run=_verify)
+
+    show = audit_commands.add_parser(
+        "show",
+        help="print a log as a table",
+        description="Print the records of a log as a table, oldest first, optionally filtered.",
+        epilog=(
+            "Examples:\n"
+            "  guardrails audit show audit.jsonl --effect deny --since 2h\n"
+            "  guardrails audit show audit.jsonl --action 'payments.*' --session s-42 --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("files", nargs="+", metavar="FILE", help="the log (its current file)")
+    show.add_argument("--action", metavar="GLOB", help="only actions matching this glob")
+    show.add_argument(
+        "--effect", choices=["allow", "deny", "require_approval"], help="only calls with this effect"
+    )
+    show.add_argument(
+        "--outcome", choices=["not_run", "started", "returned", "raised"], help="only this outcome"
+    )
+    show.add_argument("--session", metavar="ID", help="only calls whose context has this session")
+    show.add_argument(
+        "--since", metavar="WHEN", type=_when, help="from this time (ISO 8601, or an age: 30m, 2h, 7d)"
+    )
+    show.add_argument("--until", metavar="WHEN", type=_when, help="up to this time (same forms)")
+    show.add_argument("--calls-only", action="store_true", help="leave out governor events")
+    show.add_argument("--json", action="store_true", help="one JSON record per line instead of a table")
+    show.set_defaults(run=_show)
+    return parser
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    key = None
+    if args.key_env:
+        key = os.environ.get(args.key_env)
+        if not key:
+            raise ValueError(f"environment variable {args.key_env} is not set")
+    result = verify_audit(*args.files, key=key)
+    if args.json:
+        problem = result.problem
+        print(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "records": result.records,
+                    "head": result.head,
+                    "files": list(result.files),
+                    "problem": None if problem is None else problem.__dict__,
+                }
+            ),
+            file=out,
+        )
+    else:
+        print(result, file=out)
+    return OK if result.ok else FOUND
+
+
+def _show(args: argparse.Namespace, out: TextIO) -> int:
+    records = _selected(read_audit(*args.files), args)
+    if args.json:
+        for record in records:
+            print(record.model_dump_json(), file=out)
+        return OK
+    _table(records, out, colour=_colour(out))
+    return OK
+
+
+def _selected(records: Iterable[AuditRecord], args: argparse.Namespace) -> Iterable[AuditRecord]:
+    for record in records:
+        if record.kind != "call" and (args.calls_only or args.effect or args.outcome or args.session):
+            continue
+        if args.action and not fnmatch.fnmatchcase(record.action, args.action):
+            continue
+        if args.effect and record.effect != args.effect:
+            continue
+        if args.outcome and (record.outcome is None or record.outcome.value != args.outcome):
+            continue
+        if args.session and record.session != args.session:
+            continue
+        if args.since and record.time < args.since:
+            continue
+        if args.until and record.time > args.until:
+            continue
+        yield record
+
+
+_COLOURS = {"allow": "32", "deny": "31", "require_approval": "33"}
+
+
+def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool) -> None:
+    width = shutil.get_terminal_size((120, 24)).columns
+    header = f"{'TIME (UTC)':<19}  {'ACTION':<24}  {'EFFECT':<16}  {'OUTCOME':<8}  {'RULE':<24}  REASON"
+    print(header, file=out)
+    shown = shadow = 0
+    for record in records:
+        shown += 1
+        shadow += not record.enforced
+        time = record.time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        if record.kind != "call":
+            line = f"{time:<19}  {describe(record)}"
+            print(line[:width], file=out)
+            continue
+        effect = record.effect + ("" if record.enforced else "*")
+        outcome = record.outcome.value if record.outcome else "-"
+        fixed = f"{time:<19}  {_cut(record.action, 24):<24}  {{effect}}  {outcome:<8}  {_cut(record.rule_id, 24):<24}  "
+        reason = record.reason + (f" [{record.error}]" if record.error else "")
+        room = max(width - len(fixed.format(effect=" " * 16)), 20)
+        painted = f"{effect:<16}"
+        if colour and record.effect in _COLOURS:
+            painted = f"\033[{_COLOURS[record.effect]}m{painted}\033[0m"
+        print(fixed.format(effect=painted) + _cut(reason, room), file=out)
+    print(f"{shown} records" + ("  (* shadow: recorded, not enforced)" if shadow else ""), file=out)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _colour(out: TextIO) -> bool:
+    return out.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _when(text: str) -> datetime:
+    """An ISO 8601 time (UTC unless it says otherwise), or an age such as ``30m``."""
+    match = _DURATION.fullmatch(text.strip())
+    if match:
+        amount, unit = float(match.group(1)), _UNITS[match.group(2)]
+        return datetime.now(timezone.utc) - timedelta(**{unit: amount})
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-27T09:00) or an age (30m, 2h, 7d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
