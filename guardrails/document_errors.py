@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from guardrails.schema import COMBINATORS, MATCHERS, MEMBER_MODELS, OPERATORS, PolicyDocument, RuleDoc
+from guardrails.schema import (
+    COMBINATORS,
+    MATCHERS,
+    MEMBER_MODELS,
+    OPERATORS,
+    PolicyDocument,
+    RedactDoc,
+    RuleDoc,
+)
 
 __all__ = ["explain", "in_source"]
 
@@ -44,6 +52,8 @@ def _valid_keys(parts: list[int | str]) -> list[str]:
         return list(PolicyDocument.model_fields)
     if parts[-1] == "rules" or (isinstance(parts[-1], int) and len(parts) == 2):
         return list(RuleDoc.model_fields)
+    if parts == ["redact"]:
+        return list(RedactDoc.model_fields)
     return ["arg", "ctx", "items", "as", *OPERATORS, *MATCHERS, *COMBINATORS]
 
 
@@ -157,7 +167,7 @@ def _one_error(error: Any, member: str | None = None) -> str:
             )
         if in_condition and key in _SYNONYMS:
             close = [_SYNONYMS[key]]
-        elif not in_condition and model is None and key in _KEY_SYNONYMS:
+        elif not in_condition and model is None and key in _KEY_SYNONYMS and container_parts != ["redact"]:
             close = [_KEY_SYNONYMS[key]]
         else:
             close = difflib.get_close_matches(key, valid, n=1)

@@ -88,7 +88,11 @@ class OtelAudit:
     def _event(self, record: AuditRecord) -> None:
         span = self._tracer.start_span(f"guardrails {record.kind}", start_time=_nanos(record))
         span.set_attributes(
-            {"guardrails.event": record.kind, "guardrails.subject": record.action, "guardrails.reason": record.reason}
+            {
+                "guardrails.event": record.kind,
+                "guardrails.subject": record.action,
+                "guardrails.reason": record.reason,
+            }
         )
         span.end(end_time=_nanos(record))
 

@@ -1,0 +1,174 @@
+"""The ``guardrails`` command: ``audit verify`` and ``audit show``, their output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import guardrails as g
+from guardrails.cli import main
+
+POLICY = g.Policy(
+    [
+        g.allow("payments.refund", when=g.arg("amount") <= 100, id="small-refunds"),
+        g.deny("payments.wire", id="no-wires", reason="wires are off"),
+        g.allow("send_email", id="mail"),
+        g.deny("send_email", when=g.arg("to").endswith("@evil.com"), id="strict-mail", shadow=True),
+    ]
+)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "audit.jsonl"
+    sink = g.JsonlAudit(path)
+    gov = g.Governor(POLICY, audit=sink)
+    refund = g.governed("payments.refund", governor=gov)(lambda amount: "ok")
+    wire = g.governed("payments.wire", governor=gov)(lambda amount: "sent")
+    mail = g.governed("send_email", governor=gov)(lambda to: "sent")
+    with g.context(session="s-1"):
+        refund(10)
+        with pytest.raises(g.ActionDenied):
+            wire(5)
+    with g.context(session="s-2"):
+        mail("bob@evil.com")
+        with pytest.raises(g.ActionDenied):
+            refund(500)
+    gov.block("payments.*")
+    sink.close()
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestVerify:
+    def test_intact(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """An intact log: exit 0 and the count."""
+        code, out, _ = run(capsys, "audit", "verify", str(log))
+        assert code == 0
+        assert out.startswith("ok: 8 records")
+
+    def test_tampered(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A tampered log: exit 1, naming the line and what happened."""
+        lines = log.read_bytes().splitlines(keepends=True)
+        del lines[2]
+        log.write_bytes(b"".join(lines))
+        code, out, _ = run(capsys, "audit", "verify", str(log))
+        assert code == 1
+        assert "TAMPERED" in out and "audit.jsonl:3: deleted" in out
+
+    def test_truncated_is_not_tampering(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A crash-truncated tail: exit 0, reported."""
+        log.write_bytes(log.read_bytes()[:-30])
+        code, out, _ = run(capsys, "audit", "verify", str(log))
+        assert code == 0
+        assert "truncated" in out and "crash" in out
+
+    def test_json(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``--json`` prints the result for CI."""
+        log.write_bytes(log.read_bytes().replace(b'"amount":10', b'"amount":99', 1))
+        code, out, _ = run(capsys, "audit", "verify", "--json", str(log))
+        result = json.loads(out)
+        assert code == 1 and result["ok"] is False
+        assert result["problem"]["kind"] == "edited" and result["problem"]["line"] == 1
+
+    def test_key_from_the_environment(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An HMAC key comes from an environment variable, never the command line."""
+        path = tmp_path / "keyed.jsonl"
+        g.JsonlAudit(path, key="k3y").close()
+        sink = g.JsonlAudit(path, key="k3y")
+        g.governed("x", governor=g.Governor(g.Policy([g.allow("x")]), audit=sink))(lambda: 1)()
+        sink.close()
+        monkeypatch.setenv("AUDIT_KEY", "k3y")
+        assert run(capsys, "audit", "verify", "--key-env", "AUDIT_KEY", str(path))[0] == 0
+        assert run(capsys, "audit", "verify", str(path))[0] == 1
+        code, _, err = run(capsys, "audit", "verify", "--key-env", "NOT_SET_ANYWHERE", str(path))
+        assert code == 2 and "NOT_SET_ANYWHERE is not set" in err
+
+    def test_missing_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A file that is not there: exit 2 and a message, no traceback."""
+        code, _, err = run(capsys, "audit", "verify", str(tmp_path / "nope.jsonl"))
+        assert code == 2 and "no audit log" in err
+
+
+class TestShow:
+    def test_table(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Every record, oldest first, one line each, with a count."""
+        code, out, _ = run(capsys, "audit", "show", str(log))
+        lines = out.splitlines()
+        assert code == 0
+        assert lines[0].split() == ["TIME", "(UTC)", "ACTION", "EFFECT", "OUTCOME", "RULE", "REASON"]
+        assert len(lines) == 1 + 8 + 1
+        assert "no-wires" in lines[3] and "not_run" in lines[3] and "wires are off" in lines[3]
+        assert "deny*" in out and "shadow" in lines[-1]
+        assert "block payments.*" in out
+        assert "\033[" not in out  # not a terminal: no colour
+
+    @pytest.mark.parametrize(
+        ("options", "expected"),
+        [
+            (["--effect", "deny"], 3),
+            (["--action", "payments.*"], 5),
+            (["--action", "send_*", "--calls-only"], 3),
+            (["--session", "s-1"], 3),
+            (["--outcome", "returned"], 2),
+            (["--since", "1h"], 8),
+            (["--until", "1h"], 0),
+        ],
+    )
+    def test_filters(
+        self, log: Path, capsys: pytest.CaptureFixture[str], options: list[str], expected: int
+    ) -> None:
+        """Filters by action, effect, outcome, session and time combine."""
+        code, out, _ = run(capsys, "audit", "show", "--json", *options, str(log))
+        assert code == 0
+        assert len(out.splitlines()) == expected
+
+    def test_time_forms(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Times are ISO 8601 (UTC unless said) or ages; anything else is a usage error."""
+        future = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+        assert run(capsys, "audit", "show", "--json", "--since", future, str(log))[1] == ""
+        with pytest.raises(SystemExit) as exit_info:
+            main(["audit", "show", "--since", "yesterday", str(log)])
+        assert exit_info.value.code == 2
+        assert "not a time" in capsys.readouterr().err
+
+    def test_json_lines_are_records(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``--json`` prints records that read back as AuditRecords."""
+        _, out, _ = run(capsys, "audit", "show", "--json", str(log))
+        records = [g.AuditRecord.model_validate_json(line) for line in out.splitlines()]
+        assert records == list(g.read_audit(log))
+
+    def test_unreadable_line(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A line that is not a record: exit 2 naming file and line."""
+        lines = log.read_bytes().splitlines(keepends=True)
+        lines.insert(1, b"garbage\n")
+        log.write_bytes(b"".join(lines))
+        code, _, err = run(capsys, "audit", "show", str(log))
+        assert code == 2 and "audit.jsonl:2: not an audit record" in err
+
+
+class TestUsage:
+    def test_no_command(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """No command prints help and exits 2."""
+        code, out, _ = run(capsys)
+        assert code == 2 and "audit" in out
+
+    @pytest.mark.parametrize("argv", [["--help"], ["audit", "verify", "--help"], ["audit", "show", "--help"]])
+    def test_help_teaches(self, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+        """Help explains the command and its exit codes."""
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        out: Any = capsys.readouterr().out
+        assert exit_info.value.code == 0
+        assert "Exit codes" in out or "Examples" in out
