@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,7 +87,6 @@ def sync_cases() -> dict[str, Callable[[], Any]]:
     gov10000 = governed_refund(p10000)
     gov_own10 = governed_refund(p1000_own10)
     denied = governed_refund(p10, on_deny=lambda d: "denied")
-    audited = governed_refund(p10, audit=lambda record: None)
     return {
         "plain call": lambda: refund("o-1", 50),
         "functools.wraps closure": lambda: wraps_fn("o-1", 50),
@@ -97,8 +97,37 @@ def sync_cases() -> dict[str, Callable[[], Any]]:
         "governed, 10,000 rules / 1,000 actions": lambda: gov10000("o-1", 50),
         "governed, 1,000 rules, 10 on the tool": lambda: gov_own10("o-1", 50),
         "governed, denied (on_deny message)": lambda: denied("o-1", 5000),
-        "governed, with an audit sink": lambda: audited("o-1", 50),
     }
+
+
+AUDIT_DIR = Path(tempfile.mkdtemp(prefix="guardrails-bench-"))
+
+
+def audit_cases() -> dict[str, Callable[[], Any]]:
+    """The same governed call (10 rules) with each audit sink: two records per allowed call."""
+    p10 = policy_with(10, 10)
+
+    def jsonl(name: str, fsync: Any) -> g.JsonlAudit:
+        # Files roll over at 16 MB and the old ones are removed between batches.
+        return g.JsonlAudit(AUDIT_DIR / name, fsync=fsync, rotate_bytes=16 << 20)
+
+    never = governed_refund(p10, audit=jsonl("never.jsonl", "never"))
+    batch = governed_refund(p10, audit=jsonl("batch.jsonl", "batch"))
+    memory = governed_refund(p10, audit=g.MemoryAudit(maxlen=1000))
+    null = governed_refund(p10, audit=lambda record: None)
+    denied = governed_refund(p10, audit=jsonl("denied.jsonl", "never"), on_deny=lambda d: "denied")
+    return {
+        "audit: a sink that does nothing": lambda: null("o-1", 50),
+        "audit: MemoryAudit": lambda: memory("o-1", 50),
+        "audit: JSONL, fsync=never": lambda: never("o-1", 50),
+        "audit: JSONL, fsync=batch": lambda: batch("o-1", 50),
+        "audit: JSONL, denied call": lambda: denied("o-1", 5000),
+    }
+
+
+def clear_rotated() -> None:
+    for path in AUDIT_DIR.glob("*.jsonl.*"):
+        path.unlink()
 
 
 def matcher_cases() -> dict[str, Callable[[], Any]]:
@@ -147,7 +176,7 @@ def time_async(fn: Callable[..., Any], calls: int) -> float:
 
 
 def measure(repeats: int, calls: int) -> dict[str, float]:
-    sync = {**sync_cases(), **matcher_cases()}
+    sync = {**sync_cases(), **audit_cases(), **matcher_cases()}
     async_cases: dict[str, Callable[..., Any]] = {
         "plain async call": refund_async,
         "governed async, 10 rules": g.governed("refund", governor=g.Governor(policy_with(10, 10)))(
@@ -162,6 +191,7 @@ def measure(repeats: int, calls: int) -> dict[str, float]:
             samples[name].append(time_sync(fn, calls))
         for name, afn in async_cases.items():
             samples[name].append(time_async(afn, calls))
+        clear_rotated()
     return {name: statistics.median(values) * 1e6 for name, values in samples.items()}
 
 
@@ -172,6 +202,16 @@ RATIOS = [
     ("10,000 rules / 10 rules", "governed, 10,000 rules / 1,000 actions", "governed, 10 rules", None),
     ("async governed / plain async", "governed async, 10 rules", "plain async call", None),
     ("denied / allowed", "governed, denied (on_deny message)", "governed, 10 rules", None),
+]
+
+DIFFERENCES = [
+    # (label, case, baseline, target in µs or None): what one part adds to a call
+    ("recording two records (any sink)", "audit: a sink that does nothing", "governed, 10 rules", None),
+    ("JSONL never, over no audit", "audit: JSONL, fsync=never", "governed, 10 rules", 10.0),
+    ("JSONL batch, over no audit", "audit: JSONL, fsync=batch", "governed, 10 rules", 10.0),
+    ("JSONL never, over recording", "audit: JSONL, fsync=never", "audit: a sink that does nothing", None),
+    ("JSONL batch, over recording", "audit: JSONL, fsync=batch", "audit: a sink that does nothing", None),
+    ("JSONL, denied call, over no audit", "audit: JSONL, denied call", "governed, denied (on_deny message)", None),
 ]
 
 
@@ -193,6 +233,12 @@ def report(results: dict[str, float]) -> dict[str, Any]:
         ratios[label] = ratio
         verdict = "" if target is None else f"   target ≤ {target}: {'met' if ratio <= target else 'MISSED'}"
         print(f"{label:<34} {ratio:6.2f}×{verdict}")
+    print()
+    for label, case, baseline, target in DIFFERENCES:
+        added = results[case] - results[baseline]
+        ratios[label] = added
+        verdict = "" if target is None else f"   target ≤ {target:g}: {'met' if added <= target else 'MISSED'}"
+        print(f"{label:<34} {added:+6.2f} µs{verdict}")
     return ratios
 
 

@@ -134,7 +134,9 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
         for record in records:
             print(record.model_dump_json(), file=out)
         return OK
-    _table(records, out, colour=_colour(out))
+    _table(
+        records, out, colour=_colour(out), width=shutil.get_terminal_size().columns if out.isatty() else None
+    )
     return OK
 
 
@@ -160,8 +162,8 @@ def _selected(records: Iterable[AuditRecord], args: argparse.Namespace) -> Itera
 _COLOURS = {"allow": "32", "deny": "31", "require_approval": "33"}
 
 
-def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool) -> None:
-    width = shutil.get_terminal_size((120, 24)).columns
+def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: int | None) -> None:
+    """One line per record; on a terminal, reasons are cut to its width."""
     header = f"{'TIME (UTC)':<19}  {'ACTION':<24}  {'EFFECT':<16}  {'OUTCOME':<8}  {'RULE':<24}  REASON"
     print(header, file=out)
     shown = shadow = 0
@@ -171,17 +173,18 @@ def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool) -> None
         time = record.time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         if record.kind != "call":
             line = f"{time:<19}  {describe(record)}"
-            print(line[:width], file=out)
+            print(line if width is None else _cut(line, width), file=out)
             continue
         effect = record.effect + ("" if record.enforced else "*")
         outcome = record.outcome.value if record.outcome else "-"
         fixed = f"{time:<19}  {_cut(record.action, 24):<24}  {{effect}}  {outcome:<8}  {_cut(record.rule_id, 24):<24}  "
-        reason = record.reason + (f" [{record.error}]" if record.error else "")
-        room = max(width - len(fixed.format(effect=" " * 16)), 20)
+        reason = f"raised {record.error}; {record.reason}" if record.error else record.reason
+        if width is not None:
+            reason = _cut(reason, max(width - len(fixed.format(effect=" " * 16)), 20))
         painted = f"{effect:<16}"
         if colour and record.effect in _COLOURS:
             painted = f"\033[{_COLOURS[record.effect]}m{painted}\033[0m"
-        print(fixed.format(effect=painted) + _cut(reason, room), file=out)
+        print(fixed.format(effect=painted) + reason, file=out)
     print(f"{shown} records" + ("  (* shadow: recorded, not enforced)" if shadow else ""), file=out)
 
 

@@ -149,6 +149,32 @@ class TestShow:
         records = [g.AuditRecord.model_validate_json(line) for line in out.splitlines()]
         assert records == list(g.read_audit(log))
 
+    def test_terminal_gets_colour_and_fits(self, log: Path) -> None:
+        """On a terminal, effects are coloured and lines cut to its width; NO_COLOR turns colour off."""
+        import io
+
+        from guardrails.cli import _colour, _table
+
+        out = io.StringIO()
+        _table(g.read_audit(log), out, colour=True, width=130)
+        lines = out.getvalue().splitlines()
+        assert "\033[31m" in out.getvalue() and "\033[32m" in out.getvalue()
+        plain = [line.replace("\033[31m", "").replace("\033[32m", "").replace("\033[0m", "") for line in lines]
+        assert all(len(line) <= 130 for line in plain[1:-1])
+        assert any(line.endswith("…") for line in plain)
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("NO_COLOR", raising=False)
+            patch.setenv("TERM", "xterm")
+            assert _colour(Terminal())
+            patch.setenv("NO_COLOR", "1")
+            assert not _colour(Terminal())
+        assert not _colour(io.StringIO())
+
     def test_unreadable_line(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """A line that is not a record: exit 2 naming file and line."""
         lines = log.read_bytes().splitlines(keepends=True)

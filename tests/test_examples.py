@@ -42,6 +42,17 @@ class TestReadme:
         assert "'payments.refund' denied by rule 'cap': agents never refund that much" in printed
         assert "expected a finite number, got str '50'" in printed
 
+    def test_redact_table_in_the_readme_loads(self, tmp_path: Path) -> None:
+        """The README's ``[redact]`` example is a valid policy document that redacts an IBAN."""
+        import guardrails as g
+
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL) if "[redact]" in b]
+        (tmp_path / "redact.toml").write_text(block)
+        policy = g.Policy.from_file(tmp_path / "redact.toml")
+        view = policy.redaction.view({"note": "IBAN DE89 3704 0044 0532 0130 00", "ssn": "x", "card_pin": 1}, {})
+        assert view.args == {"note": "[REDACTED]", "ssn": "[REDACTED]", "card_pin": "[REDACTED]"}
+
     def test_quick_start_has_exactly_two_commands(self) -> None:
         """The quick start's first code block holds two commands: demo, then tests."""
         commands = quick_start_commands()
@@ -70,6 +81,20 @@ class TestQuickstart:
         trail = out.split("Audit trail", 1)[1]
         assert len(re.findall(r"not_run", trail)) == 6
         assert len(re.findall(r"returned", trail)) == 5
+
+
+class TestAuditTrailExample:
+    def test_audit_trail_demo(self) -> None:
+        """The audit demo keeps secrets out of the log, verifies it, reads it, and catches an edit."""
+        result = run("examples/audit_trail.py")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "in the log: True" not in out
+        assert out.count("in the log: False") == 4
+        assert "raised LookupError: no order A-0" in out
+        assert "ok: 10 records, chain intact" in out
+        assert "TAMPERED:" in out and ":5: edited" in out
+        assert "(exit code 1)" in out
 
 
 class TestDocumentsExample:
