@@ -211,7 +211,12 @@ DIFFERENCES = [
     ("JSONL batch, over no audit", "audit: JSONL, fsync=batch", "governed, 10 rules", 10.0),
     ("JSONL never, over recording", "audit: JSONL, fsync=never", "audit: a sink that does nothing", None),
     ("JSONL batch, over recording", "audit: JSONL, fsync=batch", "audit: a sink that does nothing", None),
-    ("JSONL, denied call, over no audit", "audit: JSONL, denied call", "governed, denied (on_deny message)", None),
+    (
+        "JSONL, denied call, over no audit",
+        "audit: JSONL, denied call",
+        "governed, denied (on_deny message)",
+        None,
+    ),
 ]
 
 
@@ -237,7 +242,9 @@ def report(results: dict[str, float]) -> dict[str, Any]:
     for label, case, baseline, target in DIFFERENCES:
         added = results[case] - results[baseline]
         ratios[label] = added
-        verdict = "" if target is None else f"   target ≤ {target:g}: {'met' if added <= target else 'MISSED'}"
+        verdict = (
+            "" if target is None else f"   target ≤ {target:g}: {'met' if added <= target else 'MISSED'}"
+        )
         print(f"{label:<34} {added:+6.2f} µs{verdict}")
     return ratios
 

@@ -22,7 +22,12 @@ policy = g.Policy.from_dict(
     {
         "rules": [
             {"action": "lookup_customer", "effect": "allow"},
-            {"id": "small-refunds", "action": "refund", "effect": "allow", "when": {"arg": "amount", "le": 100}},
+            {
+                "id": "small-refunds",
+                "action": "refund",
+                "effect": "allow",
+                "when": {"arg": "amount", "le": 100},
+            },
             {
                 "id": "no-external-mail",
                 "action": "send_email",

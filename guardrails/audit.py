@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, SkipValidation
+from pydantic import BaseModel, ConfigDict, SkipValidation, field_serializer
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -95,6 +95,11 @@ class AuditRecord(BaseModel):
     error_type: str | None = None
     duration_ms: float | None = None
 
+    @field_serializer("args", "context")
+    def _plain(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        # The recorder hands out read-only mappings and tuples; dumps get plain JSON types.
+        return _thawed(value)  # type: ignore[no-any-return]
+
     @property
     def approved_by(self) -> str | None:
         """Who answered the approval, if anyone did and said who."""
@@ -105,6 +110,14 @@ class AuditRecord(BaseModel):
         """The ``session`` of the call's context, if it had one."""
         value = self.context.get("session")
         return None if value is None else str(value)
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thawed(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thawed(item) for item in value]
+    return value
 
 
 _DEFAULTS = {

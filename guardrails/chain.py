@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,11 +39,13 @@ __all__ = [
     "AuditProblem",
     "AuditVerification",
     "audit_files",
+    "cut_short",
     "digester",
     "encode_line",
     "line_state",
     "read_audit",
     "record_fields",
+    "rotated_files",
     "shared_fields",
     "shared_key",
     "verify_audit",
@@ -117,7 +119,9 @@ def shared_key(record: AuditRecord) -> tuple[Any, ...]:
 
 
 def _fallback(value: Any) -> Any:
-    # Records from a governed call are JSON already; this is for hand-made ones.
+    # Records hold read-only mappings; anything else comes from hand-made records.
+    if isinstance(value, Mapping):
+        return dict(value)
     if isinstance(value, (tuple, set, frozenset)):
         return list(value)
     return brief(value, 4096)
@@ -151,7 +155,9 @@ def _encoder() -> Callable[[Any], str]:
     return lambda value: "".join(encode(value, 0))
 
 
-_json = _encoder()
+#: A value as compact JSON (mappings and tuples included).
+json_text = _encoder()
+_json = json_text
 
 
 _text: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
@@ -190,22 +196,22 @@ def line_state(line: bytes, key: Key = None) -> tuple[int, str] | None:
 
 
 def audit_files(path: str | Path) -> list[Path]:
-    """The files of one log in chain order: rotated ``path.1``, ``path.2``... then ``path``.
-
-    A path that is itself a rotated file (``audit.jsonl.3``) stands alone.
-    """
+    """The files of one log in chain order: rotated ``path.1``, ``path.2``... then ``path``."""
     path = Path(path)
-    if _ROTATED.search(path.name):
-        return [path]
+    files = rotated_files(path)
+    if path.exists() or not files:
+        files.append(path)
+    return files
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """The rotated files of the log at ``path`` (``path.1``, ``path.2``...), oldest first."""
     rotated = sorted(
         (int(m.group(1)), p)
         for p in path.parent.glob(f"{glob_escape(path.name)}.*")
         if (m := _ROTATED.search(p.name)) and p.name == f"{path.name}.{m.group(1)}"
     )
-    files = [p for _, p in rotated]
-    if path.exists() or not files:
-        files.append(path)
-    return files
+    return [p for _, p in rotated]
 
 
 def glob_escape(name: str) -> str:
@@ -214,19 +220,25 @@ def glob_escape(name: str) -> str:
 
 
 def _lines(paths: Sequence[Path]) -> Iterator[tuple[Path, int, bytes, bool]]:
-    """Every line of every file: path, line number from 1, bytes, whether the log ends there."""
+    """Every line of every file, streamed: path, line number from 1, bytes without
+    the newline, and whether it is the log's last line with no newline after it."""
     for n, path in enumerate(paths):
         with path.open("rb") as file:
-            data = file.read()
-        if not data:
-            continue
-        parts = data.split(b"\n")
-        whole = parts[-1] == b""
-        if whole:
-            parts.pop()
-        for i, line in enumerate(parts, 1):
-            last_of_log = n == len(paths) - 1 and i == len(parts)
-            yield path, i, line, last_of_log and not whole
+            for number, line in enumerate(file, 1):
+                if line.endswith(b"\n"):
+                    yield path, number, line[:-1], False
+                else:  # only a file's last line can lack its newline
+                    yield path, number, line, n == len(paths) - 1
+
+
+def cut_short(fragment: bytes, seq: int, prev: str) -> bool:
+    """Whether ``fragment`` is how the line after ``(seq - 1, prev)`` begins: a write a
+    crash interrupted. Anything else in its place was put there. (What a cut line
+    held is not a record and is never read as one.)"""
+    if _LINE.fullmatch(fragment):
+        return False  # a whole line whose digest is wrong was edited, not cut
+    start = f'{{"seq":{seq},"prev":"{prev}",'.encode()
+    return start.startswith(fragment) or fragment.startswith(start)
 
 
 # ---- verifying -------------------------------------------------------------------------
@@ -275,60 +287,94 @@ class AuditVerification:
         return f"TAMPERED: {self.problem} ({self.records} records verified before it)"
 
 
-def verify_audit(*paths: str | Path, key: Key = None) -> AuditVerification:
+def verify_audit(
+    *paths: str | Path, key: Key = None, start: str | None = None, head: str | None = None
+) -> AuditVerification:
     """Check the hash chain of a log (its rotated files found from each path).
 
     Reports the first problem: an edited, deleted, reordered or inserted
-    line, or a last line truncated by a crash (``ok`` stays true for that).
+    line, or a last line cut short by a crash (``ok`` stays true for that).
+    ``start`` is the digest the first line must follow, when older files
+    were removed on purpose (the ``head`` noted before removing them);
+    ``head`` is a digest noted earlier that must still be in the log.
     """
     files = [f for path in paths for f in audit_files(path)]
     for f in files:
         if not f.exists():
             raise FileNotFoundError(f"no audit log at {f}")
     names = tuple(str(f) for f in files)
-    entries = list(_lines(files))
-    parsed = [line_state(line, key) for _, _, line, _ in entries]
-    seqs = {state[0] for state in parsed if state is not None}
-    seen: set[str] = set()
-    expected, prev, count = 0, GENESIS, 0
+    expected: int | None = 0 if start is None else None
+    prev = GENESIS if start is None else start
+    count, head_seen = 0, head is None
+    last: tuple[Path, int] | None = None
 
-    def verdict(kind: Problem, index: int, message: str) -> AuditVerification:
-        path, line, _, _ = entries[index]
-        problem = AuditProblem(kind, str(path), line, message)
+    def verdict(kind: Problem, where: tuple[Path, int], message: str) -> AuditVerification:
+        problem = AuditProblem(kind, str(where[0]), where[1], message)
         return AuditVerification(kind == "truncated", count, prev, names, problem)
 
-    for index, ((_, _, raw, cut_short), state) in enumerate(zip(entries, parsed, strict=False)):
+    for path, number, raw, unfinished in _lines(files):
+        where = last = (path, number)
+        state = line_state(raw, key)
         if state is None:
-            if cut_short:
+            if unfinished and cut_short(raw, 0 if expected is None else expected, prev):
                 return verdict(
                     "truncated",
-                    index,
+                    where,
                     f"the last line is cut short ({len(raw)} bytes): a write interrupted by a crash",
                 )
-            hint = " (was the log written with a key? pass it)" if index == 0 and key is None else ""
-            return verdict("edited", index, f"the line does not match its digest: it was changed{hint}")
+            hint = " (was the log written with a key? pass it)" if count == 0 and key is None else ""
+            return verdict("edited", where, f"the line does not match its digest: it was changed{hint}")
         seq, digest = state
         claimed_prev = _LINE.fullmatch(raw).group(2).decode()  # type: ignore[union-attr]
-        if digest in seen:
-            return verdict("inserted", index, f"a copy of record {seq}, which came earlier")
-        if seq > expected:
-            if expected in seqs:
-                return verdict("reordered", index, f"record {seq} comes where record {expected} should")
-            gap = f"record {expected}" if seq == expected + 1 else f"records {expected}-{seq - 1}"
-            where = "before it" if count else "at the start (deleted, or earlier rotated files not given)"
-            return verdict("deleted", index, f"{gap} missing {where}")
+        if expected is None:  # a chain that continues one removed on purpose
+            expected = seq
         if seq < expected:
-            return verdict("reordered", index, f"record {seq} comes after record {expected - 1}")
+            if _digest_at(files, seq, key) == digest:
+                return verdict("inserted", where, f"a copy of record {seq}, which came earlier")
+            return verdict("reordered", where, f"record {seq} comes after record {expected - 1}")
+        if seq > expected:
+            if _has_seq(files, where, expected, key):
+                return verdict("reordered", where, f"record {seq} comes where record {expected} should")
+            gap = f"record {expected}" if seq == expected + 1 else f"records {expected}-{seq - 1}"
+            at = "before it" if count else "at the start (deleted, or earlier rotated files not given)"
+            return verdict("deleted", where, f"{gap} missing {at}")
         if claimed_prev != prev:
             what = (
                 "the line before was rewritten, or this one"
                 if count
                 else "the first record does not start the chain"
             )
-            return verdict("edited", index, f"record {seq} does not follow the line before it: {what}")
-        seen.add(digest)
+            return verdict("edited", where, f"record {seq} does not follow the line before it: {what}")
+        head_seen = head_seen or digest == head
         expected, prev, count = seq + 1, digest, count + 1
+    if not head_seen:
+        return verdict(
+            "deleted",
+            last or (files[-1], 0),
+            f"the line with digest {head} is not in the log: it was cut or rewritten after that line",
+        )
     return AuditVerification(True, count, prev, names)
+
+
+def _digest_at(files: Sequence[Path], seq: int, key: Key) -> str | None:
+    """The digest of the first whole line with ``seq`` (a second pass, only once a problem is found)."""
+    for _, _, raw, _ in _lines(files):
+        state = line_state(raw, key)
+        if state is not None and state[0] == seq:
+            return state[1]
+    return None
+
+
+def _has_seq(files: Sequence[Path], after: tuple[Path, int], seq: int, key: Key) -> bool:
+    """Whether a whole line with ``seq`` comes later than ``after``."""
+    later = False
+    for path, number, raw, _ in _lines(files):
+        if later:
+            state = line_state(raw, key)
+            if state is not None and state[0] == seq:
+                return True
+        later = later or (path, number) == after
+    return False
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -341,7 +387,7 @@ def read_audit(*paths: str | Path) -> Iterator[AuditRecord]:
     Raises ``AuditError`` naming the file and line of a line that is not a record.
     """
     files = [f for path in paths for f in audit_files(path)]
-    for path, number, raw, cut_short in _lines(files):
+    for path, number, raw, unfinished in _lines(files):
         try:
             fields = json.loads(raw)
             if not isinstance(fields, dict):
@@ -350,6 +396,6 @@ def read_audit(*paths: str | Path) -> Iterator[AuditRecord]:
                 fields.pop(name, None)
             yield AuditRecord.model_validate(fields)
         except (ValueError, ValidationError) as exc:
-            if cut_short:
+            if unfinished:
                 return
             raise AuditError(f"{path}:{number}: not an audit record ({brief(exc, 200)})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -262,6 +263,11 @@ def _sinks(audit: AuditArg) -> tuple[AuditSink, ...]:
     for sink in sinks:
         if not callable(sink):
             raise ConfigurationError(f"audit sinks must be callable, got {show(sink)}")
+        if inspect.iscoroutinefunction(sink) or inspect.iscoroutinefunction(type(sink).__call__):
+            raise ConfigurationError(
+                f"audit sink {show(sink)} is async: a sink must record before the tool runs; "
+                "make it a plain function (hand records to a queue if it must do I/O later)"
+            )
     return sinks
 
 

@@ -16,6 +16,7 @@ recorded (``kind="audit_recovered"``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 import time
@@ -28,14 +29,15 @@ from guardrails.audit import AuditRecord
 from guardrails.chain import (
     GENESIS,
     Key,
-    audit_files,
+    cut_short,
     digester,
     line_state,
     record_fields,
+    rotated_files,
     shared_fields,
 )
 from guardrails.errors import AuditError, ConfigurationError
-from guardrails.values import brief, show
+from guardrails.values import show
 
 try:
     import fcntl
@@ -99,6 +101,7 @@ class JsonlAudit:
         self._shared: tuple[Any, ...] | None = None
         self._hash = digester(key)
         self._writable = True
+        self._broken = False
         recovered = self._open()
         self._finalizer = weakref.finalize(self, _close_fd, self._holder)
         _open_logs.add(self)
@@ -140,24 +143,30 @@ class JsonlAudit:
             line = body + b',"hash":"' + digest.encode() + b'"}\n'
             if self.rotate_bytes is not None and self._size and self._size + len(line) > self.rotate_bytes:
                 self._rotate()
+            size, seq, prev = self._size, self._seq, self._prev
             try:
                 written = os.write(self._fd, line)
-            except OSError as exc:
-                raise AuditError(f"cannot write audit log {self.path}: {exc.strerror or exc}") from exc
-            if written < len(line):  # rare: a signal or a full disk mid-line
-                self._append_rest(line, written)
-            self._size += len(line)
-            self._seq += 1
-            self._prev = digest
-            fsync = self.fsync
-            if fsync != "never" and (
-                fsync == "always" or time.monotonic() - self._synced >= self.fsync_interval
-            ):
-                self._sync()
+                if written < len(line):  # rare: a signal or a full disk mid-line
+                    self._append_rest(line, written)
+                self._size, self._seq, self._prev = size + len(line), seq + 1, digest
+                fsync = self.fsync
+                if fsync != "never" and (
+                    fsync == "always" or time.monotonic() - self._synced >= self.fsync_interval
+                ):
+                    self._sync()
+            except BaseException as exc:
+                # Whatever stopped us (a full disk, a failed sync, Ctrl-C), the line
+                # must be wholly in the log or not at all, and the chain must agree.
+                self._undo(size, seq, prev)
+                if isinstance(exc, OSError):
+                    raise AuditError(f"cannot write audit log {self.path}: {exc.strerror or exc}") from exc
+                raise
 
     def _why_not_writable(self) -> str:
         if self._closed:
             return f"audit log {self.path} is closed"
+        if self._broken:
+            return f"audit log {self.path} could not take back a failed write; open it again to go on"
         return (
             f"audit log {self.path} was opened in process {self._pid}; this forked child "
             "must open its own JsonlAudit (one writer per file)"
@@ -167,7 +176,7 @@ class JsonlAudit:
         """Sync what was written to disk now (whatever ``fsync`` says)."""
         with self._lock:
             if self._writable:
-                self._sync()
+                self._sync_or_raise()
 
     def close(self) -> None:
         """Sync (unless ``fsync="never"``), unlock and close. Later records raise."""
@@ -175,7 +184,7 @@ class JsonlAudit:
             if self._closed:
                 return
             if self._writable and self.fsync != "never":
-                self._sync()
+                self._sync_or_raise()
             self._closed = True
             self._writable = False
             self._finalizer()
@@ -221,55 +230,77 @@ class JsonlAudit:
             raise
 
     def _resume(self) -> AuditRecord | None:
-        """Read where the chain stands; mend a line cut short by a crash."""
+        """Find where the chain stands; mend a line cut short by a crash."""
         self._size = os.fstat(self._fd).st_size
-        files = audit_files(self.path)
-        source = self.path if self._size else (files[-2] if len(files) > 1 else None)
-        if source is None:
+        if not self._size:
             self._sync_directory()
-            return None
-        last, fragment = _tail(source)
+        last, fragment = _tail(self.path) if self._size else (None, b"")
         repaired: AuditRecord | None = None
-        if fragment and source == self.path:
-            if line_state(fragment, self._key) is not None:
-                os.write(self._fd, b"\n")  # a whole record missing only its newline
-                self._size += 1
-                last = fragment
-            else:
-                os.ftruncate(self._fd, self._size - len(fragment))
-                self._size -= len(fragment)
-                repaired = AuditRecord(
-                    time=datetime.now(timezone.utc),
-                    kind="audit_recovered",
-                    reason=f"removed {len(fragment)} bytes of a line cut short by a crash: "
-                    f"{brief(fragment.decode(errors='replace'), 300)}",
+        if fragment and line_state(fragment, self._key) is not None:
+            os.write(self._fd, b"\n")  # a whole record missing only its newline
+            self._size += 1
+            last, fragment = fragment, b""
+        self._seq, self._prev = self._position(last)
+        if fragment:
+            if not cut_short(fragment, self._seq, self._prev):
+                raise ConfigurationError(
+                    f"audit log {self.path} ends with a line that is not an audit line cut short by a "
+                    "crash, so its chain cannot go on (run 'guardrails audit verify'; move the file "
+                    "aside to start a new log)"
                 )
+            kept = self.path.with_name(f"{self.path.name}.crash-{self._seq}")
+            kept.write_bytes(fragment)
+            os.ftruncate(self._fd, self._size - len(fragment))
+            self._size -= len(fragment)
+            repaired = AuditRecord(
+                time=datetime.now(timezone.utc),
+                kind="audit_recovered",
+                reason=f"a crash cut record {self._seq} short: its {len(fragment)} bytes were "
+                f"moved to {kept.name}, and the chain goes on",
+            )
+        return repaired
+
+    def _position(self, last: bytes | None) -> tuple[int, str]:
+        """The next ``seq`` and the ``prev`` it follows, after the line ``last`` of the
+        current file — or, when that file holds none yet, after the newest rotated file."""
+        source = self.path
         if last is None:
-            return repaired
-        state = line_state(last, self._key)
+            rotated = rotated_files(self.path)
+            if not rotated:
+                return 0, GENESIS
+            source = rotated[-1]
+            last = _tail(source)[0]
+        state = None if last is None else line_state(last, self._key)
         if state is None:
             raise ConfigurationError(
                 f"audit log {source} does not end with a whole audit line, so its chain cannot go on "
                 "(run 'guardrails audit verify'; move the file aside to start a new log)"
             )
-        self._seq, self._prev = state[0] + 1, state[1]
-        return repaired
+        return state[0] + 1, state[1]
 
     def _append_rest(self, line: bytes, written: int) -> None:
+        while written < len(line):
+            written += os.write(self._fd, line[written:])
+
+    def _undo(self, size: int, seq: int, prev: str) -> None:
+        """Take back a line that may be partly or wholly written."""
+        self._size, self._seq, self._prev = size, seq, prev
         try:
-            while written < len(line):
-                written += os.write(self._fd, line[written:])
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # never leave half a line for the next one to follow
-                os.ftruncate(self._fd, self._size)
-            raise AuditError(f"cannot write audit log {self.path}: {exc.strerror or exc}") from exc
+            if os.fstat(self._fd).st_size != size:
+                os.ftruncate(self._fd, size)
+        except OSError:
+            self._writable = False  # the file cannot be put right: refuse every later record
+            self._broken = True
 
     def _sync(self) -> None:
+        os.fsync(self._fd)
+        self._synced = time.monotonic()
+
+    def _sync_or_raise(self) -> None:
         try:
-            os.fsync(self._fd)
+            self._sync()
         except OSError as exc:
             raise AuditError(f"cannot sync audit log {self.path}: {exc.strerror or exc}") from exc
-        self._synced = time.monotonic()
 
     def _sync_directory(self) -> None:
         """Make a new file's name durable too."""
@@ -287,11 +318,13 @@ class JsonlAudit:
             os.close(fd)
 
     def _rotate(self) -> None:
-        numbers = [int(p.name.rsplit(".", 1)[1]) for p in audit_files(self.path)[:-1]]
+        numbers = [int(p.name.rsplit(".", 1)[1]) for p in rotated_files(self.path)]
         target = self.path.with_name(f"{self.path.name}.{max(numbers, default=0) + 1}")
         if self.fsync != "never":
-            self._sync()
+            self._sync_or_raise()
         try:
+            if target.exists():  # never replace a file of the log
+                raise FileExistsError(errno.EEXIST, "a file of that name exists")
             os.rename(self.path, target)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as exc:
@@ -344,6 +377,7 @@ def _tail(path: Path) -> tuple[bytes | None, bytes]:
 
 def _after_fork() -> None:
     for log in list(_open_logs):
+        log._lock = threading.Lock()  # another thread may have held it at the fork
         log._writable = False
         log._holder.fd = -1  # the parent's descriptor: the child must not close or write it
 

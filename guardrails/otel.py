@@ -11,12 +11,12 @@ current while the tool runs, so the tool's own spans are its siblings.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from guardrails.audit import AuditRecord, Outcome
+from guardrails.chain import json_text
 from guardrails.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def _attributes(record: AuditRecord) -> dict[str, Any]:
 
 
 def _args_json(args: Any) -> str:
-    text = json.dumps(args, separators=(",", ":"), default=str)
+    text = json_text(args)
     return text if len(text) <= MAX_ARGS else text[: MAX_ARGS - 3] + "..."
 
 

@@ -9,6 +9,7 @@ tool did (and does not retry it).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Sequence
@@ -16,8 +17,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome, record_fields, trusted_record
+from guardrails.auditview import AuditView
 from guardrails.errors import AuditError
-from guardrails.redaction import AuditView
 from guardrails.values import brief
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class Recorder:
         failed: list[tuple[AuditSink, Exception]] = []
         for i, sink in enumerate(sinks):
             try:
-                sink(record)
+                deliver(sink, record)
             except Exception as exc:
                 if self.setup.on_audit_error == "allow":
                     failed.append((sink, exc))
@@ -60,10 +61,11 @@ class Recorder:
                     f"{decision.call.action!r} did not run: audit sink {brief(sink)} failed "
                     f"({describe_error(exc)})"
                 )
-                if outcome is Outcome.STARTED and i:
-                    # The sinks before it were told the tool started: tell them it did not.
-                    _deliver(sinks[:i], self.make(decision, Outcome.NOT_RUN, str(error)))
+                self._retract(decision, outcome, sinks[:i], str(error))
                 raise error from exc
+            except BaseException as exc:  # Ctrl-C, a cancelled task: the tool will not run either
+                self._retract(decision, outcome, sinks[:i], f"recording interrupted ({describe_error(exc)})")
+                raise
         for sink, failure in failed:
             logger.error(
                 "audit sink %s failed (%s); the call goes on: on_audit_error='allow'", brief(sink), failure
@@ -76,6 +78,13 @@ class Recorder:
                 reason=f"audit sink {brief(sink)} failed ({describe_error(failure)}); "
                 f"the call went on (on_audit_error='allow')",
             )
+
+    def _retract(
+        self, decision: Decision, outcome: Outcome | None, told: Sequence[AuditSink], why: str
+    ) -> None:
+        """The sinks in ``told`` heard the tool would start: tell them it did not."""
+        if outcome is Outcome.STARTED and told:
+            _deliver(told, self.make(decision, Outcome.NOT_RUN, why))
 
     def record_after(
         self, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
@@ -129,12 +138,11 @@ class Recorder:
         view = self._view_of(decision)
         approval = decision.approval
         reason = decision.reason if denied_by is None else f"{decision.reason}; {denied_by}"
-        tool_call_id = call.context.get("tool_call_id")
         fields = record_fields()
         fields.update(
             {
                 "call_id": call.call_id,
-                "tool_call_id": None if tool_call_id is None else str(tool_call_id),
+                "tool_call_id": view.tool_call_id,
                 "action": call.action,
                 "args": view.args,
                 "context": view.context,
@@ -164,10 +172,22 @@ def record_event(sinks: Sequence[AuditSink], kind: str, **fields: Any) -> None:
         _deliver(sinks, AuditRecord(time=datetime.now(timezone.utc), kind=kind, **fields))
 
 
+def deliver(sink: AuditSink, record: AuditRecord) -> None:
+    """Hand ``record`` to ``sink``; a sink that returns an awaitable did not record it."""
+    result: Any = sink(record)  # type: ignore[func-returns-value]
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # no "never awaited" warning: the error says it all
+        raise AuditError(
+            f"audit sink {brief(sink)} returned an awaitable; sinks must record before returning"
+        )
+
+
 def _deliver(sinks: Sequence[AuditSink], record: AuditRecord) -> None:
     for sink in sinks:
         try:
-            sink(record)
+            deliver(sink, record)
         except Exception:
             what = (
                 f"the outcome ({record.outcome}) of call {record.call_id}"
@@ -177,13 +197,14 @@ def _deliver(sinks: Sequence[AuditSink], record: AuditRecord) -> None:
             logger.exception("audit sink %s failed to record %s", brief(sink), what)
 
 
-def describe_error(exc: BaseException, limit: int = 200) -> str:
+def describe_error(exc: BaseException, limit: int | None = 200) -> str:
     """``Type: message``, the message cut to ``limit`` characters."""
     try:
         text = str(exc)
     except Exception:  # noqa: BLE001 - a broken __str__ must not hide the tool's exception
         text = "<message could not be read>"
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -1,87 +1,78 @@
-"""What the audit trail may keep of a call: JSON-safe, bounded and redacted.
+"""What the audit trail must not keep: redacted names and value patterns.
 
-Every sink receives the same view of a call's arguments and context, made
-once per call before anything is written:
-
-- values are JSON (str, int, finite float, bool, None, lists, dicts with string
-  keys); anything else becomes a bounded ``repr`` — pydantic models and
-  dataclasses become dicts first, so their field names can be redacted too;
-- strings longer than ``MAX_TEXT`` characters, lists and dicts longer than
-  ``MAX_ITEMS`` and nesting deeper than ``MAX_DEPTH`` are cut, with the size noted;
-- a value whose key (argument, context or dict key, at any depth) matches a
-  redacted name becomes ``"[REDACTED]"``, whatever it holds;
-- parts of strings that match a redacted value pattern (card numbers, API keys,
-  tokens, private keys) become ``"[REDACTED]"``; so do the redacted values
-  themselves where they reappear in a reason or an error message.
+``Redaction`` is the policy's setting; ``guardrails.auditview`` applies it
+when a call's arguments and context are made recordable.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping
 from fnmatch import translate
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from guardrails.errors import PolicyError
 from guardrails.matchers.patterns import backtracking_risk
-from guardrails.values import brief, show
+from guardrails.values import show
+
+if TYPE_CHECKING:
+    from guardrails.auditview import AuditView
 
 if sys.version_info >= (3, 11):
     import re._parser as _sre_parse
 else:  # pragma: no cover - Python 3.10
     import sre_parse as _sre_parse
 
-__all__ = ["DEFAULT_NAMES", "REDACTED", "VALUE_PATTERNS", "AuditView", "Redaction"]
+__all__ = ["DEFAULT_NAMES", "REDACTED", "VALUE_PATTERNS", "Redaction"]
 
 REDACTED = "[REDACTED]"
-MAX_TEXT = 4096
-MAX_ITEMS = 256
-MAX_DEPTH = 16
-#: Redacted values shorter than this are not searched for in free text: a PIN
-#: of "1" would otherwise blank out every digit of every message.
-MIN_SECRET = 4
 
-#: Argument and key names redacted unless ``defaults=False`` (globs, any case).
+#: Argument and key names redacted unless ``defaults=False``: globs, matched
+#: ignoring case, compatibility forms, and "-", "_" and spaces (so
+#: ``*api_key*`` also finds ``X-API-Key`` and ``apiKey``).
 DEFAULT_NAMES = (
     "*password*",
     "*passwd*",
+    "*passphrase*",
+    "pwd",
     "*secret*",
     "*token*",
     "*api_key*",
-    "*apikey*",
     "*private_key*",
     "*credential*",
-    "authorization",
+    "*authorization*",
+    "*auth_key*",
     "cookie",
     "set-cookie",
 )
 
-_CARD = r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])"
+# 13 to 19 digits, single or double separators between them; Luhn-checked.
+_CARD = r"(?<!\d)\d(?:[ \t\u00a0./-]{0,2}\d){12,18}(?!\d)"
 
 #: Named value patterns; ``values`` may name these or give regular expressions.
 VALUE_PATTERNS: Mapping[str, str] = {
     "card": _CARD,
     "api_key": "|".join(
         (
-            r"\b(?:sk|pk|rk)-(?:[a-z]+-)?[A-Za-z0-9_-]{16,}",  # OpenAI, Anthropic and look-alikes
+            r"\b(?:sk|pk|rk)-(?:[a-z0-9]+-)*[A-Za-z0-9_-]{16,}",  # OpenAI, Anthropic and look-alikes
             r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
             r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
             r"\bgithub_pat_[A-Za-z0-9_]{30,}",
             r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
             r"\bxox[abprs]-[A-Za-z0-9-]{10,}",  # Slack
             r"\bAIza[0-9A-Za-z_-]{35}",  # Google
-            r"\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*",
+            r"\b(?i:bearer|basic)\s+[A-Za-z0-9._~+/-]{16,}=*",
         )
     ),
     "jwt": r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
     "private_key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)",
 }
 DEFAULT_VALUES = tuple(VALUE_PATTERNS)
+
+_CACHE = 4096
+_SEPARATORS = re.compile(r"[-_\s]")
 
 
 class Redaction:
@@ -95,7 +86,7 @@ class Redaction:
     Redaction changes what is recorded, never what is decided.
     """
 
-    __slots__ = ("names", "values", "defaults", "_name_regex", "_value_regex", "_shortest", "_hidden")
+    __slots__ = ("names", "values", "defaults", "cards", "_name_regex", "_patterns", "_hidden", "_messages")
 
     def __init__(
         self, names: Iterable[str] = (), values: Iterable[str] = (), *, defaults: bool = True
@@ -108,18 +99,20 @@ class Redaction:
         all_names = (*DEFAULT_NAMES, *self.names) if defaults else self.names
         all_values = (*DEFAULT_VALUES, *self.values) if defaults else self.values
         self._name_regex = (
-            re.compile("|".join(translate(name.casefold()) for name in dict.fromkeys(all_names)))
+            re.compile("|".join(translate(name_key(name)) for name in dict.fromkeys(all_names)))
             if all_names
             else None
         )
-        self._value_regex = (
-            re.compile("|".join(f"(?:{_value_pattern(v)})" for v in dict.fromkeys(all_values)), re.DOTALL)
-            if all_values
-            else None
-        )
-        # Strings shorter than any match need no search: most arguments are short.
-        self._shortest = 0 if self._value_regex is None else _shortest_match(self._value_regex.pattern)
+        #: Whether card numbers are redacted (numbers are checked as well as strings).
+        self.cards = "card" in all_values
+        # The built-in patterns share one regex; each of the user's is its own,
+        # so their groups, flags and back-references mean what they wrote.
+        built_in = [VALUE_PATTERNS[v] for v in dict.fromkeys(all_values) if v in VALUE_PATTERNS]
+        own = [v for v in dict.fromkeys(all_values) if v not in VALUE_PATTERNS]
+        sources = (["|".join(f"(?:{p})" for p in built_in)] if built_in else []) + own
+        self._patterns = tuple(_compiled(source, source in own) for source in sources)
         self._hidden: dict[str, bool] = {}
+        self._messages: dict[str, str] = {}
 
     # ---- documents ------------------------------------------------------------------
 
@@ -166,54 +159,81 @@ class Redaction:
 
     def view(self, args: Mapping[str, Any], context: Mapping[str, Any]) -> AuditView:
         """The recordable form of a call's arguments and context."""
-        walker = _Walker(self)
-        return AuditView(walker.mapping(args, 0), walker.mapping(context, 0), walker)
+        from guardrails.auditview import AuditView
 
-    def text(self, value: str) -> str:
-        """``value`` with every redacted value pattern replaced."""
-        if self._value_regex is None or len(value) < self._shortest:
-            return value
-        return self._value_regex.sub(_replace, value)
+        return AuditView(self, args, context)
+
+    def spans(self, value: str) -> list[tuple[int, int]]:
+        """Where redacted value patterns match in ``value``: sorted, merged ``(start, end)``."""
+        found: list[tuple[int, int]] = []
+        for regex, shortest in self._patterns:
+            if len(value) < shortest:
+                continue
+            for match in regex.finditer(value):
+                if match.end() > match.start() and not _not_a_card(match.group()):
+                    found.append(match.span())
+        if len(found) < 2:
+            return found
+        found.sort()
+        merged = [found[0]]
+        for start, end in found[1:]:
+            if start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def text(self, value: str, limit: int | None = None) -> str:
+        """``value`` with every redacted value pattern replaced, cut to ``limit`` characters
+        of the original (a secret that starts before the cut is redacted whole)."""
+        spans = self.spans(value if limit is None else value[: limit + 4096])
+        if not spans:
+            return value if limit is None else value[:limit]
+        parts: list[str] = []
+        at = 0
+        for start, end in spans:
+            if limit is not None and start >= limit:
+                break
+            parts += (value[at:start], REDACTED)
+            at = end
+        end = len(value) if limit is None else max(at, limit)
+        parts.append(value[at:end])
+        return "".join(parts)
+
+    def message(self, text: str) -> str:
+        """``text(...)`` for reasons and errors, remembered: a rule's reason recurs on every call."""
+        done = self._messages.get(text)
+        if done is None:
+            done = self.text(text)
+            if len(self._messages) >= _CACHE:
+                self._messages.clear()
+            self._messages[text] = done
+        return done
 
     def hides_name(self, name: str) -> bool:
         """Whether values under the key ``name`` are redacted whole."""
         hidden = self._hidden.get(name)
         if hidden is None:
-            hidden = self._name_regex is not None and self._name_regex.match(name.casefold()) is not None
-            if len(self._hidden) >= _NAME_CACHE:
+            hidden = self._name_regex is not None and self._name_regex.match(name_key(name)) is not None
+            if len(self._hidden) >= _CACHE:
                 self._hidden.clear()  # hostile key names must not grow memory without bound
             self._hidden[name] = hidden
         return hidden
 
 
-class AuditView:
-    """A call's arguments and context as the audit trail records them."""
-
-    __slots__ = ("args", "context", "_walker")
-
-    def __init__(self, args: dict[str, Any], context: dict[str, Any], walker: _Walker) -> None:
-        self.args = args
-        self.context = context
-        self._walker = walker
-
-    def scrub(self, text: str) -> str:
-        """A reason or error message with redacted values taken out of it."""
-        return self._walker.scrub(text)
+def name_key(name: str) -> str:
+    """A name as redaction compares it: compatibility forms folded, any case, no separators."""
+    # "ｐａｓｓｗｏｒｄ", "Pass-Word" and "pass_word" are all a password.
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", name).casefold())
 
 
-_CARD_REGEX = re.compile(_CARD)
-_NAME_CACHE = 4096
-_GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+def _not_a_card(text: str) -> bool:
+    """A match of the card pattern that fails the Luhn check: an order id, a phone number."""
+    return _CARD_REGEX.fullmatch(text) is not None and not luhn(text)
 
 
-def _replace(match: re.Match[str]) -> str:
-    text = match.group()
-    if _CARD_REGEX.fullmatch(text) and not _luhn(text):
-        return text  # a long number that is not a card number: an order id, a phone number
-    return REDACTED
-
-
-def _luhn(text: str) -> bool:
+def luhn(text: str) -> bool:
+    """Whether the digits of ``text`` pass the Luhn check of card numbers."""
     digits = [int(c) for c in text if c.isdigit()]
     total = 0
     for i, digit in enumerate(reversed(digits)):
@@ -225,103 +245,16 @@ def _luhn(text: str) -> bool:
     return total % 10 == 0
 
 
-class _Walker:
-    """One walk over one call's values; remembers what it redacted by name."""
+_CARD_REGEX = re.compile(_CARD)
 
-    __slots__ = ("redaction", "secrets")
 
-    def __init__(self, redaction: Redaction) -> None:
-        self.redaction = redaction
-        self.secrets: set[str] = set()
-
-    def mapping(self, values: Mapping[str, Any], depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        hides = self.redaction.hides_name
-        try:
-            if not values:
-                return out
-            items = list(dict.items(values) if isinstance(values, dict) else values.items())
-        except Exception as exc:  # noqa: BLE001 - a broken mapping is recorded as such
-            return {"[unreadable]": f"{type(values).__name__}: {type(exc).__name__}"}
-        for i, (key, value) in enumerate(items):
-            if i == MAX_ITEMS:
-                out["[truncated]"] = f"{len(items)} items"
-                break
-            name = key if type(key) is str else self.string(key) if isinstance(key, str) else brief(key, 200)
-            if hides(name):
-                self.remember(value, 0)
-                out[name] = REDACTED
-            else:
-                out[name] = self.value(value, depth + 1)
-        return out
-
-    def value(self, value: Any, depth: int) -> Any:
-        kind = type(value)
-        if kind is str:
-            return self.string(value)
-        if value is None or kind is bool:
-            return value
-        if kind is int:
-            return value if value.bit_length() <= 64 else f"<int of {value.bit_length()} bits>"
-        if kind is float:
-            return value if math.isfinite(value) else repr(value)
-        if depth > MAX_DEPTH:
-            return f"[truncated: nested deeper than {MAX_DEPTH}]"
-        try:
-            return self.structured(value, depth)
-        except Exception as exc:  # noqa: BLE001 - the record must still be written
-            return f"<{kind.__name__} that could not be recorded: {type(exc).__name__}>"
-
-    def structured(self, value: Any, depth: int) -> Any:
-        if isinstance(value, Mapping):
-            return self.mapping(value, depth)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            items = list(value) if not isinstance(value, (list, tuple)) else value
-            out = [self.value(item, depth + 1) for item in items[:MAX_ITEMS]]
-            if len(items) > MAX_ITEMS:
-                out.append(f"[truncated: {len(items)} items]")
-            return out
-        if isinstance(value, str):  # a subclass: record the plain string it holds
-            return self.string(str.__str__(value))
-        if isinstance(value, BaseModel):
-            fields = type(value).model_fields
-            return self.mapping({name: getattr(value, name) for name in fields}, depth)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return self.mapping({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
-        if isinstance(value, (int, float)):  # bool is handled above; enums, numpy scalars
-            return self.value(int.__int__(value) if isinstance(value, int) else float.__float__(value), depth)
-        return self.string(brief(value, MAX_TEXT))
-
-    def string(self, text: str) -> str:
-        if len(text) > MAX_TEXT:
-            # Redact a little past the cut, so a secret across it is not half kept.
-            return (
-                self.redaction.text(text[: MAX_TEXT + 256])[:MAX_TEXT] + f"...[truncated: {len(text)} chars]"
-            )
-        return self.redaction.text(text)
-
-    def remember(self, value: Any, depth: int) -> None:
-        """Note the strings a redacted value holds, to take them out of messages."""
-        if depth > MAX_DEPTH:
-            return
-        if isinstance(value, str):
-            if len(value) >= MIN_SECRET:
-                self.secrets.add(str.__str__(value))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            if value.bit_length() <= 64 and len(str(int(value))) >= MIN_SECRET:
-                self.secrets.add(str(int(value)))
-        elif isinstance(value, dict):
-            for item in list(dict.values(value))[:MAX_ITEMS]:
-                self.remember(item, depth + 1)
-        elif isinstance(value, (list, tuple)):
-            for item in value[:MAX_ITEMS]:
-                self.remember(item, depth + 1)
-
-    def scrub(self, text: str) -> str:
-        text = self.redaction.text(text)
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
-        return text
+def _compiled(source: str, own: bool) -> tuple[re.Pattern[str], int]:
+    """A pattern compiled, with the fewest characters it can match."""
+    pattern = _checked(source) if own else source
+    try:
+        return re.compile(pattern, 0 if own else re.DOTALL), _shortest_match(pattern)
+    except re.error as exc:  # pragma: no cover - _checked compiled it already
+        raise PolicyError(f"redact: value pattern {source!r} does not compile: {exc}") from None
 
 
 def _shortest_match(pattern: str) -> int:
@@ -342,9 +275,7 @@ def _strings(values: Iterable[str], what: str) -> tuple[str, ...]:
     return out
 
 
-def _value_pattern(value: str) -> str:
-    if value in VALUE_PATTERNS:
-        return VALUE_PATTERNS[value]
+def _checked(value: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
@@ -354,7 +285,4 @@ def _value_pattern(value: str) -> str:
         raise PolicyError(
             f"redact: value pattern {value!r} can backtrack for minutes on hostile input ({risk})"
         )
-    flags = _GLOBAL_FLAGS.match(value)
-    if flags:  # "(?i)key" must become "(?i:key)" to sit inside one alternation
-        return f"(?{flags.group(1)}:{value[flags.end() :]})"
     return value

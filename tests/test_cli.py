@@ -159,7 +159,9 @@ class TestShow:
         _table(g.read_audit(log), out, colour=True, width=130)
         lines = out.getvalue().splitlines()
         assert "\033[31m" in out.getvalue() and "\033[32m" in out.getvalue()
-        plain = [line.replace("\033[31m", "").replace("\033[32m", "").replace("\033[0m", "") for line in lines]
+        plain = [
+            line.replace("\033[31m", "").replace("\033[32m", "").replace("\033[0m", "") for line in lines
+        ]
         assert all(len(line) <= 130 for line in plain[1:-1])
         assert any(line.endswith("…") for line in plain)
 

@@ -21,7 +21,7 @@ import sys
 import guardrails as g
 
 path, run = sys.argv[1], sys.argv[2]
-log = g.JsonlAudit(path, fsync="always")
+log = g.JsonlAudit(path, fsync="always", rotate_bytes=300_000)
 gov = g.Governor(g.Policy([g.allow("refund"), g.deny("wire")]), audit=log)
 
 @g.governed("refund", governor=gov)
@@ -49,7 +49,7 @@ while True:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")
 def test_sigkill_at_random_moments(tmp_path: Path) -> None:
-    """Kill the writer ≥50 times: each time the log verifies (at worst a truncated tail),
+    """Kill the writer ≥50 times (its log rotating as it goes): each time the log verifies (at worst a truncated tail),
     every call that returned has its 'returned' record, and the next writer appends and
     the chain goes on."""
     path = tmp_path / "audit.jsonl"

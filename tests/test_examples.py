@@ -50,7 +50,9 @@ class TestReadme:
         (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL) if "[redact]" in b]
         (tmp_path / "redact.toml").write_text(block)
         policy = g.Policy.from_file(tmp_path / "redact.toml")
-        view = policy.redaction.view({"note": "IBAN DE89 3704 0044 0532 0130 00", "ssn": "x", "card_pin": 1}, {})
+        view = policy.redaction.view(
+            {"note": "IBAN DE89 3704 0044 0532 0130 00", "ssn": "x", "card_pin": 1}, {}
+        )
         assert view.args == {"note": "[REDACTED]", "ssn": "[REDACTED]", "card_pin": "[REDACTED]"}
 
     def test_quick_start_has_exactly_two_commands(self) -> None:

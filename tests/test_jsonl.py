@@ -287,6 +287,26 @@ class TestTampering:
         problem = g.verify_audit(log_path).problem
         assert problem is not None and problem.kind == "edited"
 
+    @pytest.mark.parametrize(
+        "tail",
+        [b'{"seq":10,"prev":"0000', b'{"note":"nothing to see here"}', b"garbage"],
+        ids=["wrong-prev", "foreign-json", "garbage"],
+    )
+    def test_unfinished_last_line_that_no_crash_makes(self, log_path: Path, tail: bytes) -> None:
+        """A last line without a newline is a crash only if it is how the next line would begin."""
+        rewrite(log_path, [*lines(log_path)[:-1], tail])
+        result = g.verify_audit(log_path)
+        assert not result.ok and result.problem is not None and result.problem.kind == "edited"
+
+    def test_edited_last_line_without_newline_is_tampering(self, log_path: Path) -> None:
+        """Editing the last line and dropping its newline does not pass for a crash."""
+        content = lines(log_path)
+        edited = content[-1].rstrip(b"\n").replace(b'"amount":1.0', b'"amount":5.0')
+        assert edited != content[-1].rstrip(b"\n")
+        rewrite(log_path, [*content[:-1], edited])
+        result = g.verify_audit(log_path)
+        assert not result.ok and result.problem is not None and result.problem.kind == "edited"
+
     @pytest.mark.parametrize("keep", [1, 40, -3])
     def test_truncated_last_line_is_a_crash_not_tampering(self, log_path: Path, keep: int) -> None:
         """A last line cut short (no newline, not whole) is reported as truncated, and the log is ok."""
@@ -323,10 +343,12 @@ class TestTampering:
 
 
 class TestRecovery:
-    def test_crash_fragment_is_removed_and_recorded(self, log_path: Path) -> None:
-        """Reopening a log whose last line was cut short removes the fragment, says so, and the chain verifies."""
+    def test_crash_fragment_is_moved_aside_and_recorded(self, log_path: Path) -> None:
+        """Reopening a log whose last line was cut short moves the fragment to a side file,
+        says so in the log, and the chain verifies."""
         content = lines(log_path)
-        content[-1] = content[-1][:50]
+        fragment = content[-1][:50]
+        content[-1] = fragment
         rewrite(log_path, content)
         write(log_path, 1).close()
         result = g.verify_audit(log_path)
@@ -334,8 +356,31 @@ class TestRecovery:
         records = list(g.read_audit(log_path))
         recovered = records[10]
         assert recovered.kind == "audit_recovered"
-        assert "removed 50 bytes of a line cut short by a crash" in recovered.reason
+        assert (
+            "a crash cut record 10 short: its 50 bytes were moved to audit.jsonl.crash-10" in recovered.reason
+        )
+        assert (log_path.parent / "audit.jsonl.crash-10").read_bytes() == fragment
         assert len(records) == 10 + 1 + 3
+        assert audit_files(log_path) == [log_path]  # the side file is not part of the chain
+
+    def test_crash_in_the_first_line_after_rotation(self, tmp_path: Path) -> None:
+        """A crash cutting the first line of a freshly rotated file: the chain goes on from the rotated file."""
+        path = tmp_path / "audit.jsonl"
+        write(path, 6, rotate_bytes=1500).close()
+        assert audit_files(path)[:-1]
+        path.write_bytes(lines(path)[0][:60])  # only a cut first line left in the current file
+        assert g.verify_audit(path).truncated
+        write(path, 1).close()
+        result = g.verify_audit(path)
+        assert result.ok and not result.truncated, result
+
+    def test_tampered_fragment_is_not_removed(self, log_path: Path) -> None:
+        """A last line that is not how the next line would begin is no crash: the sink refuses to go on."""
+        forged = b'{"note":"nothing to see here"}'
+        rewrite(log_path, [*lines(log_path)[:-1], forged])
+        with pytest.raises(g.ConfigurationError, match="not an audit line cut short by a crash"):
+            g.JsonlAudit(log_path)
+        assert lines(log_path)[-1] == forged
 
     def test_whole_last_line_without_newline_is_kept(self, log_path: Path) -> None:
         """A last line missing only its newline is completed, not thrown away."""
@@ -367,3 +412,114 @@ class TestCommandLineEntry:
         )
         assert done.returncode == 0, done.stderr
         assert "ok: 11 records" in done.stdout
+
+
+class TestHardCases:
+    def test_log_named_like_a_rotated_file(self, tmp_path: Path) -> None:
+        """A log called ``audit.20261127`` rotates to ``.1``, ``.2``... and loses nothing."""
+        path = tmp_path / "audit.20261127"
+        write(path, 20, rotate_bytes=1500).close()
+        assert len(audit_files(path)) > 3
+        result = g.verify_audit(path)
+        assert result.ok and result.records == 41
+
+    def test_rotation_never_replaces_a_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """If the rotated name is taken after all (another program, a race), the write fails
+        and the call stops; nothing is overwritten."""
+        import guardrails.jsonl
+
+        path = tmp_path / "audit.jsonl"
+        log = write(path, 1, rotate_bytes=900)
+        taken = path.with_name("audit.jsonl.1")
+        before = taken.read_bytes()
+        monkeypatch.setattr(guardrails.jsonl, "rotated_files", lambda path: [])  # the listing misses it
+        record = next(iter(g.read_audit(path)))
+
+        def until_it_rotates() -> None:
+            for _ in range(5):
+                log(record)
+
+        with pytest.raises(g.AuditError, match="cannot rotate"):
+            until_it_rotates()
+        assert taken.read_bytes() == before
+        log.close()
+
+    def test_interrupted_write_is_taken_back(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Ctrl-C between writing a line and syncing it: the line is taken back and the chain stays whole."""
+        path = tmp_path / "audit.jsonl"
+        log = write(path, 1, fsync="always")
+        record = next(iter(g.read_audit(path)))
+        real = os.fsync
+
+        def interrupted(fd: int) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(os, "fsync", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            log(record)
+        monkeypatch.setattr(os, "fsync", real)
+        log(record)
+        log.close()
+        result = g.verify_audit(path)
+        assert result.ok and result.records == 4
+
+    def test_failed_sync_stops_the_call_and_leaves_no_line(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sync that fails: the call does not run, and the log holds no 'started' without an outcome."""
+        path = tmp_path / "audit.jsonl"
+        log = g.JsonlAudit(path, fsync="always")
+        ran: list[int] = []
+        refund = g.governed("refund", governor=g.Governor(POLICY, audit=log))(lambda: ran.append(1))
+
+        def failing(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fsync", failing)
+        with pytest.raises(g.AuditError, match="Input/output error"):
+            refund()
+        monkeypatch.undo()
+        log.close()
+        assert ran == []
+        assert path.read_bytes() == b""
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+    def test_fork_while_another_thread_writes(self, tmp_path: Path) -> None:
+        """A child forked while the lock is held fails closed at once instead of hanging."""
+        import threading
+
+        log = write(tmp_path / "a.jsonl", 1)
+        record = next(iter(g.read_audit(tmp_path / "a.jsonl")))
+        log._lock.acquire()  # as if another thread were writing at the fork
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through its exit code
+                timer = threading.Timer(5, lambda: os._exit(9))
+                timer.start()
+                try:
+                    log(record)
+                except g.AuditError:
+                    os._exit(0)
+                os._exit(4)
+        finally:
+            log._lock.release()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        log.close()
+
+    def test_start_and_head_anchors(self, tmp_path: Path) -> None:
+        """Old files removed on purpose verify from the head noted before; a noted head must still be there."""
+        path = tmp_path / "audit.jsonl"
+        write(path, 10, rotate_bytes=1500).close()
+        files = audit_files(path)
+        noted = g.verify_audit(files[0]).head
+        files[0].unlink()
+        assert not g.verify_audit(path).ok
+        assert g.verify_audit(path, start=noted).ok
+        assert not g.verify_audit(path, start="f" * 64).ok
+        head = g.verify_audit(path, start=noted).head
+        assert g.verify_audit(path, start=noted, head=head).ok
+        missing = g.verify_audit(path, start=noted, head="e" * 64)
+        assert (
+            not missing.ok and missing.problem is not None and "is not in the log" in missing.problem.message
+        )

@@ -14,7 +14,9 @@ import pytest
 from pydantic import BaseModel
 
 import guardrails as g
-from guardrails.redaction import MAX_DEPTH, MAX_ITEMS, MAX_TEXT, REDACTED
+from guardrails.auditview import MAX_DEPTH, MAX_ITEMS, MAX_TEXT
+from guardrails.chain import json_text
+from guardrails.redaction import REDACTED
 
 CARD = "4111 1111 1111 1111"  # a test Visa number: passes the Luhn check
 SECRET = "hunter2-swordfish"
@@ -27,7 +29,7 @@ def view(
 
 
 def dumped(value: Any) -> str:
-    return json.dumps(value)
+    return json_text(value)
 
 
 class Creds(BaseModel):
@@ -70,6 +72,11 @@ class TestNames:
         text = dumped(view(args).args)
         assert SECRET not in text
         assert REDACTED in text
+
+    def test_names_in_compatibility_forms(self) -> None:
+        """Full-width and other compatibility spellings of a name are the name."""
+        v = view({"payload": {"ｐａｓｓｗｏｒｄ": SECRET, "ＡＰＩ_ＫＥＹ": SECRET}})
+        assert SECRET not in dumped(v.args)
 
     def test_own_names_and_globs(self) -> None:
         """Names are globs, matched without regard to case."""
@@ -200,13 +207,13 @@ class TestSafety:
             "key": {(1, 2): "tuple key", 3: "int key"},
         }
         recorded = view(args).args
-        json.dumps(recorded, allow_nan=False)
+        json.loads(json_text(recorded))  # valid JSON: no NaN, no stray types
         assert recorded["nan"] == "nan" and recorded["inf"] == "-inf"
         assert recorded["huge"] == "<int of 16610 bits>"
         assert recorded["decimal"] == "Decimal('1.10')"
         assert len(recorded["weird"]) <= MAX_TEXT
         assert "failing repr" in recorded["broken"]
-        assert recorded["set"] == [1]
+        assert recorded["set"] == (1,)
         assert recorded["key"] == {"(1, 2)": "tuple key", "3": "int key"}
 
     def test_huge_values_are_cut_with_their_size(self) -> None:
