@@ -199,6 +199,12 @@ class LoggingAudit:
     for structured handlers. Denials go out at ``denied_level``, the rest at
     ``level``. It never configures logging: attach handlers as you do for
     the rest of your application.
+
+    Fail closed, as far as logging allows: if the logger would drop a record
+    (its level is above ``level``, or no handler is configured anywhere on
+    its way up), the sink raises and the call does not run. What a handler
+    does with the record afterwards is its own business: ``logging`` reports
+    a handler's errors on stderr instead of raising them.
     """
 
     def __init__(
@@ -215,16 +221,35 @@ class LoggingAudit:
     def __call__(self, record: AuditRecord) -> None:
         denied = record.outcome is Outcome.NOT_RUN or record.kind in ("policy_rejected", "audit_error")
         level = self.denied_level if denied else self.level
-        if not self.logger.isEnabledFor(level):
-            return
-        self.logger.log(level, "%s", describe(record), extra={"audit": record.model_dump(mode="json")})
+        logger = self.logger
+        if not logger.isEnabledFor(level) or not logger.hasHandlers():
+            raise RuntimeError(
+                f"logger {logger.name!r} would drop the record: it logs nothing at "
+                f"{logging.getLevelName(level)} (configure logging, or pass level=)"
+            )
+        logger.log(level, "%s", describe(record), extra={"audit": record.model_dump(mode="json")})
 
     def __repr__(self) -> str:
         return f"<LoggingAudit {self.logger.name!r}>"
 
 
 def describe(record: AuditRecord) -> str:
-    """One line a person can read: what was called, what was decided, what happened."""
+    """One line a person can read: what was called, what was decided, what happened.
+
+    Control characters are shown escaped, so a value cannot forge a line of a
+    log or send escape codes to a terminal.
+    """
+    return printable(_describe(record))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, escapes, C1 codes) shown as ``\\x..``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def _describe(record: AuditRecord) -> str:
     if record.kind != "call":
         subject = f" {record.action}" if record.action else ""
         return f"{record.kind}{subject}: {record.reason}"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
-from guardrails.audit import AuditRecord, describe
+from guardrails.audit import AuditRecord, describe, printable
 from guardrails.chain import read_audit, verify_audit
 from guardrails.errors import AuditError
 
@@ -39,7 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, sys.stdout))
     except (OSError, AuditError, ValueError) as exc:
-        print(f"guardrails: {exc}", file=sys.stderr)
+        print(f"guardrails: {printable(str(exc))}", file=sys.stderr)
+        return USAGE
+    except Exception as exc:  # noqa: BLE001 - exit 1 would say "tampered"; this is our failure
+        print(f"guardrails: unexpected error: {type(exc).__name__}: {printable(str(exc))}", file=sys.stderr)
         return USAGE
 
 
@@ -69,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("files", nargs="+", metavar="FILE", help="the log (its current file)")
     verify.add_argument("--key-env", metavar="VAR", help="environment variable holding the HMAC key")
+    verify.add_argument(
+        "--head",
+        metavar="DIGEST",
+        help="a head noted earlier: it must still be in the log (no rewritten tail)",
+    )
+    verify.add_argument(
+        "--start", metavar="DIGEST", help="the head noted before older rotated files were removed on purpose"
+    )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(run=_verify)
 
@@ -108,7 +119,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
         key = os.environ.get(args.key_env)
         if not key:
             raise ValueError(f"environment variable {args.key_env} is not set")
-    result = verify_audit(*args.files, key=key)
+    result = verify_audit(*args.files, key=key, start=args.start, head=args.head)
     if args.json:
         problem = result.problem
         print(
@@ -152,9 +163,10 @@ def _selected(records: Iterable[AuditRecord], args: argparse.Namespace) -> Itera
             continue
         if args.session and record.session != args.session:
             continue
-        if args.since and record.time < args.since:
+        time = record.time if record.time.tzinfo else record.time.replace(tzinfo=timezone.utc)
+        if args.since and time < args.since:
             continue
-        if args.until and record.time > args.until:
+        if args.until and time > args.until:
             continue
         yield record
 
@@ -170,21 +182,23 @@ def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: 
     for record in records:
         shown += 1
         shadow += not record.enforced
-        time = record.time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        stamp = record.time.astimezone(timezone.utc) if record.time.tzinfo else record.time
+        time = stamp.strftime("%Y-%m-%d %H:%M:%S")
         if record.kind != "call":
             line = f"{time:<19}  {describe(record)}"
             print(line if width is None else _cut(line, width), file=out)
             continue
-        effect = record.effect + ("" if record.enforced else "*")
+        effect = printable(record.effect) + ("" if record.enforced else "*")
         outcome = record.outcome.value if record.outcome else "-"
-        fixed = f"{time:<19}  {_cut(record.action, 24):<24}  {{effect}}  {outcome:<8}  {_cut(record.rule_id, 24):<24}  "
-        reason = f"raised {record.error}; {record.reason}" if record.error else record.reason
+        action, rule = _cut(printable(record.action), 24), _cut(printable(record.rule_id), 24)
+        before, after = f"{time:<19}  {action:<24}  ", f"  {outcome:<8}  {rule:<24}  "
+        reason = printable(f"raised {record.error}; {record.reason}" if record.error else record.reason)
         if width is not None:
-            reason = _cut(reason, max(width - len(fixed.format(effect=" " * 16)), 20))
+            reason = _cut(reason, max(width - len(before) - 16 - len(after), 20))
         painted = f"{effect:<16}"
         if colour and record.effect in _COLOURS:
             painted = f"\033[{_COLOURS[record.effect]}m{painted}\033[0m"
-        print(fixed.format(effect=painted) + reason, file=out)
+        print(before + painted + after + reason, file=out)
     print(f"{shown} records" + ("  (* shadow: recorded, not enforced)" if shadow else ""), file=out)
 
 
@@ -201,7 +215,10 @@ def _when(text: str) -> datetime:
     match = _DURATION.fullmatch(text.strip())
     if match:
         amount, unit = float(match.group(1)), _UNITS[match.group(2)]
-        return datetime.now(timezone.utc) - timedelta(**{unit: amount})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{unit: amount})
+        except OverflowError:
+            return datetime.min.replace(tzinfo=timezone.utc)  # longer ago than anything recorded
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -177,20 +177,47 @@ class TestLoggingAudit:
 
     def test_never_configures_logging(self) -> None:
         """Making and using the sink adds no handler and changes no level anywhere."""
+        logger = logging.getLogger("test.configured")
+        handler = logging.NullHandler()
+        logger.addHandler(handler)  # the application's configuration, not the library's
+        logger.setLevel(logging.INFO)
         root = logging.getLogger()
-        logger = logging.getLogger("guardrails.audit")
         before = (list(root.handlers), root.level, list(logger.handlers), logger.level)
-        sink = g.LoggingAudit()
-        refund, _, _, _ = tools(g.Governor(POLICY, audit=sink))
-        refund("A-1", 5.0)
-        assert (list(root.handlers), root.level, list(logger.handlers), logger.level) == before
+        try:
+            refund, _, _, _ = tools(g.Governor(POLICY, audit=g.LoggingAudit("test.configured")))
+            refund("A-1", 5.0)
+            assert (list(root.handlers), root.level, list(logger.handlers), logger.level) == before
+        finally:
+            logger.removeHandler(handler)
 
-    def test_skips_work_when_disabled(self, caplog: pytest.LogCaptureFixture) -> None:
-        """Below the logger's level nothing is formatted."""
+    def test_a_logger_that_would_drop_records_stops_the_call(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Below the logger's level, or with no handler at all, records would vanish: the call stops."""
         caplog.set_level(logging.ERROR, "quiet")
-        refund, _, _, _ = tools(g.Governor(POLICY, audit=g.LoggingAudit("quiet")))
-        refund("A-1", 5.0)
-        assert [r for r in caplog.records if r.name == "quiet"] == []
+        refund, _, _, ran = tools(g.Governor(POLICY, audit=g.LoggingAudit("quiet")))
+        with pytest.raises(
+            g.AuditError, match=r"logger 'quiet' would drop the record: it logs nothing at INFO"
+        ):
+            refund("A-1", 5.0)
+        lonely = logging.getLogger("lonely")
+        lonely.propagate = False  # no handler on the way up
+        lonely.setLevel(logging.INFO)
+        try:
+            refund2, _, _, ran2 = tools(g.Governor(POLICY, audit=g.LoggingAudit(lonely)))
+            with pytest.raises(g.AuditError, match="would drop the record"):
+                refund2("A-1", 5.0)
+        finally:
+            lonely.propagate = True
+        assert ran == ran2 == []
+
+    def test_lines_cannot_be_forged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A newline or escape code in a value is shown escaped in the log line."""
+        caplog.set_level(logging.INFO, "guardrails.audit")
+        gov = g.Governor(g.Policy([g.deny("x", reason="no\nFAKE allow line\x1b[8m")]), audit=g.LoggingAudit())
+        with pytest.raises(g.ActionDenied):
+            g.governed("x", governor=gov)(lambda: None)()
+        message = caplog.records[-1].getMessage()
+        assert "\n" not in message and "\x1b" not in message
+        assert "no\\nFAKE allow line\\x1b[8m" in message
 
 
 class TestOtelAudit:
@@ -313,3 +340,39 @@ class TestFailClosed:
         """Only 'deny' and 'allow' are accepted."""
         with pytest.raises(g.ConfigurationError, match="on_audit_error"):
             g.Governor(POLICY, on_audit_error="ignore")  # type: ignore[arg-type]
+
+    def test_async_sinks_are_refused(self) -> None:
+        """An async sink would record after the tool ran (or never): refused when configured."""
+
+        async def sink(record: g.AuditRecord) -> None: ...
+
+        class Sink:
+            async def __call__(self, record: g.AuditRecord) -> None: ...
+
+        for bad in (sink, Sink()):
+            with pytest.raises(g.ConfigurationError, match="is async"):
+                g.Governor(POLICY, audit=bad)  # type: ignore[arg-type]
+
+    def test_a_sink_returning_an_awaitable_has_not_recorded(self) -> None:
+        """A sink that hands back a coroutine stops the call, without a 'never awaited' warning."""
+
+        async def later(record: g.AuditRecord) -> None: ...
+
+        refund, _, _, ran = tools(g.Governor(POLICY, audit=lambda record: later(record)))
+        with pytest.raises(g.AuditError, match="returned an awaitable"):
+            refund("A-1", 5.0)
+        assert ran == []
+
+    def test_interrupted_recording_is_retracted(self) -> None:
+        """Ctrl-C inside the second sink: the first sink learns the tool did not run."""
+        first = g.MemoryAudit()
+
+        def second(record: g.AuditRecord) -> None:
+            raise KeyboardInterrupt
+
+        refund, _, _, ran = tools(g.Governor(POLICY, audit=[first, second]))
+        with pytest.raises(KeyboardInterrupt):
+            refund("A-1", 5.0)
+        assert ran == []
+        assert [r.outcome for r in first.records] == [g.Outcome.STARTED, g.Outcome.NOT_RUN]
+        assert "recording interrupted (KeyboardInterrupt)" in first.records[1].reason

@@ -95,6 +95,14 @@ class TestVerify:
         code, _, err = run(capsys, "audit", "verify", "--key-env", "NOT_SET_ANYWHERE", str(path))
         assert code == 2 and "NOT_SET_ANYWHERE is not set" in err
 
+    def test_head_and_start(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``--head`` must still be in the log; ``--start`` lets a chain begin after removed files."""
+        head = g.verify_audit(log).head
+        assert run(capsys, "audit", "verify", "--head", head, str(log))[0] == 0
+        code, out, _ = run(capsys, "audit", "verify", "--head", "a" * 64, str(log))
+        assert code == 1 and "is not in the log" in out
+        assert run(capsys, "audit", "verify", "--start", "b" * 64, str(log))[0] == 1
+
     def test_missing_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """A file that is not there: exit 2 and a message, no traceback."""
         code, _, err = run(capsys, "audit", "verify", str(tmp_path / "nope.jsonl"))
@@ -184,6 +192,47 @@ class TestShow:
         log.write_bytes(b"".join(lines))
         code, _, err = run(capsys, "audit", "show", str(log))
         assert code == 2 and "audit.jsonl:2: not an audit record" in err
+
+
+class TestHostileLogs:
+    def test_rows_cannot_be_forged(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A newline or escape code in a tool's error is shown escaped, not as a new row or a colour."""
+        path = tmp_path / "audit.jsonl"
+        sink = g.JsonlAudit(path)
+        gov = g.Governor(g.Policy([g.allow("x")]), audit=sink)
+
+        @g.governed("x", governor=gov)
+        def x() -> None:
+            raise ValueError("oops\n2026-01-01 00:00:00  payments.wire  deny  not_run\x1b[8m")
+
+        with pytest.raises(ValueError, match="oops"):
+            x()
+        sink.close()
+        _, out, _ = run(capsys, "audit", "show", str(path))
+        assert len(out.splitlines()) == 1 + 2 + 1
+        assert "\x1b" not in out and "\\x1b[8m" in out and "\\n2026" in out
+
+    def test_braces_in_rule_ids(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Rule ids are printed as they are, braces and all."""
+        path = tmp_path / "audit.jsonl"
+        sink = g.JsonlAudit(path)
+        g.governed("x", governor=g.Governor(g.Policy([g.allow("x", id="tier-{gold}")]), audit=sink))(
+            lambda: 1
+        )()
+        sink.close()
+        code, out, _ = run(capsys, "audit", "show", str(path))
+        assert code == 0 and "tier-{gold}" in out
+
+    def test_huge_ages_and_naive_times(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """An age longer than the calendar, and records whose time has no zone, still filter."""
+        path = tmp_path / "audit.jsonl"
+        sink = g.JsonlAudit(path)
+        sink(g.AuditRecord(time=datetime(2026, 1, 1, 12, 0), kind="note", reason="hand-made"))
+        sink.close()
+        code, out, _ = run(capsys, "audit", "show", "--json", "--since", "99999999d", str(path))
+        assert code == 0 and len(out.splitlines()) == 1
+        code, out, _ = run(capsys, "audit", "show", "--json", "--since", "2026-01-01T13:00", str(path))
+        assert code == 0 and out == ""
 
 
 class TestUsage:

@@ -348,3 +348,140 @@ class TestDocuments:
         """Passing something else as ``redact`` is an error."""
         with pytest.raises(g.PolicyError, match="must be a Redaction"):
             g.Policy([], redact=["password"])  # type: ignore[arg-type]
+
+
+class TestReviewedBypasses:
+    """Ways a secret could slip past, each closed."""
+
+    def test_secrets_in_keys(self) -> None:
+        """Keys are value-redacted and bounded like values."""
+        recorded = dumped(
+            view(
+                {
+                    "meta": {
+                        "sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAA": "x",
+                        "4111111111111111": 1,
+                        "k" * 100_000: 2,
+                    }
+                }
+            ).args
+        )
+        assert "sk-ant-api03-AAAA" not in recorded and "4111111111111111" not in recorded
+        assert len(recorded) < 2_000
+
+    def test_card_numbers_as_numbers(self) -> None:
+        """A card number passed as an int or a float is redacted; other long numbers are kept."""
+        v = view(
+            {"card": 4111111111111111, "as_float": 4111111111111111.0, "order": 4111111111111112, "n": 12}
+        )
+        assert v.args == {"card": REDACTED, "as_float": REDACTED, "order": 4111111111111112, "n": 12}
+
+    @pytest.mark.parametrize(
+        "card",
+        [
+            "4111\u00a01111\u00a01111\u00a01111",
+            "4111.1111.1111.1111",
+            "4111  1111  1111  1111",
+            "4111/1111/1111/1111",
+        ],
+    )
+    def test_card_separators(self, card: str) -> None:
+        """Non-breaking spaces, dots, slashes and double spaces between digit groups."""
+        assert view({"note": f"card {card} ok"}).args["note"] == f"card {REDACTED} ok"
+
+    def test_named_tuples_and_namespaces_keep_their_names(self) -> None:
+        """Their field names are names, so redaction by name applies."""
+        from collections import namedtuple
+        from types import SimpleNamespace
+
+        Creds = namedtuple("Creds", "user password")
+        recorded = view({"c": Creds("bob", SECRET), "n": SimpleNamespace(user="bob", api_key=SECRET)}).args
+        assert recorded["c"] == {"user": "bob", "password": REDACTED}
+        assert recorded["n"] == {"user": "bob", "api_key": REDACTED}
+
+    @pytest.mark.parametrize(
+        "name", ["X-API-Key", "privateKey", "passphrase", "Proxy-Authorization", "pwd", "Auth_Key"]
+    )
+    def test_names_however_spelled(self, name: str) -> None:
+        """Separators and case do not hide a name."""
+        assert view({"headers": {name: SECRET}}).args["headers"][name] == REDACTED
+
+    def test_tool_errors_cut_after_scrubbing(self) -> None:
+        """A long error holding a secret is scrubbed whole before it is cut."""
+        audit = g.MemoryAudit()
+        gov = g.Governor(g.Policy([g.allow("login")]), audit=audit)
+        token = "ghp_" + "Z" * 36
+
+        @g.governed("login", governor=gov)
+        def login(password: str) -> None:
+            raise ValueError("x" * 150 + f" bad password {password} and token {token}" + "y" * 300)
+
+        with pytest.raises(ValueError, match="bad password"):
+            login(SECRET * 3)
+        error = audit.records[-1].error
+        assert error is not None
+        assert "hunter2" not in error and "ghp_ZZZZ" not in error
+
+    def test_reasons_with_values_cut_short(self) -> None:
+        """An evaluation error quoting a redacted value cut short keeps none of it."""
+        long_secret = "hunter2-swordfish-correct-horse-battery-staple-" * 3  # longer than messages quote
+        audit = g.MemoryAudit()
+        gov = g.Governor(g.Policy([g.deny("login", when=g.arg("password") > 5)]), audit=audit)
+        with pytest.raises(g.ActionDenied):
+            g.governed("login", governor=gov)(lambda password: None)(long_secret)
+        reason = audit.records[-1].reason
+        assert "could not be evaluated" in reason
+        assert "hunter2" not in reason
+
+    def test_many_matches_before_the_cut(self) -> None:
+        """Redactions that shorten a long string do not pull an unredacted match into what is kept."""
+        token = "ghp_" + "Q" * 40
+        recorded = view({"note": f"{token} " * 200}).args["note"]
+        assert "ghp_" not in recorded
+
+    def test_total_size_is_bounded(self) -> None:
+        """Shared references cannot multiply a small object into a huge record."""
+        import time
+
+        inner = ["a" * MAX_TEXT] * MAX_ITEMS
+        started = time.perf_counter()
+        recorded = dumped(view({"x": [inner] * MAX_ITEMS}).args)
+        assert time.perf_counter() - started < 2
+        assert len(recorded) < 200_000
+        assert "the record is too large" in recorded
+
+    def test_tool_call_id_is_the_recorded_one(self) -> None:
+        """The tool-call id comes from the redacted, bounded context."""
+        audit = g.MemoryAudit()
+        gov = g.Governor(g.Policy([g.allow("x")]), audit=audit)
+        with g.context(tool_call_id="sk-ant-" + "B" * 1_000_000):
+            g.governed("x", governor=gov)(lambda: None)()
+        tool_call_id = audit.records[0].tool_call_id
+        assert tool_call_id is not None and "BBBBBBBBBB" not in tool_call_id and len(tool_call_id) < 5_000
+
+    def test_own_patterns_keep_their_meaning(self) -> None:
+        """Each of a policy's own patterns is its own regex: back-references and flags work."""
+        redaction = g.Redaction(
+            values=[r"(a)\1", r"(b)\1", r"(?i)(?s)secret:\s+\S+", r"(?x) key \d+  # a comment"]
+        )
+        recorded = view({"n": "aa bb SECRET:  x key7"}, redaction=redaction).args["n"]
+        assert recorded == f"{REDACTED} {REDACTED} {REDACTED} {REDACTED}"
+
+    def test_every_sink_including_spans(self) -> None:
+        """The OpenTelemetry span gets the same redacted view."""
+        from conftest import need
+
+        need("opentelemetry.sdk")
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        spans = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(spans))
+        gov = g.Governor(g.Policy([g.allow("login")]), audit=g.OtelAudit(provider))
+        with g.context(api_token=SECRET):
+            g.governed("login", governor=gov)(lambda password, note: None)(SECRET, f"card {CARD}")
+        (span,) = spans.get_finished_spans()
+        text = json.dumps(dict(span.attributes))
+        assert SECRET not in text and CARD not in text
