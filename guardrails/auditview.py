@@ -75,12 +75,13 @@ class AuditView:
 class _Walker:
     """One walk over one call's values; remembers what it redacted by name."""
 
-    __slots__ = ("redaction", "secrets", "budget")
+    __slots__ = ("redaction", "secrets", "budget", "shortest")
 
     def __init__(self, redaction: Redaction) -> None:
         self.redaction = redaction
         self.secrets: set[str] = set()
         self.budget = MAX_TOTAL
+        self.shortest = min(redaction.shortest, MAX_KEY)
 
     def mapping(self, values: Mapping[str, Any], depth: int) -> Mapping[str, Any]:
         out: dict[str, Any] = {}
@@ -95,7 +96,9 @@ class _Walker:
             if i == MAX_ITEMS or self.budget <= 0:
                 out["[truncated]"] = f"{len(items) - i} more items"
                 break
-            text = str.__str__(key) if isinstance(key, str) else brief(key, MAX_KEY)
+            text = (
+                key if type(key) is str else str.__str__(key) if isinstance(key, str) else brief(key, MAX_KEY)
+            )
             name = self.string(text, MAX_KEY)
             while name in out:  # two keys alike once cut or redacted: keep both
                 name += "'"
@@ -158,6 +161,9 @@ class _Walker:
         return self.string(brief(value, MAX_TEXT))
 
     def string(self, text: str, limit: int = MAX_TEXT) -> str:
+        if len(text) < self.shortest and self.budget > 0:  # most strings: nothing to do
+            self.budget -= len(text)
+            return text
         if self.budget <= 0:
             return "[truncated: the record is too large]"
         if len(text) > limit:

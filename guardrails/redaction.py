@@ -86,7 +86,17 @@ class Redaction:
     Redaction changes what is recorded, never what is decided.
     """
 
-    __slots__ = ("names", "values", "defaults", "cards", "_name_regex", "_patterns", "_hidden", "_messages")
+    __slots__ = (
+        "names",
+        "values",
+        "defaults",
+        "cards",
+        "shortest",
+        "_name_regex",
+        "_patterns",
+        "_hidden",
+        "_messages",
+    )
 
     def __init__(
         self, names: Iterable[str] = (), values: Iterable[str] = (), *, defaults: bool = True
@@ -111,6 +121,8 @@ class Redaction:
         own = [v for v in dict.fromkeys(all_values) if v not in VALUE_PATTERNS]
         sources = (["|".join(f"(?:{p})" for p in built_in)] if built_in else []) + own
         self._patterns = tuple(_compiled(source, source in own) for source in sources)
+        #: Strings shorter than this match no value pattern: most arguments, left as they are.
+        self.shortest = min((shortest for _, shortest in self._patterns), default=1 << 62)
         self._hidden: dict[str, bool] = {}
         self._messages: dict[str, str] = {}
 

@@ -132,13 +132,24 @@ class TestRecord:
         assert fast.model_fields_set == checked.model_fields_set | set(fields)
         assert g.AuditRecord.model_validate_json(fast.model_dump_json()) == checked
 
-    def test_records_are_frozen(self) -> None:
-        """A sink cannot change what the next sink receives."""
+    def test_records_are_read_only(self) -> None:
+        """A sink cannot change what the next sink receives: fields, args and context are read-only."""
+        seen: list[g.AuditRecord] = []
+
+        def meddling(record: g.AuditRecord) -> None:
+            seen.append(record)
+            record.args["tenant"] = "acme"  # type: ignore[index]
+
         audit = g.MemoryAudit()
-        refund, _, _, _ = tools(g.Governor(POLICY, audit=audit))
-        refund("A", 1.0)
+        refund, _, _, ran = tools(g.Governor(POLICY, audit=[meddling, audit]))
+        with pytest.raises(g.AuditError, match="does not support item assignment"):
+            refund("A", 1.0)
+        assert ran == [] and audit.records == []
         with pytest.raises(Exception, match="frozen"):
-            audit.records[0].effect = "deny"  # type: ignore[misc]
+            seen[0].effect = "deny"  # type: ignore[misc]
+        nested = g.Policy([]).redaction.view({"items": [{"a": 1}]}, {}).args
+        with pytest.raises(TypeError):
+            nested["items"][0]["a"] = 2
 
 
 class TestMemoryAudit:
