@@ -161,7 +161,8 @@ class TestShow:
         """On a terminal, effects are coloured and lines cut to its width; NO_COLOR turns colour off."""
         import io
 
-        from guardrails.cli import _colour, _table
+        from guardrails.cli.audit import _table
+        from guardrails.cli.common import colour as _colour
 
         out = io.StringIO()
         _table(g.read_audit(log), out, colour=True, width=130)

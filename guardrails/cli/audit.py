@@ -1,8 +1,4 @@
-"""The ``guardrails`` command (also ``python -m guardrails``).
-
-Exit codes: 0 all is well, 1 something was found (a tampered log), 2 the
-command could not do its job (bad usage, a file that cannot be read).
-"""
+"""``guardrails audit verify|show``: check and read JSONL audit logs."""
 
 from __future__ import annotations
 
@@ -12,52 +8,28 @@ import json
 import os
 import re
 import shutil
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import TextIO
+from typing import Any, TextIO
 
 from guardrails.audit import AuditRecord, describe, printable
 from guardrails.chain import read_audit, verify_audit
-from guardrails.errors import AuditError
+from guardrails.cli.common import FOUND, OK, colour, paint
 
-__all__ = ["main"]
-
-OK, FOUND, USAGE = 0, 1, 2
+__all__ = ["register"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return USAGE
-    try:
-        return int(args.run(args, sys.stdout))
-    except (OSError, AuditError, ValueError) as exc:
-        print(f"guardrails: {printable(str(exc))}", file=sys.stderr)
-        return USAGE
-    except Exception as exc:  # noqa: BLE001 - exit 1 would say "tampered"; this is our failure
-        print(f"guardrails: unexpected error: {type(exc).__name__}: {printable(str(exc))}", file=sys.stderr)
-        return USAGE
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="guardrails",
-        description="Runtime governance of AI-agent tool calls: check what your agents did.",
-        epilog="Exit codes: 0 all is well, 1 something was found, 2 usage or input error.",
-    )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+def register(commands: Any) -> None:
+    """Add ``audit verify`` and ``audit show``."""
     audit = commands.add_parser(
         "audit",
         help="verify or read a JSONL audit log",
         description="Verify or read a JSONL audit log written by guardrails.JsonlAudit.",
     )
+    audit.set_defaults(help_for=audit)
     audit_commands = audit.add_subparsers(title="audit commands", metavar="COMMAND")
 
     verify = audit_commands.add_parser(
@@ -110,7 +82,6 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--calls-only", action="store_true", help="leave out governor events")
     show.add_argument("--json", action="store_true", help="one JSON record per line instead of a table")
     show.set_defaults(run=_show)
-    return parser
 
 
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
@@ -146,7 +117,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
             print(record.model_dump_json(), file=out)
         return OK
     _table(
-        records, out, colour=_colour(out), width=shutil.get_terminal_size().columns if out.isatty() else None
+        records, out, colour=colour(out), width=shutil.get_terminal_size().columns if out.isatty() else None
     )
     return OK
 
@@ -171,9 +142,6 @@ def _selected(records: Iterable[AuditRecord], args: argparse.Namespace) -> Itera
         yield record
 
 
-_COLOURS = {"allow": "32", "deny": "31", "require_approval": "33"}
-
-
 def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: int | None) -> None:
     """One line per record; on a terminal, reasons are cut to its width."""
     header = f"{'TIME (UTC)':<19}  {'ACTION':<24}  {'EFFECT':<16}  {'OUTCOME':<8}  {'RULE':<24}  REASON"
@@ -195,19 +163,13 @@ def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: 
         reason = printable(f"raised {record.error}; {record.reason}" if record.error else record.reason)
         if width is not None:
             reason = _cut(reason, max(width - len(before) - 16 - len(after), 20))
-        painted = f"{effect:<16}"
-        if colour and record.effect in _COLOURS:
-            painted = f"\033[{_COLOURS[record.effect]}m{painted}\033[0m"
+        painted = paint(f"{effect:<16}", record.effect, colour)
         print(before + painted + after + reason, file=out)
     print(f"{shown} records" + ("  (* shadow: recorded, not enforced)" if shadow else ""), file=out)
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _colour(out: TextIO) -> bool:
-    return out.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def _when(text: str) -> datetime:
@@ -226,7 +188,3 @@ def _when(text: str) -> datetime:
             f"{text!r} is not a time: use ISO 8601 (2026-11-27T09:00) or an age (30m, 2h, 7d)"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

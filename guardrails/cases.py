@@ -1,0 +1,182 @@
+"""Table-driven policy tests: case files, running them, and which rules they cover.
+
+A case file (TOML, JSON or YAML) names the policy and lists calls with the
+effect each must get::
+
+    policy = "support.toml"            # or a list; relative to this file
+
+    [[cases]]
+    name = "small refunds go through"  # optional: the test's id
+    action = "payments.refund"
+    args = { order_id = "A-1", amount = 40 }
+    context = { user = "alice" }       # optional
+    expect = "allow"                   # allow, deny or require_approval
+    rule = "small-refunds"             # optional: the rule that must decide
+
+``guardrails test`` runs such files; the pytest plugin collects files named
+``policy_test_*.toml`` (``.json``, ``.yaml``, ``.yml``), one test per case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+
+from guardrails.decision import Decision
+from guardrails.errors import PolicyError
+from guardrails.loading import read_document
+from guardrails.policy import Policy
+
+__all__ = ["Case", "CaseResult", "Coverage", "load_cases", "policy_for", "run_case", "uncovered"]
+
+EffectName = Literal["allow", "deny", "require_approval"]
+
+
+class _CaseDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr | None = None
+    action: StrictStr
+    args: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    expect: EffectName
+    rule: StrictStr | None = None
+
+
+class _CaseFileDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: StrictStr | list[StrictStr] | None = None
+    cases: list[_CaseDoc]
+
+    @field_validator("cases")
+    @classmethod
+    def _some(cls, cases: list[_CaseDoc]) -> list[_CaseDoc]:
+        if not cases:
+            raise ValueError("a case file needs at least one case")
+        return cases
+
+
+@dataclass(frozen=True)
+class Case:
+    """One expected decision: ``action`` with ``args`` in ``context`` gets ``expect``
+    (and, when given, is decided by ``rule``)."""
+
+    name: str
+    action: str
+    args: Mapping[str, Any]
+    context: Mapping[str, Any]
+    expect: EffectName
+    rule: str | None = None
+    source: str = ""
+    policies: tuple[Path, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """How a case fared: the decision, and what was wrong with it if anything."""
+
+    case: Case
+    decision: Decision | None
+    problem: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the decision was the one expected."""
+        return self.problem is None
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    """The cases of a file, each named (its ``name``, or the action and arguments).
+
+    Raises ``PolicyError`` naming the file and the case that is wrong.
+    """
+    path = Path(path)
+    doc = read_document(path)
+    try:
+        parsed = _CaseFileDoc.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "file"
+        raise PolicyError(f"{path}: {where}: {first['msg']}") from None
+    policies: tuple[Path, ...] = ()
+    if parsed.policy is not None:
+        names = [parsed.policy] if isinstance(parsed.policy, str) else parsed.policy
+        policies = tuple(path.parent / name for name in names)
+    cases = []
+    for i, doc_case in enumerate(parsed.cases):
+        name = doc_case.name or _default_name(doc_case)
+        cases.append(
+            Case(
+                name=name,
+                action=doc_case.action,
+                args=doc_case.args,
+                context=doc_case.context,
+                expect=doc_case.expect,
+                rule=doc_case.rule,
+                source=f"{path}:cases[{i}]",
+                policies=policies,
+            )
+        )
+    return cases
+
+
+def policy_for(paths: Sequence[Path], source: str) -> Policy:
+    """The policy a case file names (several files are combined)."""
+    if not paths:
+        raise PolicyError(f'{source}: name the policy: policy = "policy.toml" in the file, or --policy')
+    return Policy.from_file(paths[0]) if len(paths) == 1 else Policy.from_files(paths)
+
+
+def run_case(policy: Policy, case: Case) -> CaseResult:
+    """Judge the case's call under ``policy`` and compare with what it expects."""
+    try:
+        decision = policy.evaluate(case.action, case.args, case.context)
+    except Exception as exc:  # noqa: BLE001 - a case that cannot be judged fails, it does not crash the run
+        return CaseResult(case, None, f"could not be judged: {type(exc).__name__}: {exc}")
+    wrong = []
+    if decision.effect.value != case.expect:
+        wrong.append(f"expected {case.expect}, got {decision.effect.value}")
+    if case.rule is not None and decision.rule_id != case.rule:
+        wrong.append(f"expected rule {case.rule!r}, decided by {decision.rule_id!r}")
+    return CaseResult(case, decision, "; ".join(wrong) or None)
+
+
+def uncovered(policy: Policy, decided: Iterable[str]) -> list[str]:
+    """The ids of the policy's enforced rules that decided none of the cases."""
+    seen = set(decided)
+    return [rule.id for rule in policy.rules if not rule.shadow and rule.id not in seen]
+
+
+class Coverage:
+    """Which rules of which policies decided at least one case."""
+
+    def __init__(self) -> None:
+        self._policies: dict[str, tuple[Policy, set[str]]] = {}
+
+    def saw(self, label: str, policy: Policy, decision: Decision | None) -> None:
+        """Note that ``decision`` was made under ``policy`` (known as ``label``)."""
+        _, decided = self._policies.setdefault(label, (policy, set()))
+        if decision is not None and decision.rule is not None:
+            decided.add(decision.rule_id)
+
+    def report(self) -> dict[str, list[str]]:
+        """For each policy, the rules no case was decided by (policies fully covered left out)."""
+        out = {}
+        for label, (policy, decided) in self._policies.items():
+            missing = uncovered(policy, decided)
+            if missing:
+                out[label] = missing
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self._policies)
+
+
+def _default_name(case: _CaseDoc) -> str:
+    args = ", ".join(f"{key}={value!r}" for key, value in case.args.items())
+    return f"{case.action}({args}) -> {case.expect}"

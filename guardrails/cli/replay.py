@@ -1,0 +1,92 @@
+"""``guardrails replay``: what a candidate policy would change on recorded traffic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from guardrails.audit import printable
+from guardrails.chain import read_audit
+from guardrails.cli.common import FOUND, OK, colour, load_policy, paint
+from guardrails.replay import replay
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    """Add ``replay``."""
+    command = commands.add_parser(
+        "replay",
+        help="re-judge an audit log's calls under a candidate policy",
+        description=(
+            "Judge every call recorded in a JSONL audit log again under a candidate policy and show "
+            "what would change: calls newly denied, newly allowed, newly needing approval, grouped by "
+            "the rule that would decide them. Calls whose recorded arguments were redacted or cut are "
+            "marked uncertain."
+        ),
+        epilog=(
+            "Example:\n"
+            "  guardrails replay audit.jsonl --policy policy-next.toml --show 20\n\n"
+            "Exit codes: 0 nothing would change, 1 some decisions would change, 2 usage or input error."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("logs", nargs="+", metavar="AUDIT", help="audit logs (rotated files are found)")
+    command.add_argument("--policy", action="append", required=True, metavar="FILE", help="the candidate")
+    command.add_argument("--show", type=int, default=10, metavar="N", help="list up to N changed calls")
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
+    command.set_defaults(run=_replay)
+
+
+def _replay(args: argparse.Namespace, out: TextIO) -> int:
+    policy = load_policy(args.policy)
+    report = replay(read_audit(*args.logs), policy)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "calls": report.calls,
+                    "unchanged": report.unchanged,
+                    "uncertain": report.uncertain,
+                    "changes": report.summary(),
+                    "changed": [
+                        {
+                            "call_id": c.record.call_id,
+                            "time": c.record.time.isoformat(),
+                            "action": c.record.action,
+                            "was": c.was,
+                            "now": c.now.effect.value,
+                            "rule": c.now.rule_id,
+                            "uncertain": c.uncertain,
+                        }
+                        for c in report.changes
+                    ],
+                },
+                indent=2,
+            ),
+            file=out,
+        )
+        return FOUND if report.changes else OK
+    on = colour(out)
+    print(
+        f"{report.calls} calls re-judged: {report.unchanged} unchanged, {len(report.changes)} would change"
+        + (f" ({report.uncertain} with redacted or cut values: uncertain)" if report.uncertain else ""),
+        file=out,
+    )
+    for kind, groups in report.summary().items():
+        total = sum(groups.values())
+        detail = ", ".join(f"{by}: {n}" for by, n in groups.items())
+        print(
+            f"  {paint(kind, 'deny' if 'denied' in kind else 'allow' if 'allowed' in kind else 'require_approval', on)}: {total} ({detail})",
+            file=out,
+        )
+    for change in report.changes[: max(args.show, 0)]:
+        record = change.record
+        mark = " (uncertain)" if change.uncertain else ""
+        print(
+            f"  {record.time:%Y-%m-%d %H:%M:%S}  {printable(record.action)}  {change.was} -> "
+            f"{change.now.effect.value} by {change.now.rule_id!r}{mark}",
+            file=out,
+        )
+    return FOUND if report.changes else OK

@@ -1,0 +1,198 @@
+"""``guardrails check``: rules that cannot do what they look like they do.
+
+Each finding names the rule, what is wrong, and how sure we are:
+
+- ``shadowed`` — a rule that can never decide: an unconditional deny (or
+  require_approval, for an allow) covers every call it would match;
+- ``duplicate`` — the same action, effect and condition as an earlier rule;
+- ``unknown-action`` — with a tool registry: no governed tool has the action;
+- ``wide-allow`` — an allow on a pattern wider than the conditional deny
+  beside it: the deny bounds one action, the allow lets every other through;
+- ``unknown-argument`` — with a tool registry: a condition names an argument
+  the tool does not have (it would fail closed on every call).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+from guardrails.conditions import AllOf, AnyOf, Condition, Not
+from guardrails.policy import Policy
+from guardrails.refs import ArgRef, Compare, Matcher
+from guardrails.rules import Effect, Rule
+
+__all__ = ["Finding", "Tool", "lint", "tools_from"]
+
+Kind = Literal["shadowed", "duplicate", "unknown-action", "wide-allow", "unknown-argument"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a policy's author should look at."""
+
+    kind: Kind
+    rule_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: rule {self.rule_id!r}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A governed tool as the linter sees it: its action and its parameters."""
+
+    action: str
+    parameters: frozenset[str]
+    takes_any: bool = False  # **kwargs: any argument name may come
+
+
+def lint(policy: Policy, tools: Iterable[Tool] | None = None) -> list[Finding]:
+    """Every finding for ``policy``; with ``tools``, also those needing the tool registry."""
+    findings: list[Finding] = []
+    rules = list(policy.rules)
+    findings += _shadowed(rules)
+    findings += _duplicates(rules)
+    findings += _wide_allows(rules)
+    if tools is not None:
+        registry = {tool.action: tool for tool in tools}
+        findings += _unknown_actions(rules, registry)
+        findings += _unknown_arguments(rules, registry)
+    return findings
+
+
+def _covers(wide: str, narrow: str) -> bool:
+    """Whether glob ``wide`` matches every action glob ``narrow`` matches (conservatively)."""
+    if wide == narrow or wide == "*":
+        return True
+    if not any(c in narrow for c in "*?["):
+        return fnmatch.fnmatchcase(narrow, wide)
+    prefix = wide[:-1]
+    return wide.endswith("*") and not any(c in prefix for c in "*?[") and narrow.startswith(prefix)
+
+
+def _shadowed(rules: list[Rule]) -> Iterator[Finding]:
+    for rule in rules:
+        if rule.shadow or rule.effect is Effect.DENY:
+            continue
+        stronger = (
+            (Effect.DENY,)
+            if rule.effect is Effect.REQUIRE_APPROVAL
+            else (Effect.DENY, Effect.REQUIRE_APPROVAL)
+        )
+        for other in rules:
+            if (
+                other is not rule
+                and not other.shadow
+                and other.when is None
+                and other.effect in stronger
+                and _covers(other.action, rule.action)
+            ):
+                yield Finding(
+                    "shadowed",
+                    rule.id,
+                    f"can never decide: rule {other.id!r} ({other.effect.value} {other.action!r}, "
+                    f"no condition) wins every call it matches",
+                )
+                break
+
+
+def _duplicates(rules: list[Rule]) -> Iterator[Finding]:
+    seen: dict[tuple[str, Effect, str, bool], Rule] = {}
+    for rule in rules:
+        key = (rule.action, rule.effect, "" if rule.when is None else rule.when.fingerprint(), rule.shadow)
+        first = seen.setdefault(key, rule)
+        if first is not rule:
+            yield Finding("duplicate", rule.id, f"the same action, effect and condition as rule {first.id!r}")
+
+
+def _wide_allows(rules: list[Rule]) -> Iterator[Finding]:
+    bounds = [r for r in rules if r.effect is Effect.DENY and r.when is not None and not r.shadow]
+    for rule in rules:
+        if rule.effect is not Effect.ALLOW or rule.shadow or rule.when is not None:
+            continue
+        for deny in bounds:
+            if deny.action != rule.action and _covers(rule.action, deny.action):
+                yield Finding(
+                    "wide-allow",
+                    rule.id,
+                    f"allows every action matching {rule.action!r} without a condition, while rule "
+                    f"{deny.id!r} bounds only {deny.action!r}: was the bound meant for all of them?",
+                )
+                break
+
+
+def _unknown_actions(rules: list[Rule], registry: Mapping[str, Tool]) -> Iterator[Finding]:
+    for rule in rules:
+        if not any(fnmatch.fnmatchcase(action, rule.action) for action in registry):
+            yield Finding(
+                "unknown-action", rule.id, f"no governed tool has an action matching {rule.action!r}"
+            )
+
+
+def _unknown_arguments(rules: list[Rule], registry: Mapping[str, Tool]) -> Iterator[Finding]:
+    for rule in rules:
+        if rule.when is None:
+            continue
+        tools = [tool for action, tool in registry.items() if fnmatch.fnmatchcase(action, rule.action)]
+        for name in sorted(set(_argument_names(rule.when))):
+            lacking = [t.action for t in tools if name not in t.parameters and not t.takes_any]
+            if lacking:
+                yield Finding(
+                    "unknown-argument",
+                    rule.id,
+                    f"its condition reads arg({name!r}), which {', '.join(repr(a) for a in lacking)} "
+                    "does not take: it fails closed on every call",
+                )
+
+
+def _argument_names(condition: Condition) -> Iterator[str]:
+    if isinstance(condition, (AllOf, AnyOf)):
+        for part in condition.conditions:
+            yield from _argument_names(part)
+    elif isinstance(condition, Not):
+        yield from _argument_names(condition.condition)
+    elif isinstance(condition, (Compare, Matcher)) and isinstance(condition.ref, ArgRef):
+        yield condition.ref.name
+
+
+def tools_from(spec: str) -> list[Tool]:
+    """The governed tools named by ``module:attr`` (a list, dict or object holding them) or
+    ``module`` (every governed tool defined at its top level)."""
+    module_name, _, attr = spec.partition(":")
+    module: ModuleType = importlib.import_module(module_name)
+    holder: Any = module
+    for part in filter(None, attr.split(".")):
+        holder = getattr(holder, part)
+    if isinstance(holder, ModuleType):
+        candidates: Iterable[Any] = vars(holder).values()
+    elif isinstance(holder, Mapping):
+        candidates = holder.values()
+    elif isinstance(holder, Iterable):
+        candidates = holder
+    else:
+        candidates = [holder]
+    tools = [tool for tool in map(_tool, candidates) if tool is not None]
+    if not tools:
+        raise ValueError(f"{spec} holds no governed tools")
+    return tools
+
+
+def _tool(candidate: Any) -> Tool | None:
+    spec = getattr(candidate, "_self_spec", None)  # a GovernedFunction
+    if spec is None:
+        return None
+    parameters = inspect.signature(spec.function).parameters.values()
+    return Tool(
+        spec.action,
+        frozenset(
+            p.name for p in parameters if p.kind is not p.VAR_KEYWORD and p.kind is not p.VAR_POSITIONAL
+        ),
+        any(p.kind is p.VAR_KEYWORD for p in parameters),
+    )
