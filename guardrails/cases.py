@@ -156,21 +156,24 @@ class Coverage:
     """Which rules of which policies decided at least one case."""
 
     def __init__(self) -> None:
-        self._policies: dict[str, tuple[Policy, set[str]]] = {}
+        # By version: the same policy loaded by a case file and by a test is one policy.
+        self._policies: dict[str, tuple[list[str], Policy, set[str]]] = {}
 
     def saw(self, label: str, policy: Policy, decision: Decision | None) -> None:
         """Note that ``decision`` was made under ``policy`` (known as ``label``)."""
-        _, decided = self._policies.setdefault(label, (policy, set()))
+        labels, _, decided = self._policies.setdefault(policy.version, ([], policy, set()))
+        if label not in labels:
+            labels.append(label)
         if decision is not None and decision.rule is not None:
             decided.add(decision.rule_id)
 
     def report(self) -> dict[str, list[str]]:
         """For each policy, the rules no case was decided by (policies fully covered left out)."""
         out = {}
-        for label, (policy, decided) in self._policies.items():
+        for labels, policy, decided in self._policies.values():
             missing = uncovered(policy, decided)
             if missing:
-                out[label] = missing
+                out[" = ".join(labels)] = missing
         return out
 
     def __bool__(self) -> bool:

@@ -44,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_COVERAGE] = coverage
 
     def observe(policy: Policy, decision: Decision) -> None:
-        coverage.saw(f"policy {policy.version[:12]} (built in a test)", policy, decision)
+        coverage.saw(f"policy {policy.version[:12]}", policy, decision)
 
     config.stash[_OBSERVER] = observe
     decision_observers.append(observe)

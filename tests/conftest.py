@@ -8,6 +8,8 @@ import pytest
 
 import guardrails as g
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _restore_default_governor() -> Iterator[None]:

@@ -1,0 +1,235 @@
+"""Testing policies: the assert helpers, case files, the pytest plugin and rule coverage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import guardrails as g
+from guardrails.cases import Coverage, load_cases, run_case, uncovered
+from guardrails.testing import (
+    CapturedAudit,
+    ScriptedApprover,
+    assert_allowed,
+    assert_denied,
+    assert_needs_approval,
+)
+
+POLICY = g.Policy(
+    [
+        g.allow("refund", when=g.arg("amount") <= 100, id="small"),
+        g.require_approval("refund", when=g.arg("amount") > 100, id="large"),
+        g.deny("wire", id="no-wires", reason="wires are off"),
+    ]
+)
+
+POLICY_TOML = """
+[[rules]]
+id = "small"
+action = "refund"
+effect = "allow"
+when = { arg = "amount", le = 100 }
+
+[[rules]]
+id = "large"
+action = "refund"
+effect = "require_approval"
+when = { arg = "amount", gt = 100 }
+
+[[rules]]
+id = "no-wires"
+action = "wire"
+effect = "deny"
+"""
+
+CASES_TOML = """
+policy = "policy.toml"
+
+[[cases]]
+name = "small refunds pass"
+action = "refund"
+args = { amount = 40 }
+expect = "allow"
+rule = "small"
+
+[[cases]]
+action = "refund"
+args = { amount = 500 }
+expect = "require_approval"
+"""
+
+
+class TestHelpers:
+    def test_passing_assertions_return_the_decision(self) -> None:
+        """Each helper returns the decision it checked."""
+        assert assert_allowed(POLICY, "refund", {"amount": 5}).rule_id == "small"
+        assert assert_needs_approval(POLICY, "refund", {"amount": 500}, rule_id="large").rule_id == "large"
+        assert assert_denied(POLICY, "wire", {}, rule_id="no-wires").reason == "wires are off"
+
+    def test_failures_explain_everything(self) -> None:
+        """A failing assertion says what was expected and shows every rule's verdict."""
+        with pytest.raises(AssertionError) as info:
+            assert_allowed(POLICY, "refund", {"amount": 500})
+        message = str(info.value)
+        assert message.startswith("expected allow, got require_approval")
+        assert "arg('amount') <= 100" in message and "→ require_approval (rule 'large')" in message
+        with pytest.raises(AssertionError, match="expected rule 'other', decided by 'no-wires'"):
+            assert_denied(POLICY, "wire", rule_id="other")
+
+    def test_a_governor_is_asked_with_its_kill_switch(self) -> None:
+        """With a Governor the helpers use ``check``: blocks apply."""
+        gov = g.Governor(POLICY)
+        assert_allowed(gov, "refund", {"amount": 5})
+        gov.block("refund")
+        assert_denied(gov, "refund", {"amount": 5})
+
+    def test_only_policies_and_governors(self) -> None:
+        """Anything else is a TypeError, not a silent pass."""
+        with pytest.raises(TypeError, match="a Policy or a Governor"):
+            assert_allowed("policy.toml", "refund")  # type: ignore[arg-type]
+
+
+class TestScriptedApproverAndCapture:
+    def test_answers_in_order_then_the_default(self) -> None:
+        """Scripted answers come first, then the default; every request is kept."""
+        approver = ScriptedApprover(True, default=False, by="carol")
+        audit = CapturedAudit()
+        refund = g.governed("refund", governor=g.Governor(POLICY, approver=approver, audit=audit))(
+            lambda amount: "ok"
+        )
+        assert refund(500) == "ok"
+        with pytest.raises(g.ApprovalDenied):
+            refund(600)
+        approver.push(g.ApprovalResponse(True, by="dan", reason="fine"))
+        assert refund(700) == "ok"
+        assert [r.args["amount"] for r in approver.requests] == [500, 600, 700]
+        assert [r.approved_by for r in audit.decisions] == ["carol", "carol", "dan"]
+        assert audit.ran == ["refund", "refund"]
+        assert len(audit.calls("refund")) == 3
+
+
+class TestCaseFiles:
+    def test_load_and_run(self, tmp_path: Path) -> None:
+        """Cases load with readable names, run, and report what was wrong."""
+        (tmp_path / "policy.toml").write_text(POLICY_TOML)
+        (tmp_path / "cases.toml").write_text(CASES_TOML)
+        cases = load_cases(tmp_path / "cases.toml")
+        assert [c.name for c in cases] == ["small refunds pass", "refund(amount=500) -> require_approval"]
+        policy = g.Policy.from_file(tmp_path / "policy.toml")
+        assert all(run_case(policy, c).passed for c in cases)
+        wrong = run_case(policy, cases[0].__class__(**{**cases[0].__dict__, "expect": "deny", "rule": "x"}))
+        assert wrong.problem == "expected deny, got allow; expected rule 'x', decided by 'small'"
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("cases = []", "at least one case"),
+            ('[[cases]]\naction = "x"', "cases.0.expect: Field required"),
+            ('[[cases]]\naction = "x"\nexpect = "maybe"', "cases.0.expect"),
+            ('[[cases]]\naction = "x"\nexpect = "allow"\nargz = {}', "cases.0.argz: Extra inputs"),
+            ('[[cases]]\naction = 1\nexpect = "allow"', "cases.0.action"),
+        ],
+    )
+    def test_bad_files_name_the_place(self, tmp_path: Path, text: str, message: str) -> None:
+        """A bad case file is a PolicyError naming the file and the case."""
+        (tmp_path / "cases.toml").write_text(text)
+        with pytest.raises(g.PolicyError, match=message) as info:
+            load_cases(tmp_path / "cases.toml")
+        assert "cases.toml" in str(info.value)
+
+    def test_coverage(self) -> None:
+        """Rules that decided nothing are listed, per policy; shadow rules never decide and are left out."""
+        policy = POLICY + g.Policy([g.deny("refund", when=g.arg("amount") > 10_000, id="probe", shadow=True)])
+        coverage = Coverage()
+        coverage.saw("p", policy, policy.evaluate("refund", {"amount": 5}))
+        coverage.saw("p again", policy, policy.evaluate("wire", {}))
+        assert coverage.report() == {"p = p again": ["large"]}
+        assert uncovered(policy, ["small", "large", "no-wires"]) == []
+
+
+class TestPlugin:
+    def _project(self, pytester: pytest.Pytester, cases: str = CASES_TOML) -> None:
+        pytester.makefile(".toml", policy=POLICY_TOML)
+        pytester.makefile(".toml", policy_test_refunds=cases)
+
+    def test_each_case_is_a_test_with_its_name(self, pytester: pytest.Pytester) -> None:
+        """Case files are collected by name; each case is an item with a readable id."""
+        self._project(pytester)
+        result = pytester.runpytest("-v", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=2)
+        result.stdout.fnmatch_lines(
+            [
+                "*policy_test_refunds.toml::small refunds pass PASSED*",
+                "*policy_test_refunds.toml::refund(amount=500) -> require_approval PASSED*",
+            ]
+        )
+
+    def test_a_failing_case_explains_itself(self, pytester: pytest.Pytester) -> None:
+        """The failure shows the case, what was wrong, and every rule's verdict."""
+        self._project(pytester, CASES_TOML.replace('expect = "require_approval"', 'expect = "allow"'))
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*policy_test_refunds.toml:cases[[]1]: refund(amount=500) -> allow: expected allow, got require_approval*",
+                "*arg('amount') > 100*",
+            ]
+        )
+
+    def test_coverage_is_reported_and_can_fail_the_run(self, pytester: pytest.Pytester) -> None:
+        """Uncovered rules are listed; with --guardrails-fail-uncovered they fail the run."""
+        self._project(pytester)
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.stdout.fnmatch_lines(["*guardrails rule coverage*", "*1 rules decided no case: no-wires*"])
+        assert result.ret == 0
+        strict = pytester.runpytest("-p", "no:cacheprovider", "--guardrails-fail-uncovered")
+        strict.assert_outcomes(passed=2)
+        assert strict.ret == pytest.ExitCode.TESTS_FAILED
+
+    def test_a_broken_case_file_is_a_collection_error(self, pytester: pytest.Pytester) -> None:
+        """A case file that does not load is reported as an error naming it."""
+        pytester.makefile(".toml", policy_test_broken='[[cases]]\naction = "x"')
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*policy_test_broken.toml: cases.0.expect: Field required*"])
+
+    def test_inert_unless_used(self, pytester: pytest.Pytester) -> None:
+        """Without case files or fixtures, the plugin adds nothing to a run."""
+        pytester.makepyfile("def test_nothing(): pass")
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+        assert "guardrails rule coverage" not in result.stdout.str()
+        assert "guardrails" not in result.stdout.str().split("collected", 1)[1]
+
+    def test_fixtures(self, pytester: pytest.Pytester) -> None:
+        """The governor fixture is fresh per test and restored after; approver and audit are its own."""
+        pytester.makepyfile(
+            """
+            import pytest
+            import guardrails as g
+
+            @g.governed
+            def refund(amount: float) -> str:
+                return "ok"
+
+            POLICY = g.Policy([g.require_approval("refund")])
+
+            def test_first(guardrails_governor, guardrails_approver, guardrails_audit):
+                guardrails_governor.policy = POLICY
+                guardrails_approver.push(True)
+                assert refund(5) == "ok"
+                with pytest.raises(g.ApprovalDenied):
+                    refund(6)
+                assert guardrails_audit.ran == ["refund"]
+
+            def test_second_starts_fresh(guardrails_governor):
+                with pytest.raises(g.ActionDenied):
+                    refund(5)
+
+            def test_default_restored():
+                assert g.get_governor().setup.sinks == ()
+            """
+        )
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=3)
