@@ -1,6 +1,6 @@
 """Testing the support agent's policy and tools with the guardrails pytest plugin.
 
-    pytest examples/policy_tests
+pytest examples/policy_tests
 """
 
 from pathlib import Path

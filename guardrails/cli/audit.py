@@ -28,6 +28,7 @@ def register(commands: Any) -> None:
         "audit",
         help="verify or read a JSONL audit log",
         description="Verify or read a JSONL audit log written by guardrails.JsonlAudit.",
+        epilog="Commands: verify (the hash chain), show (a table). Exit codes: see each command's --help.",
     )
     audit.set_defaults(help_for=audit)
     audit_commands = audit.add_subparsers(title="audit commands", metavar="COMMAND")

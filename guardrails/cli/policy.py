@@ -64,6 +64,14 @@ def register(commands: Any) -> None:
         "schema",
         help="print the JSON Schema of policy documents",
         description="Print the JSON Schema of policy documents, for editors and CI validators.",
+        epilog=(
+            "Example:\n"
+            "  guardrails schema > policy.schema.json\n"
+            "  # then, at the top of a YAML policy (yaml-language-server):\n"
+            "  # yaml-language-server: $schema=./policy.schema.json\n\n"
+            "Exit codes: 0 printed."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     schema.set_defaults(run=_schema)
 
