@@ -99,6 +99,24 @@ class TestAuditTrailExample:
         assert "(exit code 1)" in out
 
 
+class TestPolicyTestsExample:
+    def test_pytest_runs_the_cases_and_the_fixtures(self) -> None:
+        """`pytest examples/policy_tests` collects the case file and the test file, all passing, all rules covered."""
+        result = run(
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-v",
+            "--guardrails-fail-uncovered",
+            "examples/policy_tests",
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "policy_test_support.toml::a refund of 500 needs a person PASSED" in result.stdout
+        assert "test_support_policy.py::test_a_person_approves_then_refuses PASSED" in result.stdout
+        assert "10 passed" in result.stdout
+
+
 class TestDocumentsExample:
     def test_documents_demo(self) -> None:
         """The documents demo loads, shadows, rejects a bad edit, reloads a good one and blocks."""
