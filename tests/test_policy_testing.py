@@ -165,6 +165,27 @@ class TestPlugin:
             ]
         )
 
+    def test_json_and_yaml_case_files(self, pytester: pytest.Pytester) -> None:
+        """Case files in JSON and YAML are collected too."""
+        from conftest import need
+
+        need("yaml")
+        pytester.makefile(".toml", policy=POLICY_TOML)
+        pytester.makefile(
+            ".json",
+            policy_test_a='{"policy": "policy.toml", "cases": [{"action": "wire", "expect": "deny", "rule": "no-wires"}]}',
+        )
+        pytester.makefile(
+            ".yaml",
+            policy_test_b="policy: policy.toml\ncases:\n  - name: yaml case\n    action: refund\n"
+            "    args: {amount: 5}\n    expect: allow\n",
+        )
+        result = pytester.runpytest("-v", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=2)
+        result.stdout.fnmatch_lines(
+            ["*policy_test_a.json::wire() -> deny PASSED*", "*policy_test_b.yaml::yaml case PASSED*"]
+        )
+
     def test_a_failing_case_explains_itself(self, pytester: pytest.Pytester) -> None:
         """The failure shows the case, what was wrong, and every rule's verdict."""
         self._project(pytester, CASES_TOML.replace('expect = "require_approval"', 'expect = "allow"'))
