@@ -62,8 +62,12 @@ class AuditRecord(BaseModel):
 
     ``kind`` is ``"call"`` for calls. ``args`` and ``context`` are the call's,
     made JSON-safe, bounded and redacted (``guardrails.Redaction``); the same
-    view reaches every sink. ``tool_call_id`` is the framework's id of the
-    call when the context carries one (``context(tool_call_id=...)``).
+    view reaches every sink; ``exact`` is False when that view lost something
+    (a value redacted, cut, or recorded by its ``repr``). ``tool_call_id`` is
+    the framework's id of the call when the context carries one
+    (``context(tool_call_id=...)``). ``effect`` is what happened to the call;
+    ``decided`` what the policy decided before any approver answered (an
+    approved call has ``decided="require_approval"``, ``effect="allow"``).
     ``enforced`` is False for what a shadow rule or shadow mode would have
     decided; such a record of a shadow rule has no ``outcome``. ``error`` and
     ``error_type`` say what the tool raised.
@@ -85,9 +89,11 @@ class AuditRecord(BaseModel):
     args: Annotated[Mapping[str, Any], SkipValidation] = {}
     context: Annotated[Mapping[str, Any], SkipValidation] = {}
     effect: str = ""
+    decided: str | None = None
     rule_id: str = ""
     reason: str = ""
     enforced: bool = True
+    exact: bool = True
     policy_version: str = ""
     approval: AuditApproval | None = None
     outcome: Outcome | None = None

@@ -56,7 +56,7 @@ _CUT_MARKS = ("...", "…")
 class AuditView:
     """The recordable ``args`` and ``context`` of one call, and the scrubber of its messages."""
 
-    __slots__ = ("args", "context", "tool_call_id", "_walker")
+    __slots__ = ("args", "context", "tool_call_id", "exact", "_walker")
 
     def __init__(self, redaction: Redaction, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
         walker = _Walker(redaction)
@@ -65,6 +65,8 @@ class AuditView:
         tool_call_id = self.context.get("tool_call_id")
         #: The framework's id of the call, as recorded (bounded and redacted like the context).
         self.tool_call_id = None if tool_call_id is None else str(tool_call_id)
+        #: Whether the view holds the values as they were (nothing redacted, cut or turned into text).
+        self.exact = walker.exact
         self._walker = walker
 
     def scrub(self, text: str) -> str:
@@ -75,12 +77,13 @@ class AuditView:
 class _Walker:
     """One walk over one call's values; remembers what it redacted by name."""
 
-    __slots__ = ("redaction", "secrets", "budget", "shortest")
+    __slots__ = ("redaction", "secrets", "budget", "shortest", "exact")
 
     def __init__(self, redaction: Redaction) -> None:
         self.redaction = redaction
         self.secrets: set[str] = set()
         self.budget = MAX_TOTAL
+        self.exact = True
         self.shortest = min(redaction.shortest, MAX_KEY)
 
     def mapping(self, values: Mapping[str, Any], depth: int) -> Mapping[str, Any]:
@@ -90,11 +93,13 @@ class _Walker:
                 return _EMPTY
             items = list(dict.items(values) if isinstance(values, dict) else values.items())
         except Exception as exc:  # noqa: BLE001 - a broken mapping is recorded as such
+            self.exact = False
             return MappingProxyType({"[unreadable]": f"{type(values).__name__}: {type(exc).__name__}"})
         hides = self.redaction.hides_name
         for i, (key, value) in enumerate(items):
             if i == MAX_ITEMS or self.budget <= 0:
                 out["[truncated]"] = f"{len(items) - i} more items"
+                self.exact = False
                 break
             text = (
                 key if type(key) is str else str.__str__(key) if isinstance(key, str) else brief(key, MAX_KEY)
@@ -102,8 +107,11 @@ class _Walker:
             name = self.string(text, MAX_KEY)
             while name in out:  # two keys alike once cut or redacted: keep both
                 name += "'"
+            if name is not key:
+                self.exact = self.exact and name == key
             if hides(text):
                 self.remember(value, 0)
+                self.exact = False
                 out[name] = _REDACTED
             else:
                 out[name] = self.value(value, depth + 1)
@@ -119,23 +127,29 @@ class _Walker:
             return self.number(value)
         if kind is float:
             if not math.isfinite(value):
+                self.exact = False
                 return repr(value)
             if value.is_integer() and 1e12 <= abs(value) < 1e19 and self.number(int(value)) is _REDACTED:
                 return _REDACTED
             return value
         if depth > MAX_DEPTH:
+            self.exact = False
             return f"[truncated: nested deeper than {MAX_DEPTH}]"
         if self.budget <= 0:
+            self.exact = False
             return "[truncated: the record is too large]"
         try:
             return self.structured(value, depth)
         except Exception as exc:  # noqa: BLE001 - the record must still be written
+            self.exact = False
             return f"<{kind.__name__} that could not be recorded: {type(exc).__name__}>"
 
     def number(self, value: int) -> Any:
         if value.bit_length() > 64:
+            self.exact = False
             return f"<int of {value.bit_length()} bits>"
         if self.redaction.cards and 10**12 <= abs(value) < 10**19 and self.redaction.spans(str(abs(value))):
+            self.exact = False
             return _REDACTED  # a card number passed as a number
         return value
 
@@ -143,17 +157,22 @@ class _Walker:
         if isinstance(value, Mapping):
             return self.mapping(value, depth)
         if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a named tuple: keep its field names
+            self.exact = False
             return self.mapping(value._asdict(), depth)
         if isinstance(value, (list, tuple, set, frozenset)):
+            if not isinstance(value, (list, tuple)):
+                self.exact = False  # a set's order is not its own
             items = value if isinstance(value, (list, tuple)) else list(value)
             self.budget -= len(items)
             out = [self.value(item, depth + 1) for item in items[:MAX_ITEMS]]
             if len(items) > MAX_ITEMS:
+                self.exact = False
                 out.append(f"[truncated: {len(items)} items]")
             return tuple(out)
         if isinstance(value, str):  # a subclass: record the plain string it holds
             return self.string(str.__str__(value))
         fields = _fields(value)
+        self.exact = False  # a model, a number type or an object: what is recorded is not the value itself
         if fields is not None:
             return self.mapping(fields, depth)
         if isinstance(value, (int, float)):  # bool is handled above; enums, numpy scalars
@@ -165,11 +184,14 @@ class _Walker:
             self.budget -= len(text)
             return text
         if self.budget <= 0:
+            self.exact = False
             return "[truncated: the record is too large]"
         if len(text) > limit:
             kept = self.redaction.text(text, limit) + f"...[truncated: {len(text)} chars]"
         else:
             kept = self.redaction.text(text)
+        if kept != text:
+            self.exact = False
         self.budget -= len(kept)
         return kept
 

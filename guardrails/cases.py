@@ -30,6 +30,7 @@ from guardrails.decision import Decision
 from guardrails.errors import PolicyError
 from guardrails.loading import read_document
 from guardrails.policy import Policy
+from guardrails.values import brief
 
 __all__ = ["Case", "CaseResult", "Coverage", "load_cases", "policy_for", "run_case", "uncovered"]
 
@@ -108,8 +109,14 @@ def load_cases(path: str | Path) -> list[Case]:
         names = [parsed.policy] if isinstance(parsed.policy, str) else parsed.policy
         policies = tuple(path.parent / name for name in names)
     cases = []
+    taken: dict[str, int] = {}
     for i, doc_case in enumerate(parsed.cases):
         name = doc_case.name or _default_name(doc_case)
+        if name in taken:
+            if doc_case.name:
+                raise PolicyError(f"{path}: cases[{i}]: the name {name!r} is taken by cases[{taken[name]}]")
+            name = f"{name} [{i}]"  # two unnamed cases alike: keep both, told apart
+        taken[name] = i
         cases.append(
             Case(
                 name=name,
@@ -153,33 +160,57 @@ def uncovered(policy: Policy, decided: Iterable[str]) -> list[str]:
 
 
 class Coverage:
-    """Which rules of which policies decided at least one case."""
+    """Which rules of which policies decided at least one case.
+
+    Policies are told apart by version: the same policy loaded by a case file
+    and by a test is one policy. ``dump`` and ``merge`` carry it between
+    processes (pytest-xdist workers).
+    """
 
     def __init__(self) -> None:
-        # By version: the same policy loaded by a case file and by a test is one policy.
-        self._policies: dict[str, tuple[list[str], Policy, set[str]]] = {}
+        self._policies: dict[str, dict[str, list[str]]] = {}
 
     def saw(self, label: str, policy: Policy, decision: Decision | None) -> None:
         """Note that ``decision`` was made under ``policy`` (known as ``label``)."""
-        labels, _, decided = self._policies.setdefault(policy.version, ([], policy, set()))
-        if label not in labels:
-            labels.append(label)
-        if decision is not None and decision.rule is not None:
-            decided.add(decision.rule_id)
+        entry = self._policies.setdefault(
+            policy.version,
+            {"labels": [], "rules": [rule.id for rule in policy.rules if not rule.shadow], "decided": []},
+        )
+        if label not in entry["labels"]:
+            entry["labels"].append(label)
+        if decision is not None and decision.rule is not None and decision.rule_id not in entry["decided"]:
+            entry["decided"].append(decision.rule_id)
 
     def report(self) -> dict[str, list[str]]:
         """For each policy, the rules no case was decided by (policies fully covered left out)."""
         out = {}
-        for labels, policy, decided in self._policies.values():
-            missing = uncovered(policy, decided)
+        for entry in self._policies.values():
+            decided = set(entry["decided"])
+            missing = [rule for rule in entry["rules"] if rule not in decided]
             if missing:
-                out[" = ".join(labels)] = missing
+                out[" = ".join(entry["labels"])] = missing
         return out
+
+    def dump(self) -> dict[str, dict[str, list[str]]]:
+        """Plain data: what ``merge`` takes."""
+        return {version: {k: list(v) for k, v in entry.items()} for version, entry in self._policies.items()}
+
+    def merge(self, data: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        """Add what another process saw."""
+        for version, theirs in data.items():
+            entry = self._policies.setdefault(
+                version, {"labels": [], "rules": list(theirs["rules"]), "decided": []}
+            )
+            for key in ("labels", "decided"):
+                entry[key] += [item for item in theirs[key] if item not in entry[key]]
 
     def __bool__(self) -> bool:
         return bool(self._policies)
 
 
 def _default_name(case: _CaseDoc) -> str:
-    args = ", ".join(f"{key}={value!r}" for key, value in case.args.items())
-    return f"{case.action}({args}) -> {case.expect}"
+    """``action(args) -> expect``, bounded (a test id is shown on every line of a report)."""
+    args = ", ".join(f"{key}={brief(value, 40)}" for key, value in list(case.args.items())[:8])
+    context = ", ".join(f"{key}={brief(value, 40)}" for key, value in list(case.context.items())[:4])
+    name = f"{case.action}({args})" + (f" in {context}" if context else "") + f" -> {case.expect}"
+    return brief(name, 200)[1:-1] if len(name) > 200 else name

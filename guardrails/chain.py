@@ -47,7 +47,6 @@ __all__ = [
     "record_fields",
     "rotated_files",
     "shared_fields",
-    "shared_key",
     "verify_audit",
 ]
 
@@ -94,28 +93,13 @@ def shared_fields(record: AuditRecord) -> str:
     )
     if record.tool_call_id is not None:
         out += f',"tool_call_id":{text(record.tool_call_id)}'
+    if record.decided is not None:
+        out += f',"decided":{text(record.decided)}'
+    if not record.exact:
+        out += ',"exact":false'
     if record.approval is not None:
         out += f',"approval":{_json(record.approval.model_dump())}'
     return out
-
-
-def shared_key(record: AuditRecord) -> tuple[Any, ...]:
-    """What ``shared_fields`` depends on (equal, mostly identical, across a call's records)."""
-    return (
-        record.args,
-        record.context,
-        record.approval,
-        record.call_id,
-        record.effect,
-        record.reason,
-        record.rule_id,
-        record.enforced,
-        record.kind,
-        record.action,
-        record.tool_call_id,
-        record.policy_version,
-        record.schema_version,
-    )
 
 
 def _fallback(value: Any) -> Any:

@@ -54,7 +54,17 @@ class Decision:
     decided.
     """
 
-    __slots__ = ("effect", "rule", "call", "outcomes", "approval", "version", "enforced", "_reason")
+    __slots__ = (
+        "effect",
+        "rule",
+        "call",
+        "outcomes",
+        "approval",
+        "version",
+        "enforced",
+        "decided",
+        "_reason",
+    )
 
     def __init__(
         self,
@@ -67,8 +77,11 @@ class Decision:
         *,
         version: str = "",
         enforced: bool = True,
+        decided: Effect | None = None,
     ) -> None:
         self.effect = effect
+        #: What the policy (or the kill switch) decided, before an approver answered.
+        self.decided = effect if decided is None else decided
         self.rule = rule
         self.call = call
         # (rule, matched, error) triples: cheaper to build than objects on
@@ -133,6 +146,7 @@ class Decision:
             "approval": self.approval,
             "version": self.version,
             "enforced": self.enforced,
+            "decided": self.decided,
         }
         fields.update(changes)
         return Decision(**fields)

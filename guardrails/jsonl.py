@@ -120,8 +120,10 @@ class JsonlAudit:
             and cached[0] is record.args
             and cached[1] is record.context
             and cached[2] is record.approval
-            and cached[3] == (record.call_id, record.effect, record.rule_id, record.reason, record.enforced)
-            and cached[4] == (record.kind, record.action, record.tool_call_id, record.policy_version)
+            and cached[3]
+            == (record.call_id, record.effect, record.decided, record.rule_id, record.reason, record.enforced)
+            and cached[4]
+            == (record.kind, record.action, record.tool_call_id, record.policy_version, record.exact)
         ):
             shared = cached[5]
         else:
@@ -130,8 +132,15 @@ class JsonlAudit:
                 record.args,
                 record.context,
                 record.approval,
-                (record.call_id, record.effect, record.rule_id, record.reason, record.enforced),
-                (record.kind, record.action, record.tool_call_id, record.policy_version),
+                (
+                    record.call_id,
+                    record.effect,
+                    record.decided,
+                    record.rule_id,
+                    record.reason,
+                    record.enforced,
+                ),
+                (record.kind, record.action, record.tool_call_id, record.policy_version, record.exact),
                 shared,
             )
         fields = record_fields(record, shared)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -25,7 +27,7 @@ from typing import Any, Literal
 from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.policy import Policy
 from guardrails.refs import ArgRef, Compare, Matcher
-from guardrails.rules import Effect, Rule
+from guardrails.rules import PRECEDENCE, Effect, Rule
 
 __all__ = ["Finding", "Tool", "lint", "tools_from"]
 
@@ -77,39 +79,55 @@ def _covers(wide: str, narrow: str) -> bool:
     return wide.endswith("*") and not any(c in prefix for c in "*?[") and narrow.startswith(prefix)
 
 
+def _wins_over(other: Rule, rule: Rule) -> bool:
+    """Whether ``other`` is judged first when both match: precedence, then id."""
+    return (PRECEDENCE[other.effect], other.id) < (PRECEDENCE[rule.effect], rule.id)
+
+
 def _shadowed(rules: list[Rule]) -> Iterator[Finding]:
     for rule in rules:
-        if rule.shadow or rule.effect is Effect.DENY:
+        if rule.shadow:
             continue
-        stronger = (
-            (Effect.DENY,)
-            if rule.effect is Effect.REQUIRE_APPROVAL
-            else (Effect.DENY, Effect.REQUIRE_APPROVAL)
-        )
         for other in rules:
             if (
                 other is not rule
                 and not other.shadow
                 and other.when is None
-                and other.effect in stronger
+                and _wins_over(other, rule)
                 and _covers(other.action, rule.action)
+                and _key(other) != _key(rule)  # that is a duplicate, reported as such
             ):
+                why = (
+                    "wins"
+                    if other.effect is not rule.effect
+                    else "wins (same effect, and its id sorts first)"
+                )
                 yield Finding(
                     "shadowed",
                     rule.id,
                     f"can never decide: rule {other.id!r} ({other.effect.value} {other.action!r}, "
-                    f"no condition) wins every call it matches",
+                    f"no condition) matches every call this one does, and {why}",
                 )
                 break
 
 
+def _key(rule: Rule) -> tuple[str, Effect, str, bool]:
+    return (rule.action, rule.effect, "" if rule.when is None else rule.when.fingerprint(), rule.shadow)
+
+
 def _duplicates(rules: list[Rule]) -> Iterator[Finding]:
-    seen: dict[tuple[str, Effect, str, bool], Rule] = {}
+    groups: dict[tuple[str, Effect, str, bool], list[Rule]] = {}
     for rule in rules:
-        key = (rule.action, rule.effect, "" if rule.when is None else rule.when.fingerprint(), rule.shadow)
-        first = seen.setdefault(key, rule)
-        if first is not rule:
-            yield Finding("duplicate", rule.id, f"the same action, effect and condition as rule {first.id!r}")
+        groups.setdefault(_key(rule), []).append(rule)
+    for group in groups.values():
+        winner = min(group, key=lambda r: r.id)  # the one that decides: ids break ties
+        for rule in group:
+            if rule is not winner:
+                yield Finding(
+                    "duplicate",
+                    rule.id,
+                    f"the same action, effect and condition as rule {winner.id!r}, which decides",
+                )
 
 
 def _wide_allows(rules: list[Rule]) -> Iterator[Finding]:
@@ -163,36 +181,63 @@ def _argument_names(condition: Condition) -> Iterator[str]:
 
 
 def tools_from(spec: str) -> list[Tool]:
-    """The governed tools named by ``module:attr`` (a list, dict or object holding them) or
-    ``module`` (every governed tool defined at its top level)."""
+    """The governed tools named by ``module:attr`` (a list, dict, class or object holding
+    them) or ``module`` (the governed functions and methods defined in it).
+
+    The current directory is searched for the module first, as ``python -m`` would.
+    """
     module_name, _, attr = spec.partition(":")
-    module: ModuleType = importlib.import_module(module_name)
-    holder: Any = module
-    for part in filter(None, attr.split(".")):
-        holder = getattr(holder, part)
-    if isinstance(holder, ModuleType):
-        candidates: Iterable[Any] = vars(holder).values()
-    elif isinstance(holder, Mapping):
-        candidates = holder.values()
-    elif isinstance(holder, Iterable):
-        candidates = holder
-    else:
-        candidates = [holder]
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module: ModuleType = importlib.import_module(module_name)
+        holder: Any = module
+        for part in filter(None, attr.split(".")):
+            holder = getattr(holder, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"--tools {spec}: {exc}") from None
+    candidates = list(_candidates(holder))
     tools = [tool for tool in map(_tool, candidates) if tool is not None]
     if not tools:
         raise ValueError(f"{spec} holds no governed tools")
     return tools
 
 
+def _candidates(holder: Any) -> Iterator[Any]:
+    if isinstance(holder, ModuleType):
+        for value in list(vars(holder).values()):
+            yield value
+            if isinstance(value, type) and value.__module__ == holder.__name__:
+                yield from _members(value)
+    elif isinstance(holder, Mapping):
+        yield from holder.values()
+    elif isinstance(holder, (list, tuple, set, frozenset)):
+        yield from holder
+    elif _tool(holder) is not None:
+        yield holder
+    else:  # a class or an object: its governed methods
+        yield from _members(holder)
+
+
+def _members(holder: Any) -> Iterator[Any]:
+    for name in dir(holder):
+        if not name.startswith("__"):
+            try:
+                yield getattr(holder, name)
+            except Exception:  # noqa: BLE001 - a property that fails is not a tool
+                continue
+
+
 def _tool(candidate: Any) -> Tool | None:
     spec = getattr(candidate, "_self_spec", None)  # a GovernedFunction
+    if spec is None:  # a governed method, bound: its parent holds the spec
+        spec = getattr(getattr(candidate, "_self_parent", None), "_self_spec", None)
     if spec is None:
         return None
     parameters = inspect.signature(spec.function).parameters.values()
+    # *args is bound by its name (a tuple); **kwargs spreads into any names.
     return Tool(
         spec.action,
-        frozenset(
-            p.name for p in parameters if p.kind is not p.VAR_KEYWORD and p.kind is not p.VAR_POSITIONAL
-        ),
+        frozenset(p.name for p in parameters if p.kind is not p.VAR_KEYWORD),
         any(p.kind is p.VAR_KEYWORD for p in parameters),
     )

@@ -86,6 +86,13 @@ def _strict_yaml_loader(yaml: Any) -> Any:
             seen = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"a key must be a plain value, not {type(key).__name__}",
+                        key_node.start_mark,
+                    )
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"the key {key!r} is given twice", key_node.start_mark

@@ -147,6 +147,8 @@ class Recorder:
                 "args": view.args,
                 "context": view.context,
                 "effect": decision.effect.value if denied_by is None else "deny",
+                "decided": decision.decided.value,
+                "exact": view.exact,
                 "rule_id": decision.rule_id,
                 "reason": view.scrub(reason),
                 "enforced": decision.enforced,

@@ -1,24 +1,23 @@
 """Re-judge recorded calls under a candidate policy: what would a change do to real traffic?
 
 Each call in an audit log is judged again, from its recorded arguments and
-context, and the new effect compared with the policy's decision then (an
-approved or refused call had ``require_approval``; calls stopped by the kill
-switch are left out). Recorded values are the redacted view: a call whose
-arguments hold ``[REDACTED]`` or a cut value may be judged differently than
-the real call would be; such calls are counted as ``uncertain``.
+context, and the new effect compared with the policy's decision then (the
+record's ``decided``: an approved or refused call had ``require_approval``;
+calls stopped by the kill switch are left out). Recorded values are the
+redacted view: a call whose record is not ``exact`` (a value redacted, cut or
+recorded as text) may be judged differently than the real call would be; such
+calls are counted as ``uncertain``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from guardrails.audit import AuditRecord, Outcome
 from guardrails.decision import Decision
 from guardrails.policy import Policy
-from guardrails.redaction import REDACTED
 
 __all__ = ["Change", "ReplayReport", "recorded_effect", "replay"]
 
@@ -65,13 +64,7 @@ def recorded_effect(record: AuditRecord) -> str | None:
         return None
     if record.rule_id.startswith("kill-switch:"):
         return None
-    if (
-        record.approval is not None
-        or "; not approved: " in record.reason
-        or "; approval interrupted" in record.reason
-    ):
-        return "require_approval"
-    return record.effect
+    return record.decided or record.effect
 
 
 def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
@@ -85,20 +78,10 @@ def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
         seen.add(record.call_id)
         report.calls += 1
         now = policy.evaluate(record.action, dict(record.args), dict(record.context))
-        uncertain = _holds_cut_values(record.args) or _holds_cut_values(record.context)
+        uncertain = not record.exact
         report.uncertain += uncertain
         if now.effect.value == was:
             report.unchanged += 1
         else:
             report.changes.append(Change(record, was, now, uncertain))
     return report
-
-
-def _holds_cut_values(value: Any) -> bool:
-    if isinstance(value, str):
-        return value == REDACTED or REDACTED in value or "[truncated" in value
-    if isinstance(value, Mapping):
-        return any(_holds_cut_values(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_cut_values(v) for v in value)
-    return False

@@ -34,7 +34,8 @@ __all__ = [
 
 Judge = Policy | Governor
 
-#: Called with every decision the assertion helpers make (rule coverage listens here).
+#: The innermost is called with every decision the assertion helpers make (rule
+#: coverage listens here; a pytest run inside a test has its own).
 decision_observers: list[Callable[[Policy, Decision], None]] = []
 
 
@@ -86,8 +87,8 @@ def _expect(
         policy = judge
     else:
         raise TypeError(f"expected a Policy or a Governor, got {type(judge).__name__}")
-    for observe in decision_observers:
-        observe(policy, decision)
+    if decision_observers:
+        decision_observers[-1](policy, decision)
     wrong = []
     if decision.effect is not effect:
         wrong.append(f"expected {effect.value}, got {decision.effect.value}")

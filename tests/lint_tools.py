@@ -20,3 +20,14 @@ def not_governed(x: int) -> int:
 
 
 TOOLS = [refund, send_email]
+
+
+class Files:
+    """Tools as methods."""
+
+    @g.governed("files.delete")
+    def delete(self, *paths: str) -> int:
+        return len(paths)
+
+
+FILES = Files()

@@ -57,6 +57,13 @@ class TestTest:
         done = guardrails("test", "--json", str(EXAMPLES / "policy_test_support.toml"))
         assert json.loads(done.stdout) == {"passed": 8, "failed": [], "uncovered": {}}
 
+    def test_an_empty_policy_is_a_policy(self, tmp_path: Path) -> None:
+        """--policy naming a policy without rules (everything denied) is used, not ignored."""
+        (tmp_path / "empty.toml").write_text('default = "deny"\n')
+        (tmp_path / "cases.toml").write_text('[[cases]]\naction = "x"\nexpect = "deny"\n')
+        done = guardrails("test", str(tmp_path / "cases.toml"), "--policy", str(tmp_path / "empty.toml"))
+        assert done.returncode == 0, done.stdout + done.stderr
+
     def test_no_policy_named(self, tmp_path: Path) -> None:
         """A case file naming no policy, run without --policy: exit 2 and why."""
         (tmp_path / "cases.toml").write_text('[[cases]]\naction = "x"\nexpect = "deny"\n')
@@ -145,8 +152,9 @@ effect = "allow"
         )
         done = guardrails("check", str(path), "--tools", "lint_tools:TOOLS", "--json")
         assert done.returncode == 1, done.stderr
-        (findings,) = json.loads(done.stdout).values()
-        kinds = sorted(f.split(":")[0] for f in findings)
+        (result,) = json.loads(done.stdout).values()
+        assert result["invalid"] is None
+        kinds = sorted(f["kind"] for f in result["findings"])
         assert kinds == [
             "duplicate", "shadowed", "unknown-action", "unknown-argument", "unknown-argument", "wide-allow",
         ]  # fmt: skip
@@ -157,6 +165,46 @@ effect = "allow"
         path.write_text('[[rules]]\naction = "x"\neffect = "maybe"\n')
         done = guardrails("check", str(path))
         assert done.returncode == 1 and "invalid:" in done.stdout and "rules[0].effect" in done.stdout
+
+    def test_files_together(self, tmp_path: Path) -> None:
+        """Several files are checked as combined too: clashing ids, one file's deny shadowing another's allow."""
+        (tmp_path / "a.toml").write_text('[[rules]]\nid = "mail"\naction = "send_email"\neffect = "allow"\n')
+        (tmp_path / "b.toml").write_text('[[rules]]\nid = "mail"\naction = "x"\neffect = "deny"\n')
+        (tmp_path / "c.toml").write_text('[[rules]]\nid = "freeze"\naction = "*"\neffect = "deny"\n')
+        clash = guardrails("check", "--json", str(tmp_path / "a.toml"), str(tmp_path / "b.toml"))
+        assert clash.returncode == 1
+        assert (
+            "already used"
+            in json.loads(clash.stdout)[f"{tmp_path / 'a.toml'} + {tmp_path / 'b.toml'}"]["invalid"]
+        )
+        shadow = guardrails("check", "--json", str(tmp_path / "a.toml"), str(tmp_path / "c.toml"))
+        together = json.loads(shadow.stdout)[f"{tmp_path / 'a.toml'} + {tmp_path / 'c.toml'}"]["findings"]
+        assert [(f["kind"], f["rule_id"]) for f in together] == [("shadowed", "mail")]
+
+    def test_console_script_finds_tools_in_the_current_directory(self, tmp_path: Path) -> None:
+        """``--tools mymodule:TOOLS`` works from the installed command, as from ``python -m``."""
+        import shutil
+
+        (tmp_path / "mytools.py").write_text((Path(__file__).parent / "lint_tools.py").read_text())
+        (tmp_path / "p.toml").write_text('[[rules]]\naction = "send_email"\neffect = "allow"\n')
+        script = shutil.which("guardrails", path=str(Path(sys.executable).parent))
+        assert script is not None
+        done = subprocess.run(
+            [script, "check", "p.toml", "--tools", "mytools:TOOLS"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        missing = subprocess.run(
+            [script, "check", "p.toml", "--tools", "nothere:TOOLS"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert missing.returncode == 2 and "--tools nothere:TOOLS" in missing.stderr
 
 
 class TestReplay:
@@ -199,7 +247,7 @@ class TestSchemaAndUsage:
     def test_usage_errors(self) -> None:
         """Unknown commands and missing files: exit 2."""
         assert guardrails("nonsense").returncode == 2
-        assert guardrails("check", "no-such-file.toml").returncode == 1  # a policy that does not load
+        assert guardrails("check", "no-such-file.toml").returncode == 2
         assert (
             guardrails("replay", "no-such.jsonl", "--policy", str(EXAMPLES / "policy.toml")).returncode == 2
         )

@@ -48,6 +48,24 @@ class TestFindings:
         policy = g.Policy([g.require_approval("*", id="all"), g.allow("send_email", id="mail")])
         assert kinds(policy) == [("shadowed", "mail")]
 
+    def test_shadowed_by_the_same_effect_with_an_earlier_id(self) -> None:
+        """Of two matching rules with one effect, the smaller id decides: a conditional rule under an
+        unconditional one that sorts first never decides (and never covers a case)."""
+        policy = g.Policy(
+            [
+                g.deny("payments.*", id="a-freeze"),
+                g.deny("payments.refund", when=g.arg("amount") > 1, id="b-cap"),
+            ]
+        )
+        assert kinds(policy) == [("shadowed", "b-cap")]
+        later = g.Policy(
+            [
+                g.deny("payments.*", id="z-freeze"),
+                g.deny("payments.refund", when=g.arg("amount") > 1, id="b-cap"),
+            ]
+        )
+        assert kinds(later) == []
+
     def test_a_conditional_deny_shadows_nothing(self) -> None:
         """A deny with a condition leaves the allow its other calls."""
         policy = g.Policy([g.deny("x", when=g.arg("a") > 1, id="d"), g.allow("x", id="a")])
@@ -63,6 +81,10 @@ class TestFindings:
             ]
         )
         assert kinds(policy) == [("duplicate", "second")]
+        reversed_ids = g.Policy(
+            [g.deny("x", when=g.arg("a") > 1, id="z"), g.deny("x", when=g.arg("a") > 1, id="a")]
+        )
+        assert kinds(reversed_ids) == [("duplicate", "z")]  # "a" decides: the id breaks the tie
 
     def test_allow_wider_than_its_bound(self) -> None:
         """An unconditional allow on payments.* beside a cap on payments.refund only."""
@@ -115,8 +137,31 @@ class TestTools:
         }
 
     def test_from_a_module(self) -> None:
-        """A module: its governed functions, and nothing else."""
-        assert sorted(t.action for t in tools_from("lint_tools")) == ["payments.refund", "send_email"]
+        """A module: its governed functions and methods, and nothing else."""
+        assert sorted(t.action for t in tools_from("lint_tools")) == [
+            "files.delete",
+            "payments.refund",
+            "send_email",
+        ]
+
+    def test_from_a_class_or_an_object(self) -> None:
+        """Governed methods of a class or an instance; *args is an argument by its name."""
+        for spec in ("lint_tools:Files", "lint_tools:FILES"):
+            (tool,) = tools_from(spec)
+            assert tool.action == "files.delete" and "paths" in tool.parameters
+        policy = g.Policy([g.deny("files.delete", when=g.arg("paths").any().startswith("/etc"), id="etc")])
+        assert lint(policy, tools_from("lint_tools:FILES")) == []
+
+    def test_a_module_includes_its_classes(self) -> None:
+        """A module's governed methods count too."""
+        assert "files.delete" in {t.action for t in tools_from("lint_tools")}
+
+    def test_bad_names_are_clear_errors(self) -> None:
+        """A module or attribute that is not there is a ValueError naming it."""
+        with pytest.raises(ValueError, match="--tools no_such_module"):
+            tools_from("no_such_module:TOOLS")
+        with pytest.raises(ValueError, match="--tools lint_tools:NOPE"):
+            tools_from("lint_tools:NOPE")
 
     def test_nothing_governed(self) -> None:
         """A name holding no governed tool is an error, not an empty registry."""

@@ -138,6 +138,27 @@ class TestCaseFiles:
             load_cases(tmp_path / "cases.toml")
         assert "cases.toml" in str(info.value)
 
+    def test_names_are_unique_and_bounded(self, tmp_path: Path) -> None:
+        """Two cases may not share a name; unnamed look-alikes are told apart; long values are cut."""
+        (tmp_path / "dup.toml").write_text(
+            '[[cases]]\nname = "x"\naction = "a"\nexpect = "deny"\n[[cases]]\nname = "x"\naction = "b"\nexpect = "deny"\n'
+        )
+        with pytest.raises(g.PolicyError, match=r"cases\[1\]: the name 'x' is taken by cases\[0\]"):
+            load_cases(tmp_path / "dup.toml")
+        (tmp_path / "alike.toml").write_text(
+            '[[cases]]\naction = "a"\ncontext = { user = "u1" }\nexpect = "deny"\n'
+            '[[cases]]\naction = "a"\ncontext = { user = "u2" }\nexpect = "deny"\n'
+            '[[cases]]\naction = "a"\ncontext = { user = "u2" }\nexpect = "deny"\n'
+            f'[[cases]]\naction = "b"\nargs = {{ x = "{"y" * 100_000}" }}\nexpect = "deny"\n'
+        )
+        names = [c.name for c in load_cases(tmp_path / "alike.toml")]
+        assert names[:3] == [
+            "a() in user='u1' -> deny",
+            "a() in user='u2' -> deny",
+            "a() in user='u2' -> deny [2]",
+        ]
+        assert len(names[3]) <= 200
+
     def test_coverage(self) -> None:
         """Rules that decided nothing are listed, per policy; shadow rules never decide and are left out."""
         policy = POLICY + g.Policy([g.deny("refund", when=g.arg("amount") > 10_000, id="probe", shadow=True)])
@@ -214,6 +235,87 @@ class TestPlugin:
         result = pytester.runpytest("-p", "no:cacheprovider")
         result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(["*policy_test_broken.toml: cases.0.expect: Field required*"])
+
+    def test_coverage_across_xdist_workers(self, pytester: pytest.Pytester) -> None:
+        """With pytest-xdist, the workers' coverage reaches the controller, and the gate still holds."""
+        from conftest import need
+
+        need("xdist")
+        self._project(pytester)
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-n", "2", "--guardrails-fail-uncovered"
+        )
+        result.stdout.fnmatch_lines(["*1 rules decided no case: no-wires*"])
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        covered = CASES_TOML + '\n[[cases]]\naction = "wire"\nexpect = "deny"\n'
+        pytester.makefile(".toml", policy_test_refunds=covered)
+        again = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-n", "2", "--guardrails-fail-uncovered"
+        )
+        again.assert_outcomes(passed=3)
+        assert again.ret == pytest.ExitCode.OK
+
+    def test_other_exit_codes_are_kept(self, pytester: pytest.Pytester) -> None:
+        """The coverage gate turns only a clean run into a failure; other outcomes stay as they were."""
+        self._project(pytester)
+        pytester.makepyfile("import pytest\ndef test_stop():\n    pytest.exit('stop', returncode=3)\n")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--guardrails-fail-uncovered", "-p", "no:randomly"
+        )
+        assert result.ret == 3
+
+    def test_files_that_only_share_the_name(self, pytester: pytest.Pytester) -> None:
+        """A policy file named policy_test_*.json is not a case file: it is left alone."""
+        pytester.makefile(".json", policy_test_strict='{"rules": [{"action": "x", "effect": "deny"}]}')
+        pytester.makepyfile("def test_app(): pass")
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+
+    def test_fixture_isolation_from_the_default_governor(self, pytester: pytest.Pytester) -> None:
+        """Shadow mode, blocks and timeouts set on the default governor do not leak into the fixture."""
+        pytester.makeconftest(
+            """
+            import guardrails as g
+            g.configure(mode="shadow", approval_timeout=0.001)
+            g.get_governor().block("payments.*")
+            """
+        )
+        pytester.makepyfile(
+            """
+            import pytest
+            import guardrails as g
+
+            @g.governed("payments.wire")
+            def wire(amount: float) -> str:
+                return "sent"
+
+            def test_fresh(guardrails_governor):
+                with pytest.raises(g.ActionDenied):
+                    wire(1)  # no policy: denied, though the default governor is in shadow mode
+                guardrails_governor.policy = g.Policy([g.allow("payments.wire")])
+                assert wire(1) == "sent"  # and the block on payments.* is not there
+
+            def test_restored():
+                assert g.get_governor().setup.mode == "shadow"
+            """
+        )
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=2)
+
+    def test_stays_out_of_old_pytest(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """On pytest older than 7 the plugin module defines no hooks at all."""
+        import importlib
+        import sys
+
+        import guardrails.pytest_plugin
+
+        monkeypatch.setattr(pytest, "version_tuple", (6, 2, 5))
+        monkeypatch.delitem(sys.modules, "guardrails.pytest_plugin")
+        old = importlib.import_module("guardrails.pytest_plugin")
+        assert not [
+            name for name in vars(old) if name.startswith("pytest_") or name.startswith("guardrails_")
+        ]
+        monkeypatch.setitem(sys.modules, "guardrails.pytest_plugin", guardrails.pytest_plugin)
 
     def test_inert_unless_used(self, pytester: pytest.Pytester) -> None:
         """Without case files or fixtures, the plugin adds nothing to a run."""

@@ -64,9 +64,38 @@ class TestReplay:
     def test_recorded_effect_is_the_policys(self) -> None:
         """Approved and refused calls had require_approval; kill-switch blocks are no policy decision."""
         audit = traffic(approver=lambda request: request.args["amount"] < 1000)
-        effects = [recorded_effect(r) for r in audit.records]
-        assert effects.count("require_approval") == 2
-        assert None in effects  # returned records and the blocked call
+        decisions = {
+            r.call_id: recorded_effect(r) for r in audit.records if r.outcome is not g.Outcome.RETURNED
+        }
+        assert list(decisions.values()).count("require_approval") == 2
+        (blocked,) = [r for r in audit.records if r.kind == "call" and r.rule_id.startswith("kill-switch:")]
+        assert recorded_effect(blocked) is None
+
+    def test_a_long_reason_does_not_hide_the_approval(self) -> None:
+        """The policy's own effect is recorded as a field, whatever the reason's length."""
+        domains = [f"partner{i}.example" for i in range(60)]
+        policy = g.Policy([g.require_approval("send_email", when=~g.arg("to").email_domain_in(domains))])
+        audit = g.MemoryAudit()
+        mail = g.governed("send_email", governor=g.Governor(policy, audit=audit))(lambda to: "sent")
+        with pytest.raises(g.ApprovalDenied):
+            mail("x@evil.example")  # no approver: refused
+        (record,) = audit.records
+        assert (record.effect, record.decided) == ("deny", "require_approval")
+        assert replay(audit.records, policy).changes == []
+
+    def test_lossy_values_are_uncertain(self) -> None:
+        """Values cut or recorded as text (many kwargs, a Decimal) make a call uncertain."""
+        from decimal import Decimal
+
+        policy = g.Policy([g.allow("t", when=g.arg("amount").decimal() <= 100)])
+        audit = g.MemoryAudit()
+        tool = g.governed("t", governor=g.Governor(policy, audit=audit))(lambda amount, **extra: "ok")
+        tool(Decimal("40"))
+        tool(40, **{f"k{i}": i for i in range(300)})
+        tool(40)
+        report = replay(audit.records, policy)
+        assert [r.exact for r in audit.records[::2]] == [False, False, True]
+        assert report.uncertain == 2
 
     def test_redacted_values_are_uncertain(self) -> None:
         """A call whose recorded arguments were redacted is counted as uncertain."""

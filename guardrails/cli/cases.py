@@ -52,8 +52,8 @@ def _test(args: argparse.Namespace, out: TextIO) -> int:
     results: list[CaseResult] = []
     for path in args.cases:
         cases = load_cases(path)
-        policy = given or policy_for(cases[0].policies, path)
-        label = ", ".join(args.policy) if given else ", ".join(str(p) for p in cases[0].policies)
+        policy = given if given is not None else policy_for(cases[0].policies, path)
+        label = ", ".join(args.policy) if given is not None else ", ".join(str(p) for p in cases[0].policies)
         for case in cases:
             result = run_case(policy, case)
             coverage.saw(label, policy, result.decision)

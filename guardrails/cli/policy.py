@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any, TextIO
 
 from guardrails.cli.common import FOUND, OK, colour, json_arg, load_policy, paint
 from guardrails.errors import PolicyError
-from guardrails.lint import lint, tools_from
+from guardrails.lint import Finding, lint, tools_from
 from guardrails.policy import Policy
 
 __all__ = ["register"]
@@ -51,7 +52,9 @@ def register(commands: Any) -> None:
             "--tools takes module:attr (a list or dict of governed functions, or an object holding\n"
             "them) or a module (its governed functions). Example:\n"
             "  guardrails check policy.toml --tools myagent.tools:TOOLS\n\n"
-            "Exit codes: 0 nothing found, 1 findings (or a policy that does not load), 2 usage error."
+            "Several files are also checked together, as Policy.from_files combines them.\n\n"
+            "Exit codes: 0 nothing found, 1 findings (or a policy that does not load), 2 usage error\n"
+            "or a file that is not there."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -116,24 +119,47 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
     tools = [tool for spec in args.tools for tool in tools_from(spec)] if args.tools else None
-    report: dict[str, list[str]] = {}
+    report: dict[str, dict[str, Any]] = {}
+    loaded: list[str] = []
     for path in args.policies:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no policy file at {path}")
         try:
             policy = Policy.from_file(path)
         except PolicyError as exc:
-            report[path] = [f"invalid: {exc}"]
+            report[path] = {"invalid": str(exc), "findings": []}
             continue
-        report[path] = [str(finding) for finding in lint(policy, tools)]
+        loaded.append(path)
+        report[path] = {"invalid": None, "findings": [_finding(f) for f in lint(policy, tools)]}
+    if len(loaded) > 1:  # what the files do together: clashing ids, one file shadowing another
+        label = " + ".join(loaded)
+        try:
+            combined = Policy.from_files(loaded)
+        except PolicyError as exc:
+            report[label] = {"invalid": str(exc), "findings": []}
+        else:
+            alone = {(f["kind"], f["rule_id"]) for path in loaded for f in report[path]["findings"]}
+            extra = [
+                f for f in map(_finding, lint(combined, tools)) if (f["kind"], f["rule_id"]) not in alone
+            ]
+            report[label] = {"invalid": None, "findings": extra}
     if args.json:
         print(json.dumps(report, indent=2), file=out)
     else:
         on = colour(out)
-        for path, findings in report.items():
-            if not findings:
+        for path, result in report.items():
+            if result["invalid"]:
+                print(f"{path}: {paint('invalid: ' + result['invalid'], 'fail', on)}", file=out)
+            elif not result["findings"]:
                 print(f"{path}: {paint('ok', 'pass', on)}", file=out)
-            for finding in findings:
-                print(f"{path}: {paint(finding, 'fail', on)}", file=out)
-    return FOUND if any(report.values()) else OK
+            for finding in result["findings"]:
+                text = f"{finding['kind']}: rule {finding['rule_id']!r}: {finding['message']}"
+                print(f"{path}: {paint(text, 'fail', on)}", file=out)
+    return FOUND if any(r["invalid"] or r["findings"] for r in report.values()) else OK
+
+
+def _finding(finding: Finding) -> dict[str, str]:
+    return {"kind": finding.kind, "rule_id": finding.rule_id, "message": finding.message}
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
