@@ -19,6 +19,7 @@ effect each must get::
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,9 +209,14 @@ class Coverage:
         return bool(self._policies)
 
 
+# A repr that stops early: YAML aliases can make a small file hold a huge value.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 2, 40, 40, 4, 4
+
+
 def _default_name(case: _CaseDoc) -> str:
     """``action(args) -> expect``, bounded (a test id is shown on every line of a report)."""
-    args = ", ".join(f"{key}={brief(value, 40)}" for key, value in list(case.args.items())[:8])
-    context = ", ".join(f"{key}={brief(value, 40)}" for key, value in list(case.context.items())[:4])
+    args = ", ".join(f"{key}={_SHORT.repr(value)}" for key, value in list(case.args.items())[:8])
+    context = ", ".join(f"{key}={_SHORT.repr(value)}" for key, value in list(case.context.items())[:4])
     name = f"{case.action}({args})" + (f" in {context}" if context else "") + f" -> {case.expect}"
     return brief(name, 200)[1:-1] if len(name) > 200 else name
