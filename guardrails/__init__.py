@@ -31,6 +31,7 @@ from guardrails.policy import Policy
 from guardrails.redaction import Redaction
 from guardrails.refs import arg, ctx
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
+from guardrails.state import MemoryStore, SQLiteStore, Store, StoreError
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ __all__ = [
     "JsonlAudit",
     "LoggingAudit",
     "MemoryAudit",
+    "MemoryStore",
     "Not",
     "OnDeny",
     "OtelAudit",
@@ -72,6 +74,9 @@ __all__ = [
     "Redaction",
     "Rule",
     "RuleResult",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
     "__version__",
     "allow",
     "arg",

@@ -1,0 +1,158 @@
+"""``SQLiteStore``: counters in a SQLite file, shared by the processes of one machine."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from decimal import Decimal
+from pathlib import Path
+
+from guardrails.state.store import Entry, Held, StoreError
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS guardrails_usage (
+    key TEXT NOT NULL,
+    token TEXT NOT NULL,
+    time REAL NOT NULL,
+    amount TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, token)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS guardrails_usage_time ON guardrails_usage (key, time);
+"""
+
+
+class SQLiteStore:
+    """Counters in a SQLite database file: they survive restarts, and every process
+    using the file shares them (WAL journal; each reservation is one ``BEGIN
+    IMMEDIATE`` transaction, so two processes never both take the last unit).
+
+    Amounts are kept as decimal text and summed exactly. ``timeout`` is how long
+    to wait for another process's transaction before failing (closed).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time, timeout: float = 5.0
+    ) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._clock = clock
+        self._local = threading.local()
+        self._connection()  # fail now, not at the first call, if the file cannot be used
+
+    # ---- the store ----------------------------------------------------------------
+
+    def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        return self._reserve(token, entries, check=True)
+
+    def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        return self._reserve(token, entries, check=False)
+
+    def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
+        now = self._clock()
+        out: list[Held] = []
+        with self._transaction() as db:
+            for entry in entries:
+                db.execute(
+                    "DELETE FROM guardrails_usage WHERE key = ? AND time <= ?",
+                    (entry.key, now - entry.window),
+                )
+                if db.execute(
+                    "SELECT 1 FROM guardrails_usage WHERE key = ? AND token = ?", (entry.key, token)
+                ).fetchone():
+                    out.append("counted")
+                    continue
+                if check:
+                    rows = db.execute(
+                        "SELECT amount FROM guardrails_usage WHERE key = ?", (entry.key,)
+                    ).fetchall()
+                    if sum((Decimal(amount) for (amount,) in rows), Decimal(0)) + entry.amount > entry.limit:
+                        out.append("over")
+                        continue
+                db.execute(
+                    "INSERT INTO guardrails_usage (key, token, time, amount) VALUES (?, ?, ?, ?)",
+                    (entry.key, token, now, str(entry.amount)),
+                )
+                out.append("held")
+        return out
+
+    def commit(self, token: str, keys: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE guardrails_usage SET used = 1 WHERE key = ? AND token = ?",
+                [(key, token) for key in keys],
+            )
+
+    def release(self, token: str, keys: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM guardrails_usage WHERE key = ? AND token = ? AND used = 0",
+                [(key, token) for key in keys],
+            )
+
+    def usage(self, key: str, window: float) -> Decimal:
+        now = self._clock()
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                "SELECT amount FROM guardrails_usage WHERE key = ? AND time > ?", (key, now - window)
+            ).fetchall()
+        return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {str(self.path)!r}>"
+
+    # ---- the database -------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and process: sqlite3 connections must not
+        # cross threads, and never a fork.
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None and self._local.pid == os.getpid():
+            return db
+        try:
+            db = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=True
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a process crash loses nothing committed
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot use the state store {self.path}: {exc}") from exc
+        self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        try:
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the state store {self.path} is unavailable: {exc}") from exc
+        try:
+            yield db
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"the state store {self.path} failed: {exc}") from exc
+            raise
+        else:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise StoreError(f"the state store {self.path} failed to commit: {exc}") from exc

@@ -1,0 +1,65 @@
+"""The ``Store`` protocol: atomic check-and-reserve over sliding windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, Protocol, runtime_checkable
+
+from guardrails.errors import GovernanceError
+
+__all__ = ["Entry", "Held", "Store", "StoreError"]
+
+#: What ``reserve`` did for one entry: ``held`` (reserved for this call now),
+#: ``counted`` (this token was counted before: nothing added), ``over`` (it
+#: would cross the limit: nothing reserved).
+Held = Literal["held", "counted", "over"]
+
+
+class StoreError(GovernanceError):
+    """A store failed or could not be reached; the call it was asked about does not run."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One counter a call adds to: ``amount`` to ``key``, whose sum over the last
+    ``window`` seconds may not pass ``limit``."""
+
+    key: str
+    window: float
+    limit: Decimal
+    amount: Decimal = Decimal(1)
+
+    def __post_init__(self) -> None:
+        if not self.window > 0:
+            raise ValueError(f"a window must be positive, got {self.window!r}")
+        if self.amount < 0:
+            raise ValueError(f"an amount cannot be negative, got {self.amount}")
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where counters live. Every method is atomic; errors raise ``StoreError``."""
+
+    def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """For each entry, all at once: if ``token`` is counted under its key already,
+        ``counted``; else if the window's sum plus the amount stays within the limit,
+        reserve it (``held``: it counts from now on); else ``over``."""
+        ...
+
+    def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """Reserve whatever the limits say (a person approved going over)."""
+        ...
+
+    def commit(self, token: str, keys: Sequence[str]) -> None:
+        """The tool ran: the reservations of ``token`` under ``keys`` are used."""
+        ...
+
+    def release(self, token: str, keys: Sequence[str]) -> None:
+        """The tool did not run or failed: drop the reservations (not what was used)."""
+        ...
+
+    def usage(self, key: str, window: float) -> Decimal:
+        """The sum under ``key`` over the last ``window`` seconds, reserved and used."""
+        ...
