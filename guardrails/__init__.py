@@ -31,7 +31,7 @@ from guardrails.policy import Policy
 from guardrails.redaction import Redaction
 from guardrails.refs import arg, ctx
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
-from guardrails.state import MemoryStore, SQLiteStore, Store, StoreError
+from guardrails.state import MemoryStore, RedisStore, SQLiteStore, Store, StoreError
 
 __version__ = "0.1.0"
 
@@ -72,6 +72,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Redaction",
+    "RedisStore",
     "Rule",
     "RuleResult",
     "SQLiteStore",

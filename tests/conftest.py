@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +22,50 @@ def _restore_default_governor() -> Iterator[None]:
     saved = governor.setup
     yield
     governor._setup = saved
+
+
+def need_program(name: str) -> str:
+    """The path of a program; skip when it is missing locally, fail in CI (which installs it)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (bash .ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server of its own on a free loopback port, for the whole run."""
+    need("redis")
+    import redis
+
+    server = need_program("redis-server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail(f"redis-server did not start on port {port}")
+        yield url
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def need(module: str) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import need
 
-from guardrails.state import Entry, MemoryStore, SQLiteStore, Store, StoreError
+from guardrails.state import Entry, MemoryStore, RedisStore, SQLiteStore, Store, StoreError
 
 
 class Clock:
@@ -24,9 +27,19 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def make(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **options: object) -> Store:
+    """A fresh store of ``kind`` (Redis: a prefix of its own on the shared server)."""
+    if kind == "memory":
+        return MemoryStore(**options)  # type: ignore[arg-type]
+    if kind == "sqlite":
+        return SQLiteStore(tmp_path / f"{uuid.uuid4().hex}.db", **options)  # type: ignore[arg-type]
+    url = request.getfixturevalue("redis_url")
+    return RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -35,13 +48,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(kind: str, tmp_path: Path, clock: Clock) -> Iterator[Store]:
-    if kind == "memory":
-        yield MemoryStore(clock=clock)
-    else:
-        store = SQLiteStore(tmp_path / "state.db", clock=clock)
-        yield store
-        store.close()
+def store(kind: str, tmp_path: Path, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Store]:
+    store = make(kind, tmp_path, request, clock=clock)
+    yield store
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
 
 
 def rate(limit: int, window: float = 60.0, key: str = "rate:alice") -> Entry:
@@ -131,9 +143,11 @@ class TestContract:
 
 
 class TestConcurrency:
-    def test_threads_take_exactly_the_limit(self, kind: str, tmp_path: Path) -> None:
+    def test_threads_take_exactly_the_limit(
+        self, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> None:
         """8 threads × 2,000 calls against a limit of 100: exactly 100 are held."""
-        store: Store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db", timeout=30)
+        store = make(kind, tmp_path, request)
         calls = 2_000
         held: list[int] = []
         lock = threading.Lock()
@@ -174,9 +188,11 @@ class TestConcurrency:
         assert sum(counts) == 100
         assert SQLiteStore(path).usage("rate:alice", 3600) == 100
 
-    def test_budget_never_exceeded_and_released_on_failure(self, kind: str, tmp_path: Path) -> None:
+    def test_budget_never_exceeded_and_released_on_failure(
+        self, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> None:
         """Concurrent spenders never pass the budget; released reservations return to it."""
-        store: Store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "b.db", timeout=30)
+        store = make(kind, tmp_path, request)
         spent: list[Decimal] = []
         lock = threading.Lock()
 
@@ -201,10 +217,49 @@ class TestConcurrency:
         assert used == sum(spent, Decimal(0)) <= Decimal(500)
         assert used > Decimal(500) - Decimal("9.99")  # released amounts were spent by others
 
+    def test_processes_share_a_redis_server(self, redis_url: str) -> None:
+        """4 processes against one Redis: exactly the limit is held, across them."""
+        prefix = f"test:{uuid.uuid4().hex}:"
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(4) as pool:
+            counts = pool.starmap(_reserve_many_redis, [(redis_url, prefix, n, 150) for n in range(4)])
+        assert sum(counts) == 100
+        assert RedisStore(redis_url, prefix=prefix).usage("rate:alice", 3600) == 100
+
 
 def _reserve_many(path: str, worker: int, calls: int) -> int:
     store = SQLiteStore(path, timeout=60)
     return sum(store.reserve(f"{worker}-{i}", [rate(100, window=3600)])[0] == "held" for i in range(calls))
+
+
+def _reserve_many_redis(url: str, prefix: str, worker: int, calls: int) -> int:
+    store = RedisStore(url, prefix=prefix)
+    return sum(store.reserve(f"{worker}-{i}", [rate(100, window=3600)])[0] == "held" for i in range(calls))
+
+
+class TestRedis:
+    def test_server_clock_by_default(self, redis_url: str) -> None:
+        """Without a clock the server's time is used: hosts with skewed clocks agree."""
+        store = RedisStore(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+        assert store.reserve("a", [rate(1)]) == ["held"]
+        assert store.reserve("b", [rate(1)]) == ["over"]
+        assert store.usage("rate:alice", 60) == 1
+
+    def test_six_decimal_places(self, redis_url: str) -> None:
+        """Amounts are exact to millionths; finer amounts are refused, not rounded."""
+        store = RedisStore(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+        assert store.reserve("a", [budget("1", "0.000001")]) == ["held"]
+        with pytest.raises(StoreError, match="six decimal places"):
+            store.reserve("b", [budget("1", "0.0000001")])
+
+    def test_unreachable_server_fails_clearly(self) -> None:
+        """No server: a StoreError when the store is made."""
+        need("redis")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with pytest.raises(StoreError, match="the Redis state store failed"):
+            RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.5)
 
 
 class TestSQLite:

@@ -8,11 +8,13 @@ cannot jointly overspend and a failed tool does not eat the budget. A token
 however often the same call is re-run.
 
 Stores: ``MemoryStore`` (one process), ``SQLiteStore`` (one machine, several
-processes, survives restarts). Any object with the ``Store`` methods works.
+processes, survives restarts), ``RedisStore`` (many hosts; extra ``[redis]``).
+Any object with the ``Store`` methods works.
 """
 
 from guardrails.state.memory import MemoryStore
+from guardrails.state.redis import RedisStore
 from guardrails.state.sqlite import SQLiteStore
 from guardrails.state.store import Entry, Held, Store, StoreError
 
-__all__ = ["Entry", "Held", "MemoryStore", "SQLiteStore", "Store", "StoreError"]
+__all__ = ["Entry", "Held", "MemoryStore", "RedisStore", "SQLiteStore", "Store", "StoreError"]

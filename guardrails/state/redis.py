@@ -1,0 +1,207 @@
+"""``RedisStore``: counters in Redis, shared by agents on many hosts (extra ``[redis]``).
+
+Each reservation is one Lua script, so it is atomic on the server whatever
+the number of clients. Times come from the Redis server (``TIME``) unless a
+``clock`` is given, so hosts with skewed clocks agree on the window.
+
+Amounts are kept as integer millionths: exact to six decimal places, up to
+about nine billion per counter (Lua counts in doubles). An amount with more
+decimal places is refused (``StoreError``), never rounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from guardrails.errors import ConfigurationError
+from guardrails.state.store import Entry, Held, StoreError
+
+__all__ = ["RedisStore"]
+
+_UNIT = Decimal("0.000001")
+_SCALE = Decimal(1_000_000)
+
+_NOW = """
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[1])
+end
+"""
+
+_EXPIRE = """
+local function expire(z, h, before)
+  local old = redis.call('ZRANGEBYSCORE', z, '-inf', before)
+  for _, t in ipairs(old) do redis.call('HDEL', h, t) end
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', before)
+end
+local function used(h)
+  local sum = 0
+  for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(string.match(v, '^(%d+)')) end
+  return sum
+end
+"""
+
+# KEYS: zset, hash per entry. ARGV: now ('' for the server's), check, token, then
+# window, limit, amount per entry.
+_RESERVE = (
+    _NOW
+    + _EXPIRE
+    + """
+local check, token = ARGV[2] == '1', ARGV[3]
+local out = {}
+for i = 1, #KEYS / 2 do
+  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
+  local base = 3 + (i - 1) * 3
+  local window, limit, amount = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), ARGV[base + 3]
+  expire(z, h, now - window)
+  if redis.call('HEXISTS', h, token) == 1 then
+    out[i] = 'counted'
+  elseif check and used(h) + tonumber(amount) > limit then
+    out[i] = 'over'
+  else
+    redis.call('ZADD', z, now, token)
+    redis.call('HSET', h, token, amount .. '|0')
+    local ttl = math.ceil(window * 1000) + 60000
+    redis.call('PEXPIRE', z, ttl)
+    redis.call('PEXPIRE', h, ttl)
+    out[i] = 'held'
+  end
+end
+return out
+"""
+)
+
+# KEYS: zset, hash per key. ARGV: token, "commit" or "release".
+_SETTLE = """
+local token, commit = ARGV[1], ARGV[2] == 'commit'
+for i = 1, #KEYS / 2 do
+  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
+  local v = redis.call('HGET', h, token)
+  if v then
+    local amount, state = string.match(v, '^(%d+)|(%d)$')
+    if commit then
+      redis.call('HSET', h, token, amount .. '|1')
+    elseif state == '0' then
+      redis.call('HDEL', h, token)
+      redis.call('ZREM', z, token)
+    end
+  end
+end
+return 1
+"""
+
+# KEYS: zset, hash. ARGV: now, window.
+_USAGE = (
+    _NOW
+    + _EXPIRE
+    + """
+local window = tonumber(ARGV[2])
+local sum = 0
+local fresh = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window), '+inf')
+for _, t in ipairs(fresh) do
+  local v = redis.call('HGET', KEYS[2], t)
+  if v then sum = sum + tonumber(string.match(v, '^(%d+)')) end
+end
+return tostring(sum)
+"""
+)
+
+
+class RedisStore:
+    """Counters in a Redis server (``url``, or a ``redis.Redis`` given as ``client``).
+
+    ``prefix`` starts every Redis key this store uses. Keys expire a minute
+    after their window, so Redis holds only what can still count.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        client: Any = None,
+        prefix: str = "guardrails:",
+        clock: Callable[[], float] | None = None,
+        timeout: float = 2.0,
+    ) -> None:
+        if client is None:
+            try:
+                import redis
+            except ImportError:
+                raise ConfigurationError(
+                    "RedisStore needs the redis client: pip install 'guardrails[redis]'"
+                ) from None
+            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._redis = client
+        self.prefix = prefix
+        self._clock = clock
+        self._reserve_script = client.register_script(_RESERVE)
+        self._settle_script = client.register_script(_SETTLE)
+        self._usage_script = client.register_script(_USAGE)
+        self._call(client.ping)  # fail now, not at the first call, if the server cannot be reached
+
+    def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        return self._reserve(token, entries, check=True)
+
+    def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        return self._reserve(token, entries, check=False)
+
+    def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
+        if not entries:
+            return []
+        keys = [k for entry in entries for k in self._keys(entry.key)]
+        args: list[Any] = [self._now(), "1" if check else "0", token]
+        for entry in entries:
+            args += [repr(float(entry.window)), str(_units(entry.limit)), str(_units(entry.amount))]
+        result = self._call(self._reserve_script, keys=keys, args=args)
+        return [_text(item) for item in result]
+
+    def commit(self, token: str, keys: Sequence[str]) -> None:
+        self._settle(token, keys, "commit")
+
+    def release(self, token: str, keys: Sequence[str]) -> None:
+        self._settle(token, keys, "release")
+
+    def _settle(self, token: str, keys: Sequence[str], how: str) -> None:
+        if keys:
+            self._call(
+                self._settle_script, keys=[k for key in keys for k in self._keys(key)], args=[token, how]
+            )
+
+    def usage(self, key: str, window: float) -> Decimal:
+        units = self._call(self._usage_script, keys=self._keys(key), args=[self._now(), repr(float(window))])
+        return Decimal(_text(units)) / _SCALE
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._redis.close()
+
+    def __repr__(self) -> str:
+        return f"<RedisStore prefix={self.prefix!r}>"
+
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self.prefix}{key}:t", f"{self.prefix}{key}:a"]
+
+    def _now(self) -> str:
+        return "" if self._clock is None else repr(float(self._clock()))
+
+    def _call(self, function: Any, **kwargs: Any) -> Any:
+        try:
+            return function(**kwargs)
+        except Exception as exc:
+            raise StoreError(f"the Redis state store failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _units(amount: Decimal) -> int:
+    units = amount * _SCALE
+    if units != units.to_integral_value():
+        raise StoreError(f"RedisStore keeps six decimal places; {amount} has more")
+    return int(units)
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
