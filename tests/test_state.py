@@ -7,7 +7,6 @@ import multiprocessing
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,12 +33,16 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 def make(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **options: object) -> Store:
     """A fresh store of ``kind`` (Redis: a prefix of its own on the shared server)."""
+    store: Store
     if kind == "memory":
         return MemoryStore(**options)  # type: ignore[arg-type]
     if kind == "sqlite":
-        return SQLiteStore(tmp_path / f"{uuid.uuid4().hex}.db", **options)  # type: ignore[arg-type]
-    url = request.getfixturevalue("redis_url")
-    return RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)  # type: ignore[arg-type]
+        store = SQLiteStore(tmp_path / f"{uuid.uuid4().hex}.db", **options)  # type: ignore[arg-type]
+    else:
+        url = request.getfixturevalue("redis_url")
+        store = RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)  # type: ignore[arg-type]
+    request.addfinalizer(store.close)
+    return store
 
 
 @pytest.fixture
@@ -48,12 +51,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(kind: str, tmp_path: Path, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Store]:
-    store = make(kind, tmp_path, request, clock=clock)
-    yield store
-    close = getattr(store, "close", None)
-    if close is not None:
-        close()
+def store(kind: str, tmp_path: Path, clock: Clock, request: pytest.FixtureRequest) -> Store:
+    return make(kind, tmp_path, request, clock=clock)
 
 
 def rate(limit: int, window: float = 60.0, key: str = "rate:alice") -> Entry:

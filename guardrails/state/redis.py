@@ -11,6 +11,7 @@ decimal places is refused (``StoreError``), never rounded.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -136,13 +137,18 @@ class RedisStore:
                     "RedisStore needs the redis client: pip install 'guardrails[redis]'"
                 ) from None
             client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            self._finalizer: Any = weakref.finalize(self, client.close)  # ours to close
         self._redis = client
         self.prefix = prefix
         self._clock = clock
         self._reserve_script = client.register_script(_RESERVE)
         self._settle_script = client.register_script(_SETTLE)
         self._usage_script = client.register_script(_USAGE)
-        self._call(client.ping)  # fail now, not at the first call, if the server cannot be reached
+        try:
+            self._call(client.ping)  # fail now, not at the first call, if the server cannot be reached
+        except StoreError:
+            client.close()
+            raise
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
         return self._reserve(token, entries, check=True)

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
@@ -43,8 +44,13 @@ class SQLiteStore:
         self.path = Path(path)
         self.timeout = timeout
         self._clock = clock
-        self._local = threading.local()
-        self._connection()  # fail now, not at the first call, if the file cannot be used
+        # A pool, not one connection per thread: threads come and go, and a
+        # connection left to the garbage collector is a leak (and a warning).
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._finalizer = weakref.finalize(self, _close_all, self._pool)
+        self._release(self._connect())  # fail now, not at the first call, if the file cannot be used
 
     # ---- the store ----------------------------------------------------------------
 
@@ -105,54 +111,72 @@ class SQLiteStore:
         return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close the connections (a later call opens new ones)."""
+        with self._pool_lock:
+            _close_all(self._pool)
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {str(self.path)!r}>"
 
     # ---- the database -------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and process: sqlite3 connections must not
-        # cross threads, and never a fork.
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is not None and self._local.pid == os.getpid():
-            return db
+    def _acquire(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._pid != os.getpid():  # a forked child: the parent's connections are not ours
+                self._pool.clear()
+                self._pid = os.getpid()
+            if self._pool:
+                return self._pool.pop()
+        return self._connect()
+
+    def _release(self, db: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            self._pool.append(db)
+
+    def _connect(self) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=True
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot use the state store {self.path}: {exc}") from exc
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a process crash loses nothing committed
             db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            db.close()
             raise StoreError(f"cannot use the state store {self.path}: {exc}") from exc
-        self._local.db, self._local.pid = db, os.getpid()
         return db
 
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
+        db = self._acquire()
         try:
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the state store {self.path} is unavailable: {exc}") from exc
-        try:
-            yield db
-        except BaseException as exc:
-            with suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"the state store {self.path} failed: {exc}") from exc
-            raise
-        else:
             try:
-                db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
+                raise StoreError(f"the state store {self.path} is unavailable: {exc}") from exc
+            try:
+                yield db
+            except BaseException as exc:
                 with suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-                raise StoreError(f"the state store {self.path} failed to commit: {exc}") from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"the state store {self.path} failed: {exc}") from exc
+                raise
+            else:
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise StoreError(f"the state store {self.path} failed to commit: {exc}") from exc
+        finally:
+            self._release(db)
+
+
+def _close_all(pool: list[sqlite3.Connection]) -> None:
+    while pool:
+        with suppress(sqlite3.Error):
+            pool.pop().close()
