@@ -26,6 +26,7 @@ from guardrails.errors import (
 from guardrails.flow import OnDeny
 from guardrails.governor import Governor, configure, get_governor
 from guardrails.jsonl import JsonlAudit
+from guardrails.limits import Limit, budget, rate
 from guardrails.otel import OtelAudit
 from guardrails.policy import Policy
 from guardrails.redaction import Redaction
@@ -62,6 +63,7 @@ __all__ = [
     "GovernedFunction",
     "Governor",
     "JsonlAudit",
+    "Limit",
     "LoggingAudit",
     "MemoryAudit",
     "MemoryStore",
@@ -81,6 +83,7 @@ __all__ = [
     "__version__",
     "allow",
     "arg",
+    "budget",
     "configure",
     "context",
     "ctx",
@@ -88,6 +91,7 @@ __all__ = [
     "deny",
     "get_governor",
     "governed",
+    "rate",
     "read_audit",
     "require_approval",
     "verify_audit",

@@ -68,6 +68,10 @@ class AuditRecord(BaseModel):
     (``context(tool_call_id=...)``). ``effect`` is what happened to the call;
     ``decided`` what the policy decided before any approver answered (an
     approved call has ``decided="require_approval"``, ``effect="allow"``).
+    ``limits`` tells, for each limit the call counted against, its counter
+    (``key``, ``amount``, ``limit``, ``window``) and what became of the
+    call's share: ``held``, ``used``, ``released``, ``counted`` (a re-run),
+    ``over`` or ``approved over``.
     ``enforced`` is False for what a shadow rule or shadow mode would have
     decided; such a record of a shadow rule has no ``outcome``. ``error`` and
     ``error_type`` say what the tool raised.
@@ -100,6 +104,7 @@ class AuditRecord(BaseModel):
     error: str | None = None
     error_type: str | None = None
     duration_ms: float | None = None
+    limits: tuple[dict[str, Any], ...] = ()
 
     @field_serializer("args", "context")
     def _plain(self, value: Mapping[str, Any]) -> dict[str, Any]:

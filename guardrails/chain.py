@@ -78,6 +78,8 @@ def record_fields(record: AuditRecord, shared: str | None = None) -> str:
         out += f',"duration_ms":{record.duration_ms:.6f}'
     if record.error is not None:
         out += f',"error":{text(record.error)},"error_type":{_json(record.error_type)}'
+    if record.limits:
+        out += f',"limits":{_json(record.limits)}'
     return f"{out},{shared_fields(record) if shared is None else shared}"
 
 

@@ -49,15 +49,16 @@ class _Spec:
         self._method_binder: Binder | None = None
         # (policy, its judge for this action), one tuple so that a policy
         # swapped by another thread is never paired with the old judge.
-        self.compiled: tuple[Policy | None, Callable[[Call], Judgement]] = (None, _never)
+        # Whether the action has rules with limits rides along: such calls need the flow.
+        self.compiled: tuple[Policy | None, Callable[[Call], Judgement], bool] = (None, _never, False)
 
-    def judge(self, policy: Policy) -> Callable[[Call], Judgement]:
-        """The policy's judge for this action, remembered until the policy changes."""
-        compiled_for, judge = self.compiled
+    def judge(self, policy: Policy) -> tuple[Callable[[Call], Judgement], bool]:
+        """The policy's judge for this action, and whether limits apply, remembered until the policy changes."""
+        compiled_for, judge, limited = self.compiled
         if compiled_for is not policy:
-            judge = policy.judge_for(self.action)
-            self.compiled = (policy, judge)
-        return judge
+            judge, limited = policy.judge_for(self.action), bool(policy.limited_for(self.action))
+            self.compiled = (policy, judge, limited)
+        return judge, limited
 
     def method_binder(self) -> Binder:
         """The binder for calls as a method: wrapt passes self/cls as ``instance``, not in args."""
@@ -169,12 +170,12 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
             bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
         )
         call = Call(action, MappingProxyType(bound), get_context())
-        compiled_for, judge = spec.compiled
+        compiled_for, judge, limited = spec.compiled
         if compiled_for is not setup.policy:
-            judge = spec.judge(setup.policy)
+            judge, limited = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and setup.fast:
-            return wrapped(*args, **kwargs)  # nothing to ask or record: skip the flow
+        if winner is not None and winner.effect is _ALLOW and setup.fast and not limited:
+            return wrapped(*args, **kwargs)  # nothing to ask, count or record: skip the flow
         decision = setup.policy.decision(call, winner, outcomes)
         return drive_sync(call_flow(setup, decision, live), wrapped, args, kwargs)
 
@@ -196,11 +197,11 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
             bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
         )
         call = Call(action, MappingProxyType(bound), get_context())
-        compiled_for, judge = spec.compiled
+        compiled_for, judge, limited = spec.compiled
         if compiled_for is not setup.policy:
-            judge = spec.judge(setup.policy)
+            judge, limited = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and setup.fast:
+        if winner is not None and winner.effect is _ALLOW and setup.fast and not limited:
             return await wrapped(*args, **kwargs)
         decision = setup.policy.decision(call, winner, outcomes)
         return await drive_async(call_flow(setup, decision, live), wrapped, args, kwargs)

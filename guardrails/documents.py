@@ -27,9 +27,10 @@ from pydantic import BaseModel, ValidationError
 from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.document_errors import explain, in_source
 from guardrails.errors import PolicyError
+from guardrails.limits import Limit, budget, rate
 from guardrails.loading import read_document
 from guardrails.redaction import Redaction
-from guardrails.refs import Compare, Matcher, Ref
+from guardrails.refs import Compare, Matcher, Ref, arg, ctx
 from guardrails.rules import Effect, Rule
 from guardrails.schema import (
     MATCHERS,
@@ -38,6 +39,7 @@ from guardrails.schema import (
     AllDoc,
     AnyDoc,
     ComparisonDoc,
+    LimitDoc,
     NotDoc,
     PolicyDocument,
 )
@@ -72,7 +74,10 @@ def policy_from_document(
         where = f"rules[{i}]"
         try:
             when = None if rule.when is None else condition_from_doc(rule.when, f"{where}.when")
-            rules.append(Rule(rule.action, rule.effect, when, rule.reason, rule.id, shadow=rule.shadow))
+            limit = None if rule.limit is None else _limit_from_doc(rule.limit)
+            rules.append(
+                Rule(rule.action, rule.effect, when, rule.reason, rule.id, shadow=rule.shadow, limit=limit)
+            )
         except PolicyError as exc:
             message = str(exc) if str(exc).startswith("rules[") else f"{where}: {exc}"
             raise PolicyError(in_source(source, message)) from None
@@ -83,6 +88,20 @@ def policy_from_document(
         except PolicyError as exc:
             raise PolicyError(in_source(source, str(exc))) from None
     return rules, Effect(parsed.default), redaction
+
+
+def _limit_from_doc(doc: LimitDoc) -> Limit:
+    try:
+        key = [arg(k.arg) if k.arg is not None else ctx(k.ctx) for k in doc.key]  # type: ignore[arg-type]
+        if doc.count is not None:
+            if doc.sum is not None or doc.max is not None:
+                raise PolicyError("a limit is either count = N, or sum = ARG with max = N")
+            return rate(doc.count, per=doc.per, key=key)
+        if doc.sum is None or doc.max is None:
+            raise PolicyError("a limit is either count = N, or sum = ARG with max = N")
+        return budget(doc.sum, doc.max, per=doc.per, key=key)
+    except PolicyError as exc:
+        raise PolicyError(f"limit: {exc}") from None
 
 
 def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc, where: str) -> Condition:
@@ -166,6 +185,8 @@ def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
         doc["reason"] = rule.reason
     if rule.shadow and not callables:
         doc["shadow"] = True
+    if rule.limit is not None:
+        doc["limit"] = rule.limit.to_doc()
     return doc
 
 

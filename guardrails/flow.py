@@ -20,9 +20,11 @@ from guardrails.approvals import ApprovalRequest, Approver, as_response
 from guardrails.audit import AuditSink, Outcome
 from guardrails.decision import Decision
 from guardrails.errors import ActionDenied, ApprovalDenied, AuditError, ConfigurationError
+from guardrails.limiting import Limiter
 from guardrails.policy import Policy
 from guardrails.recording import OnAuditError, Recorder, describe_error
 from guardrails.rules import Effect, Rule
+from guardrails.state import MemoryStore, Store
 from guardrails.steps import AskApprover, HandleDenial, Raised, RunTool, Step
 from guardrails.values import show
 
@@ -53,6 +55,7 @@ class Setup:
     approval_timeout: float | None = None
     mode: Mode = "enforce"
     on_audit_error: OnAuditError = "deny"
+    store: Store = field(default_factory=MemoryStore)
     blocks: tuple[Block, ...] = ()
     #: Nothing to record, block or shadow: an allowed call may skip the flow.
     fast: bool = field(init=False, default=False)
@@ -71,16 +74,37 @@ def call_flow(
     """
     call = decision.call
     recorder = Recorder(setup)
+    limiter: Limiter | None = None
     blocked = _blocked(setup, decision)
     if blocked is not None:
         decision = blocked
-    elif setup.mode == "shadow":
-        # Observe only: record what would have happened, then run.
-        decision = decision.replace(enforced=False)
-    elif setup.sinks:
-        shadow = setup.policy.shadow_decision(call)
-        if shadow is not None and (shadow.effect, shadow.rule_id) != (decision.effect, decision.rule_id):
-            recorder.record(shadow, None)
+    else:
+        limited = setup.policy.limited_for(call.action)
+        if limited:
+            limiter = recorder.limiter = Limiter(setup.store, limited, call)
+            decision = limiter.decide(decision)
+        if setup.mode == "shadow":
+            # Observe only: record what would have happened, then run.
+            decision = decision.replace(enforced=False)
+        elif setup.sinks:
+            shadow = setup.policy.shadow_decision(call)
+            if shadow is not None and (shadow.effect, shadow.rule_id) != (decision.effect, decision.rule_id):
+                recorder.record(shadow, None)
+    try:
+        return (yield from _run(setup, decision, live, recorder, limiter))
+    finally:
+        if limiter is not None:
+            limiter.release()  # unless the tool ran and it was committed: nothing held stays held
+
+
+def _run(
+    setup: Setup,
+    decision: Decision,
+    live: Callable[[], Setup] | None,
+    recorder: Recorder,
+    limiter: Limiter | None,
+) -> Generator[Step, Any, Any]:
+    call = decision.call
     needed_approval = decision.enforced and decision.effect is Effect.REQUIRE_APPROVAL
     if needed_approval:
         try:
@@ -93,6 +117,11 @@ def call_flow(
             raise
         if decision.allowed and live is not None:
             decision = _blocked(live(), decision) or decision
+        if decision.allowed and limiter is not None:
+            try:
+                limiter.approved()
+            except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
+                decision = _denied(decision, f"the state store failed to count the approved call ({exc})")
     if decision.enforced and not decision.allowed:
         recorder.record(decision, Outcome.NOT_RUN)
         denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
@@ -103,8 +132,12 @@ def call_flow(
     started = time.perf_counter()
     result = yield RunTool()
     if type(result) is Raised:
+        if limiter is not None:
+            limiter.release()  # a tool that failed does not use up the budget
         recorder.record_after(decision, Outcome.RAISED, started, result.exception)
     else:
+        if limiter is not None:
+            limiter.commit()
         recorder.record_after(decision, Outcome.RETURNED, started)
     return result
 

@@ -17,9 +17,11 @@ from guardrails.context import current_context
 from guardrails.decision import Decision
 from guardrails.errors import ConfigurationError, PolicyError
 from guardrails.flow import Block, Mode, OnDeny, Setup
+from guardrails.limiting import Limiter
 from guardrails.policy import Policy
 from guardrails.recording import OnAuditError, record_event
 from guardrails.rules import Effect, Rule
+from guardrails.state import MemoryStore, Store
 from guardrails.values import show
 from guardrails.watch import PolicyWatcher
 
@@ -42,7 +44,8 @@ class Governor:
     what the policy decides but lets every call run (the kill switch still
     applies). A sink that fails before a tool runs stops the call;
     ``on_audit_error="allow"`` lets it go on, and the other sinks record the
-    failure.
+    failure. ``store`` keeps the counters of rules with a limit
+    (``MemoryStore()`` unless given: ``SQLiteStore``, ``RedisStore`` to share them).
 
     Every change — ``configure``, ``policy = ...``, ``load``, ``block`` —
     swaps one immutable snapshot: a call sees the old setup or the new one,
@@ -59,6 +62,7 @@ class Governor:
         approval_timeout: float | None = None,
         mode: Mode = "enforce",
         on_audit_error: OnAuditError = "deny",
+        store: Store | None = None,
     ) -> None:
         self._setup = Setup(_unconfigured())
         self._lock = threading.Lock()  # serialises writers; readers never wait
@@ -71,6 +75,7 @@ class Governor:
             approval_timeout=approval_timeout,
             mode=mode,
             on_audit_error=on_audit_error,
+            store=MemoryStore() if store is None else store,
         )
 
     def configure(
@@ -83,6 +88,7 @@ class Governor:
         approval_timeout: float | None = _UNSET,
         mode: Mode = _UNSET,
         on_audit_error: OnAuditError = _UNSET,
+        store: Store = _UNSET,
     ) -> None:
         """Change some parts at once; calls already under way keep what they started with.
 
@@ -121,6 +127,12 @@ class Governor:
                     f"on_audit_error must be 'deny' or 'allow', got {show(on_audit_error)}"
                 )
             changes["on_audit_error"] = on_audit_error
+        if store is not _UNSET:
+            if not isinstance(store, Store):
+                raise ConfigurationError(
+                    f"store must be a Store (MemoryStore, SQLiteStore...), got {show(store)}"
+                )
+            changes["store"] = store
         with self._lock:
             self._setup = replace(self._setup, **changes)
 
@@ -229,7 +241,8 @@ class Governor:
         """Decide on a call without running, approving or recording anything.
 
         ``context`` defaults to the values of the enclosing ``guardrails.context``.
-        The kill switch applies; shadow mode and shadow rules do not change the answer.
+        The kill switch applies; limits are looked up in the store (nothing is
+        reserved); shadow mode and shadow rules do not change the answer.
         """
         if context is None:
             context = current_context()
@@ -240,6 +253,9 @@ class Governor:
                 return Decision(
                     Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
                 )
+        limited = setup.policy.limited_for(action)
+        if limited:
+            decision = Limiter(setup.store, limited, decision.call).peek(decision)
         return decision
 
     def __repr__(self) -> str:
@@ -288,6 +304,7 @@ def configure(
     approval_timeout: float | None = _UNSET,
     mode: Mode = _UNSET,
     on_audit_error: OnAuditError = _UNSET,
+    store: Store = _UNSET,
 ) -> Governor:
     """Configure the default governor (only the parts given change); returns it."""
     _default.configure(
@@ -298,5 +315,6 @@ def configure(
         approval_timeout=approval_timeout,
         mode=mode,
         on_audit_error=on_audit_error,
+        store=store,
     )
     return _default

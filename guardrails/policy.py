@@ -57,6 +57,7 @@ class Policy:
         "_exact",
         "_globs",
         "_cache",
+        "_limited",
         "_default_reason",
         "_has_shadow",
     )
@@ -85,6 +86,7 @@ class Policy:
             else:
                 self._exact.setdefault(rule.action, []).append(rule)
         self._cache: dict[str, Callable[[Call], Judgement]] = {}
+        self._limited: dict[str, tuple[Rule, ...]] = {}
         self._has_shadow = any(rule.shadow for rule in self.rules)
         self.version = _fingerprint(self.default, self.rules, self.redaction)
 
@@ -208,7 +210,7 @@ class Policy:
         when no shadow rule applies to the call's action."""
         if not self._has_shadow:
             return None
-        rules = self.rules_for(call.action, shadow=True)
+        rules = tuple(r for r in self.rules_for(call.action, shadow=True) if r.limit is None)
         if not any(rule.shadow for rule in rules):
             return None
         winner, outcomes = _compile_judge(rules)(call)
@@ -230,10 +232,21 @@ class Policy:
         judge = self._cache.get(action)
         if judge is not None:
             return judge
-        judge = _compile_judge(self.rules_for(action))
+        # Rules with a limit need the store: the governor judges them (see ``limited_for``).
+        judge = _compile_judge(tuple(r for r in self.rules_for(action) if r.limit is None))
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[action] = judge
         return judge
+
+    def limited_for(self, action: str) -> tuple[Rule, ...]:
+        """The rules with a limit that apply to ``action`` (``evaluate`` does not judge them:
+        whether a limit is reached depends on what the store holds)."""
+        limited = self._limited.get(action)
+        if limited is None:
+            limited = tuple(r for r in self.rules_for(action) if r.limit is not None)
+            if len(self._limited) < _CACHE_LIMIT:
+                self._limited[action] = limited
+        return limited
 
     def __len__(self) -> int:
         return len(self.rules)

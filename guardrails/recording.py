@@ -24,6 +24,7 @@ from guardrails.values import brief
 if TYPE_CHECKING:
     from guardrails.decision import Decision
     from guardrails.flow import Setup
+    from guardrails.limiting import Limiter
 
 __all__ = ["OnAuditError", "Recorder", "describe_error", "record_event"]
 
@@ -35,10 +36,11 @@ OnAuditError = Literal["deny", "allow"]
 class Recorder:
     """The records of one call. Arguments are made safe and redacted once, on first use."""
 
-    __slots__ = ("setup", "_view", "_base_for", "_base")
+    __slots__ = ("setup", "limiter", "_view", "_base_for", "_base")
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
+        self.limiter: Limiter | None = None  # the call's limits, told in every record
         self._view: AuditView | None = None
         self._base_for: Decision | None = None
         self._base: dict[str, Any] = {}
@@ -118,6 +120,8 @@ class Recorder:
         fields = base.copy()
         fields["time"] = datetime.now(timezone.utc)
         fields["outcome"] = outcome
+        if self.limiter is not None and self.limiter.outcomes:
+            fields["limits"] = tuple(dict(o) for o in self.limiter.outcomes)  # as they stand now
         if extra:
             error = extra.pop("error", None)
             if error is not None:

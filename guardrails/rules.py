@@ -8,6 +8,7 @@ from enum import Enum
 
 from guardrails.conditions import Condition, ConditionLike, as_condition
 from guardrails.errors import PolicyError
+from guardrails.limits import Limit
 from guardrails.values import show
 
 __all__ = ["Effect", "Rule", "allow", "deny", "require_approval"]
@@ -57,6 +58,7 @@ class Rule:
         "reason",
         "id",
         "shadow",
+        "limit",
         "is_glob",
         "explicit_id",
         "given_reason",
@@ -73,6 +75,7 @@ class Rule:
         id: str | None = None,
         *,
         shadow: bool = False,
+        limit: Limit | None = None,
     ) -> None:
         if not isinstance(action, str) or not _ACTION.fullmatch(action):
             raise PolicyError(
@@ -90,6 +93,14 @@ class Rule:
         if type(shadow) is not bool:
             raise PolicyError(f"rule shadow must be True or False, got {show(shadow)}")
         self.shadow = shadow
+        if limit is not None:
+            if not isinstance(limit, Limit):
+                raise PolicyError(f"rule limit must be rate(...) or budget(...), got {show(limit)}")
+            if self.effect is Effect.ALLOW:
+                raise PolicyError(
+                    "a limit goes on a deny or require_approval rule: it applies when the limit is reached"
+                )
+        self.limit = limit
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
         self.given_reason = reason
@@ -107,6 +118,8 @@ class Rule:
             content.append(self.given_reason)
         if self.shadow:
             content.append("shadow")
+        if self.limit is not None:
+            content.append(self.limit.fingerprint())
         if not content:
             return base
         digest = hashlib.sha256("\0".join(content).encode()).hexdigest()[:8]
@@ -114,11 +127,14 @@ class Rule:
 
     def _derived_reason(self) -> str:
         text = f"{_VERB[self.effect]} {self.action!r}"
-        return text if self.when is None else f"{text} when {self.when!r}"
+        text = text if self.when is None else f"{text} when {self.when!r}"
+        return text if self.limit is None else f"{text} beyond {self.limit.describe()}"
 
     def with_id(self, id: str) -> Rule:
         """Return a copy of this rule with another id."""
-        return Rule(self.action, self.effect, self.when, self.given_reason, id, shadow=self.shadow)
+        return Rule(
+            self.action, self.effect, self.when, self.given_reason, id, shadow=self.shadow, limit=self.limit
+        )
 
     def __repr__(self) -> str:
         parts = [repr(self.action)]
@@ -128,6 +144,8 @@ class Rule:
         parts.append(f"id={self.id!r}")
         if self.shadow:
             parts.append("shadow=True")
+        if self.limit is not None:
+            parts.append(f"limit={self.limit!r}")
         return f"{self.effect.value}({', '.join(parts)})"
 
 
@@ -150,9 +168,10 @@ def deny(
     reason: str | None = None,
     id: str | None = None,
     shadow: bool = False,
+    limit: Limit | None = None,
 ) -> Rule:
     """A rule that denies ``action`` when ``when`` holds, or when ``when`` cannot be evaluated."""
-    return Rule(action, Effect.DENY, when, reason, id, shadow=shadow)
+    return Rule(action, Effect.DENY, when, reason, id, shadow=shadow, limit=limit)
 
 
 def require_approval(
@@ -162,6 +181,7 @@ def require_approval(
     reason: str | None = None,
     id: str | None = None,
     shadow: bool = False,
+    limit: Limit | None = None,
 ) -> Rule:
     """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated)."""
-    return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow)
+    return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow, limit=limit)

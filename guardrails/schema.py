@@ -34,6 +34,7 @@ __all__ = [
     "AllDoc",
     "AnyDoc",
     "ComparisonDoc",
+    "LimitDoc",
     "NotDoc",
     "PolicyDocument",
     "RuleDoc",
@@ -201,6 +202,31 @@ except ImportError:  # pragma: no cover - older pydantic: a plain union, vaguer 
     ConditionDoc = ComparisonDoc | AllDoc | AnyDoc | NotDoc  # type: ignore[misc,assignment]
 
 
+class KeyPartDoc(_Model):
+    """One value a limit is kept per: an argument or a context value."""
+
+    arg: StrictStr | None = None
+    ctx: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> KeyPartDoc:
+        if (self.arg is None) == (self.ctx is None):
+            raise ValueError("a key part is {arg = NAME} or {ctx = NAME}")
+        return self
+
+
+class LimitDoc(_Model):
+    """``{count = 5, per = "1m"}`` or ``{sum = "amount", max = 500, per = "1d"}``, with a ``key``."""
+
+    count: StrictInt | None = Field(None, description="At most this many calls per window.")
+    sum: StrictStr | None = Field(None, description="The argument whose values are summed per window.")
+    max: StrictInt | StrictFloat | StrictStr | None = Field(None, description="The most the sum may reach.")
+    per: StrictStr | StrictInt | StrictFloat = Field(
+        description="The window: seconds, or '30s', '1m', '1h', '1d', '1w'."
+    )
+    key: list[KeyPartDoc] = Field(default_factory=list, description="What the counter is kept per.")
+
+
 class RuleDoc(_Model):
     """One rule: ``effect`` for ``action`` when ``when`` holds."""
 
@@ -210,6 +236,9 @@ class RuleDoc(_Model):
     when: ConditionDoc | None = None
     reason: StrictStr | None = None
     shadow: StrictBool = Field(False, description="Record what the rule would decide, without enforcing it.")
+    limit: LimitDoc | None = Field(
+        None, description="Apply only when this limit is reached (deny or approval rules)."
+    )
 
 
 class RedactDoc(_Model):

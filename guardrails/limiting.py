@@ -1,0 +1,160 @@
+"""The limits of one call: reserve its share when decided, keep or give it back after.
+
+A rule with a limit that the call would take over applies (deny or require
+approval); a store that fails denies the call, saying so. The token is the
+framework's tool-call id when the context has one (``context(tool_call_id=...)``),
+so a call re-run on resume is counted once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from guardrails.decision import Decision
+from guardrails.rules import PRECEDENCE, Effect, Rule
+from guardrails.state import Entry, Store
+from guardrails.values import brief
+
+if TYPE_CHECKING:
+    from guardrails.call import Call
+
+__all__ = ["Limiter"]
+
+logger = logging.getLogger("guardrails")
+
+
+class Limiter:
+    """The counters one call adds to, and what became of its reservations."""
+
+    __slots__ = ("store", "rules", "call", "token", "entries", "held", "over", "outcomes", "settled")
+
+    def __init__(self, store: Store, rules: Sequence[Rule], call: Call) -> None:
+        self.store = store
+        self.rules = rules
+        self.call = call
+        tool_call_id = call.context.get("tool_call_id")
+        self.token = str(tool_call_id) if isinstance(tool_call_id, (str, int)) else call.call_id
+        self.entries: list[tuple[Rule, Entry]] = []
+        self.held: list[str] = []  # keys this call reserved, to commit or release
+        self.over: list[tuple[Rule, Entry]] = []
+        self.outcomes: list[dict[str, Any]] = []  # what the audit record says of each limit
+        self.settled = False
+
+    def decide(self, decision: Decision) -> Decision:
+        """Reserve the call's share of every limit whose rule's condition holds; the
+        decision becomes the strongest of ``decision`` and the rules whose limit is reached."""
+        failed: list[tuple[Rule, str]] = []
+        for rule in self.rules:
+            try:
+                if rule.when is None or rule.when(self.call):
+                    assert rule.limit is not None
+                    self.entries.append((rule, rule.limit.entry(rule.id, self.call)))
+            except Exception as exc:  # noqa: BLE001 - fail closed: the rule applies
+                failed.append((rule, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
+        if self.entries:
+            try:
+                held = self.store.reserve(self.token, [entry for _, entry in self.entries])
+            except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
+                rule = self.entries[0][0]
+                why = f"the state store {brief(self.store)} failed, so the limit cannot be checked ({exc})"
+                self.outcomes = [self._outcome(r, e, "store failed") for r, e in self.entries]
+                self.settled = True
+                return decision.replace(
+                    effect=Effect.DENY,
+                    rule=rule,
+                    reason=f"{rule.reason}: {why}",
+                    outcomes=(*decision.outcomes, (rule, True, why)),
+                    decided=Effect.DENY,
+                )
+            for (rule, entry), result in zip(self.entries, held, strict=True):
+                self.outcomes.append(self._outcome(rule, entry, result))
+                if result == "held":
+                    self.held.append(entry.key)
+                elif result == "over":
+                    self.over.append((rule, entry))
+        applying = [
+            (rule, "limit reached" if rule.given_reason is None else f"limit reached: {rule.limit.describe()}")
+            for rule, _ in self.over
+            if rule.limit
+        ]
+        applying += [(rule, f"limit could not be checked: {why}") for rule, why in failed]
+        if not applying:
+            return decision
+        rule, why = min(applying, key=lambda item: (PRECEDENCE[item[0].effect], item[0].id))
+        results = (
+            *decision.outcomes,
+            *((r, True, None if w.startswith("limit reached") else w) for r, w in applying),
+        )
+        if decision.effect is not Effect.ALLOW and PRECEDENCE[decision.effect] <= PRECEDENCE[rule.effect]:
+            return decision.replace(outcomes=results)  # already as strong: the rule that decided stays
+        return Decision(
+            rule.effect,
+            rule,
+            self.call,
+            results,
+            f"{rule.reason} ({why})",
+            version=decision.version,
+            enforced=decision.enforced,
+        )
+
+    def peek(self, decision: Decision) -> Decision:
+        """What ``decide`` would say now, reserving nothing (for ``Governor.check``)."""
+        store = self.store
+
+        class Peek:
+            def reserve(self, token: str, entries: Sequence[Entry]) -> list[str]:
+                return [
+                    "over" if store.usage(e.key, e.window) + e.amount > e.limit else "held" for e in entries
+                ]
+
+        peeking = Limiter(Peek(), self.rules, self.call)  # type: ignore[arg-type]
+        result = peeking.decide(decision)
+        peeking.settled = True
+        return result
+
+    def approved(self) -> None:
+        """A person let the call go over its limits: count it anyway."""
+        if self.over:
+            keys = [entry.key for _, entry in self.over]
+            results = self.store.force(self.token, [entry for _, entry in self.over])
+            self.held += [key for key, result in zip(keys, results, strict=True) if result == "held"]
+            for outcome in self.outcomes:
+                if outcome["result"] == "over":
+                    outcome["result"] = "approved over"
+
+    def commit(self) -> None:
+        """The tool ran: its reservations are used."""
+        self._settle("commit")
+
+    def release(self) -> None:
+        """The tool did not run, or failed: give its reservations back."""
+        self._settle("release")
+
+    def _settle(self, how: str) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        if not self.held:
+            return
+        try:
+            (self.store.commit if how == "commit" else self.store.release)(self.token, self.held)
+        except Exception:
+            # Reserved use stays counted until its window passes: too strict for a
+            # while, never too loose.
+            logger.exception("state store %s failed to %s call %s", brief(self.store), how, self.call.call_id)
+        for outcome in self.outcomes:
+            if outcome["result"] in ("held", "approved over"):
+                outcome["result"] = "used" if how == "commit" else "released"
+
+    @staticmethod
+    def _outcome(rule: Rule, entry: Entry, result: str) -> dict[str, Any]:
+        return {
+            "rule_id": rule.id,
+            "key": entry.key,
+            "amount": str(entry.amount),
+            "limit": str(entry.limit),
+            "window": entry.window,
+            "result": result,
+        }
