@@ -75,7 +75,10 @@ class Limiter:
                 elif result == "over":
                     self.over.append((rule, entry))
         applying = [
-            (rule, "limit reached" if rule.given_reason is None else f"limit reached: {rule.limit.describe()}")
+            (
+                rule,
+                "limit reached" if rule.given_reason is None else f"limit reached: {rule.limit.describe()}",
+            )
             for rule, _ in self.over
             if rule.limit
         ]

@@ -93,7 +93,8 @@ class Limit:
 
     def describe(self) -> str:
         """``5 calls per 1m per ctx('user')``."""
-        what = f"{self.maximum} calls" if self.kind == "count" else f"{self.maximum} of arg({self.arg!r})"
+        maximum = format(self.maximum.normalize(), "f")  # 500.00 and 500 read (and derive ids) alike
+        what = f"{maximum} calls" if self.kind == "count" else f"{maximum} of arg({self.arg!r})"
         keys = "".join(f" per {ref!r}" for ref in self.key)
         return f"{what} per {self.per}{keys}"
 

@@ -1,0 +1,336 @@
+"""Rules with limits: rate limits and budgets through governed calls."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import guardrails as g
+from guardrails.state import Entry
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+MAIL_RATE = g.deny("send_email", limit=g.rate(2, per="1m", key=g.ctx("user")), id="mail-rate")
+DAILY = g.require_approval(
+    "refund",
+    limit=g.budget("amount", 500, per="1d", key=g.arg("customer")),
+    id="daily",
+    reason="refunds past 500 a day per customer need a person",
+)
+POLICY = g.Policy([g.allow("send_email"), MAIL_RATE, g.allow("refund"), DAILY])
+
+
+class Agent:
+    def __init__(self, policy: g.Policy = POLICY, **options: Any) -> None:
+        self.audit = g.MemoryAudit()
+        self.ran: list[Any] = []
+        options.setdefault("audit", self.audit)
+        self.gov = g.Governor(policy, **options)
+
+        @g.governed("send_email", governor=self.gov)
+        def send_email(to: str) -> str:
+            self.ran.append(to)
+            return "sent"
+
+        @g.governed("refund", governor=self.gov)
+        def refund(customer: str, amount: Any) -> str:
+            if amount == 13:
+                raise ValueError("unlucky")
+            self.ran.append(amount)
+            return "refunded"
+
+        @g.governed("refund", governor=self.gov)
+        async def refund_async(customer: str, amount: Any) -> str:
+            self.ran.append(amount)
+            return "refunded"
+
+        self.send_email, self.refund, self.refund_async = send_email, refund, refund_async
+
+
+class TestRate:
+    def test_limit_per_key(self) -> None:
+        """Two mails a minute per user: the third is denied; another user has their own count."""
+        agent = Agent()
+        with g.context(user="alice"):
+            agent.send_email("a")
+            agent.send_email("b")
+            with pytest.raises(g.ActionDenied, match="'mail-rate'") as info:
+                agent.send_email("c")
+        assert info.value.decision.rule_id == "mail-rate"
+        assert "limit reached" in info.value.decision.reason
+        with g.context(user="bob"):
+            agent.send_email("d")
+        assert agent.ran == ["a", "b", "d"]
+
+    def test_the_window_slides(self) -> None:
+        """Once a minute has passed since the first mail, one more may go."""
+        clock = Clock()
+        agent = Agent(store=g.MemoryStore(clock=clock))
+        with g.context(user="alice"):
+            agent.send_email("a")
+            clock.now += 30
+            agent.send_email("b")
+            clock.now += 29.999
+            with pytest.raises(g.ActionDenied):
+                agent.send_email("c")
+            clock.now += 0.001
+            agent.send_email("d")
+        assert agent.ran == ["a", "b", "d"]
+
+    def test_a_denied_call_does_not_count(self) -> None:
+        """A call denied by another rule gives its reservation back."""
+        policy = POLICY + g.Policy([g.deny("send_email", when=g.arg("to") == "eve", id="no-eve")])
+        agent = Agent(policy)
+        with g.context(user="alice"):
+            for _ in range(3):
+                with pytest.raises(g.ActionDenied, match="no-eve"):
+                    agent.send_email("eve")
+            agent.send_email("a")
+            agent.send_email("b")
+        assert agent.ran == ["a", "b"]
+
+    def test_a_rerun_counts_once(self) -> None:
+        """The same tool-call id (a framework re-running a tool on resume) is counted once."""
+        agent = Agent()
+        with g.context(user="alice", tool_call_id="call_1"):
+            for _ in range(5):
+                agent.send_email("again")
+        with g.context(user="alice"):
+            agent.send_email("one more")
+            with pytest.raises(g.ActionDenied):
+                agent.send_email("too many")
+
+    def test_missing_key_fails_closed(self) -> None:
+        """Without the value the key needs, the limit cannot be checked: the rule applies."""
+        agent = Agent()
+        with pytest.raises(g.ActionDenied, match="could not be checked") as info:
+            agent.send_email("no user in context")
+        assert (
+            "has no context value 'user'" in info.value.decision.reason
+            or "user" in info.value.decision.reason
+        )
+        assert agent.ran == []
+
+
+class TestBudget:
+    def test_spending_up_to_the_budget(self) -> None:
+        """Refunds add up per customer per day; past 500, a person is asked (here: refuses)."""
+        agent = Agent(approver=lambda request: False)
+        agent.refund("c1", 200)
+        agent.refund("c1", Decimal("299.99"))
+        with pytest.raises(g.ApprovalDenied, match="daily"):
+            agent.refund("c1", 0.02)
+        agent.refund("c1", 0.01)  # exactly 500
+        agent.refund("c2", 500)
+        assert agent.ran == [200, Decimal("299.99"), 0.01, 500]
+        assert agent.gov.setup.store.usage('daily:["c1"]', 86_400) == Decimal("500.00")
+
+    def test_a_failed_tool_gives_the_budget_back(self) -> None:
+        """A refund that raises does not use up the budget."""
+        agent = Agent()
+        for _ in range(10):
+            with pytest.raises(ValueError, match="unlucky"):
+                agent.refund("c1", 13)
+        agent.refund("c1", 500)
+        assert agent.ran == [500]
+
+    def test_an_approved_overrun_counts(self) -> None:
+        """When a person approves going over, the amount is counted: the next refund is over too."""
+        answers = iter([True, False])
+        agent = Agent(approver=lambda request: next(answers))
+        agent.refund("c1", 450)
+        agent.refund("c1", 100)  # over: approved
+        with pytest.raises(g.ApprovalDenied):
+            agent.refund("c1", 1)  # still over: the approved 100 counts
+        assert agent.gov.setup.store.usage('daily:["c1"]', 86_400) == 550
+
+    @pytest.mark.parametrize("amount", ["50", -100, None, float("nan"), True])
+    def test_amounts_that_are_not_money_fail_closed(self, amount: Any) -> None:
+        """A string, a negative amount (which would free budget), None, NaN or a bool: the rule applies."""
+        agent = Agent(approver=lambda request: False)
+        with pytest.raises(g.ApprovalDenied, match="could not be checked"):
+            agent.refund("c1", amount)
+        assert agent.ran == []
+
+    def test_async_tools(self) -> None:
+        """Async tools count the same way."""
+        agent = Agent(approver=lambda request: False)
+
+        async def main() -> None:
+            await agent.refund_async("c1", 400)
+            with pytest.raises(g.ApprovalDenied):
+                await agent.refund_async("c1", 200)
+
+        asyncio.run(main())
+        assert agent.ran == [400]
+
+
+class TestFailClosed:
+    def test_a_failing_store_denies(self) -> None:
+        """A store that cannot be reached denies the call, saying so; the tool does not run."""
+
+        class Down(g.MemoryStore):
+            def reserve(self, token: str, entries: Any) -> Any:
+                raise g.StoreError("connection refused")
+
+        agent = Agent(store=Down())
+        with g.context(user="alice"), pytest.raises(g.ActionDenied, match=r"state store .* failed") as info:
+            agent.send_email("a")
+        assert "connection refused" in info.value.decision.reason
+        assert agent.ran == []
+        (record,) = agent.audit.records
+        assert record.outcome is g.Outcome.NOT_RUN and record.limits[0]["result"] == "store failed"
+
+    def test_a_failing_commit_is_logged_and_stays_counted(self, caplog: pytest.LogCaptureFixture) -> None:
+        """After the tool ran, a store that fails to commit is logged; the use stays reserved (too strict, never too loose)."""
+
+        class Flaky(g.MemoryStore):
+            def commit(self, token: str, keys: Any) -> None:
+                raise g.StoreError("timeout")
+
+        store = Flaky()
+        agent = Agent(store=store)
+        with g.context(user="alice"):
+            assert agent.send_email("a") == "sent"
+        assert store.usage('mail-rate:["alice"]', 60) == 1
+        assert any("failed to commit" in r.getMessage() for r in caplog.records)
+
+    def test_only_stores(self) -> None:
+        """Something else as a store is a configuration error."""
+        with pytest.raises(g.ConfigurationError, match="store must be a Store"):
+            g.Governor(POLICY, store="redis://localhost")  # type: ignore[arg-type]
+
+
+class TestConcurrency:
+    @pytest.mark.parametrize("kind", ["memory", "sqlite"])
+    def test_threads(self, kind: str, tmp_path: Path) -> None:
+        """8 threads × 2,000 governed calls against a rate of 100: exactly 100 run."""
+        store = g.MemoryStore() if kind == "memory" else g.SQLiteStore(tmp_path / "s.db", timeout=30)
+        policy = g.Policy([g.allow("ping"), g.deny("ping", limit=g.rate(100, per="1h"))])
+        gov = g.Governor(policy, store=store, on_deny=lambda denial: None)
+        ran: list[int] = []
+        ping = g.governed("ping", governor=gov)(lambda: ran.append(1))
+        calls = 2_000 if kind == "memory" else 300
+        threads = [threading.Thread(target=lambda: [ping() for _ in range(calls)]) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(ran) == 100
+
+    def test_tasks(self) -> None:
+        """1,000 concurrent asyncio tasks against a rate of 100: exactly 100 run."""
+        policy = g.Policy([g.allow("ping"), g.deny("ping", limit=g.rate(100, per="1h"))])
+        gov = g.Governor(policy, on_deny=lambda denial: None)
+        ran: list[int] = []
+
+        @g.governed("ping", governor=gov)
+        async def ping() -> None:
+            await asyncio.sleep(0)
+            ran.append(1)
+
+        async def main() -> None:
+            await asyncio.gather(*(ping() for _ in range(1_000)))
+
+        asyncio.run(main())
+        assert len(ran) == 100
+
+
+class TestDeclaring:
+    def test_documents(self) -> None:
+        """Limits in a document, round-tripped."""
+        policy = g.Policy.from_dict(
+            {
+                "rules": [
+                    {"action": "send_email", "effect": "allow"},
+                    {
+                        "id": "mail-rate",
+                        "action": "send_email",
+                        "effect": "deny",
+                        "limit": {"count": 2, "per": "1m", "key": [{"ctx": "user"}]},
+                    },
+                    {
+                        "id": "daily",
+                        "action": "refund",
+                        "effect": "require_approval",
+                        "limit": {
+                            "sum": "amount",
+                            "max": "500.00",
+                            "per": "1d",
+                            "key": [{"arg": "customer"}],
+                        },
+                    },
+                ]
+            }
+        )
+        assert repr(policy.rules[1].limit) == "rate(2, per='1m', key=ctx('user'))"
+        assert repr(policy.rules[2].limit) == "budget('amount', 500, per='1d', key=arg('customer'))"
+        assert g.Policy.from_dict(policy.to_dict()).version == policy.version
+
+    @pytest.mark.parametrize(
+        ("limit", "message"),
+        [
+            ({"count": 2}, "per"),
+            ({"count": 2, "per": "1 fortnight"}, "window"),
+            ({"count": 2, "sum": "amount", "max": 5, "per": "1m"}, "either count"),
+            ({"sum": "amount", "per": "1m"}, "either count"),
+            ({"count": 2, "per": "1m", "key": [{"arg": "a", "ctx": "b"}]}, "key part"),
+            ({"count": -1, "per": "1m"}, "count"),
+        ],
+    )
+    def test_bad_limits_name_the_place(self, limit: dict[str, Any], message: str) -> None:
+        """A bad limit is a PolicyError naming the rule and what is wrong."""
+        with pytest.raises(g.PolicyError, match=message) as info:
+            g.Policy.from_dict({"rules": [{"action": "x", "effect": "deny", "limit": limit}]})
+        assert "rules[0]" in str(info.value)
+
+    def test_limits_go_on_deny_or_approval_rules(self) -> None:
+        """An allow rule with a limit would allow only while within it: refused, with why."""
+        with pytest.raises(g.PolicyError, match="deny or require_approval"):
+            g.Rule("x", "allow", limit=g.rate(1, per="1m"))
+
+    def test_check_looks_without_counting(self) -> None:
+        """``check`` sees a reached limit but reserves nothing."""
+        agent = Agent()
+        with g.context(user="alice"):
+            for _ in range(5):
+                assert agent.gov.check("send_email", {"to": "a"}).allowed
+            agent.send_email("a")
+            agent.send_email("b")
+            assert agent.gov.check("send_email", {"to": "a"}).rule_id == "mail-rate"
+
+    def test_audit_records_tell_the_limits(self) -> None:
+        """Each record says what became of the call's share: held, used, released, over."""
+        agent = Agent(approver=lambda request: False)
+        agent.refund("c1", 400)
+        with pytest.raises(ValueError, match="unlucky"):
+            agent.refund("c1", 13)
+        with pytest.raises(g.ApprovalDenied):
+            agent.refund("c1", 200)
+        results = [(r.outcome.value, r.limits[0]["result"]) for r in agent.audit.records]
+        assert results == [
+            ("started", "held"),
+            ("returned", "used"),
+            ("started", "held"),
+            ("raised", "released"),
+            ("not_run", "over"),
+        ]
+        assert agent.audit.records[0].limits[0]["key"] == 'daily:["c1"]'
+
+    def test_entries_are_exact(self) -> None:
+        """A float amount becomes the decimal it prints as, not its binary expansion."""
+        limit = g.budget("amount", 1, per="1d")
+        call = g.Call("refund", {"amount": 0.1})
+        assert limit.entry("r", call) == Entry("r", 86_400.0, Decimal(1), Decimal("0.1"))
