@@ -125,6 +125,20 @@ def audit_cases() -> dict[str, Callable[[], Any]]:
     }
 
 
+def limit_cases() -> dict[str, Callable[[], Any]]:
+    """The same governed call with a rate limit no call reaches, kept in each store."""
+    p10 = policy_with(10, 10)
+    limited = p10 + g.Policy(
+        [g.deny("refund", limit=g.rate(10**12, per="1h", key=g.arg("order_id")), id="rate")]
+    )
+    memory = governed_refund(limited, store=g.MemoryStore())
+    sqlite = governed_refund(limited, store=g.SQLiteStore(AUDIT_DIR / "state.db"))
+    return {
+        "limit: rate, MemoryStore": lambda: memory("o-1", 50),
+        "limit: rate, SQLiteStore": lambda: sqlite("o-1", 50),
+    }
+
+
 def clear_rotated() -> None:
     for path in AUDIT_DIR.glob("*.jsonl.*"):
         path.unlink()
@@ -176,7 +190,7 @@ def time_async(fn: Callable[..., Any], calls: int) -> float:
 
 
 def measure(repeats: int, calls: int) -> dict[str, float]:
-    sync = {**sync_cases(), **audit_cases(), **matcher_cases()}
+    sync = {**sync_cases(), **audit_cases(), **limit_cases(), **matcher_cases()}
     async_cases: dict[str, Callable[..., Any]] = {
         "plain async call": refund_async,
         "governed async, 10 rules": g.governed("refund", governor=g.Governor(policy_with(10, 10)))(
@@ -202,6 +216,8 @@ RATIOS = [
     ("10,000 rules / 10 rules", "governed, 10,000 rules / 1,000 actions", "governed, 10 rules", None),
     ("async governed / plain async", "governed async, 10 rules", "plain async call", None),
     ("denied / allowed", "governed, denied (on_deny message)", "governed, 10 rules", None),
+    ("rate limit (memory) / no limit", "limit: rate, MemoryStore", "governed, 10 rules", 2.0),
+    ("rate limit (SQLite) / no limit", "limit: rate, SQLiteStore", "governed, 10 rules", None),
 ]
 
 DIFFERENCES = [

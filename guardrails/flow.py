@@ -81,7 +81,7 @@ def call_flow(
     else:
         limited = setup.policy.limited_for(call.action)
         if limited:
-            limiter = recorder.limiter = Limiter(setup.store, limited, call)
+            limiter = recorder.limiter = Limiter(setup.store, limited, call, record=bool(setup.sinks))
             decision = limiter.decide(decision)
         if setup.mode == "shadow":
             # Observe only: record what would have happened, then run.

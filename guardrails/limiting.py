@@ -28,10 +28,22 @@ logger = logging.getLogger("guardrails")
 class Limiter:
     """The counters one call adds to, and what became of its reservations."""
 
-    __slots__ = ("store", "rules", "call", "token", "entries", "held", "over", "outcomes", "settled")
+    __slots__ = (
+        "store",
+        "record",
+        "rules",
+        "call",
+        "token",
+        "entries",
+        "held",
+        "over",
+        "outcomes",
+        "settled",
+    )
 
-    def __init__(self, store: Store, rules: Sequence[Rule], call: Call) -> None:
+    def __init__(self, store: Store, rules: Sequence[Rule], call: Call, *, record: bool = True) -> None:
         self.store = store
+        self.record = record  # build what audit records tell only when there are sinks
         self.rules = rules
         self.call = call
         tool_call_id = call.context.get("tool_call_id")
@@ -69,7 +81,8 @@ class Limiter:
                     decided=Effect.DENY,
                 )
             for (rule, entry), result in zip(self.entries, held, strict=True):
-                self.outcomes.append(self._outcome(rule, entry, result))
+                if self.record:
+                    self.outcomes.append(self._outcome(rule, entry, result))
                 if result == "held":
                     self.held.append(entry.key)
                 elif result == "over":

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
+from guardrails.chain import json_text
 from guardrails.errors import EvaluationError, PolicyError
 from guardrails.refs import Ref
 from guardrails.state import Entry
@@ -71,7 +72,7 @@ class Limit:
             if kind is None:
                 raise EvaluationError(f"{ref!r}: a limit's key must be a string or number, got {show(value)}")
             values.append(value)
-        key = rule_id + (":" + json.dumps(values, default=str, separators=(",", ":")) if values else "")
+        key = rule_id + (":" + json_text(values) if values else "")
         return Entry(key, self.window, self.maximum, self.amount(call))
 
     def amount(self, call: Call) -> Decimal:

@@ -99,6 +99,20 @@ class TestAuditTrailExample:
         assert "(exit code 1)" in out
 
 
+class TestBudgetsExample:
+    def test_budget_rate_and_shared_counters(self) -> None:
+        """The budgets demo: failures give back, an approval goes over, a re-run counts once, the rate bites."""
+        result = run("examples/budgets.py")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "failed (payment provider timed out) - the budget is not used" in out
+        assert "finance desk approves 80.00" in out and "finance desk refuses 10.00" in out
+        assert "used today: 580.00 of 500" in out
+        assert "mail 4: [not done: at most 3 mails a minute" in out
+        assert "refund     returned  120.00  counted" in out
+        assert "A second store on the same file sees 580.00 used." in out
+
+
 class TestPolicyTestsExample:
     def test_pytest_runs_the_cases_and_the_fixtures(self) -> None:
         """`pytest examples/policy_tests` collects the case file and the test file, all passing, all rules covered."""

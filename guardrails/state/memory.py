@@ -16,12 +16,13 @@ class MemoryStore:
     """Counters in memory: the default. Lost when the process ends; one process only.
 
     ``clock`` returns the time in seconds (``time.time`` unless given: tests
-    pass their own to step over window edges).
+    pass their own to step over window edges). Each counter keeps a running
+    total, so a reservation costs the same however many uses its window holds.
     """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._rows: dict[str, dict[str, _Row]] = {}  # key -> token -> its row
+        self._counters: dict[str, _Counter] = {}
         self._lock = threading.Lock()
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
@@ -35,40 +36,44 @@ class MemoryStore:
         out: list[Held] = []
         with self._lock:
             for entry in entries:
-                rows = self._rows.setdefault(entry.key, {})
-                _expire(rows, now - entry.window)
-                if token in rows:
+                counter = self._counters.get(entry.key)
+                if counter is None:
+                    counter = self._counters[entry.key] = _Counter()
+                counter.expire(now - entry.window)
+                if token in counter.rows:
                     out.append("counted")
-                elif check and _sum(rows) + entry.amount > entry.limit:
+                elif check and counter.total + entry.amount > entry.limit:
                     out.append("over")
                 else:
-                    rows[token] = _Row(now, entry.amount)
+                    counter.add(token, now, entry.amount)
                     out.append("held")
         return out
 
     def commit(self, token: str, keys: Sequence[str]) -> None:
         with self._lock:
             for key in keys:
-                row = self._rows.get(key, {}).get(token)
+                counter = self._counters.get(key)
+                row = None if counter is None else counter.rows.get(token)
                 if row is not None:
                     row.used = True
 
     def release(self, token: str, keys: Sequence[str]) -> None:
         with self._lock:
             for key in keys:
-                rows = self._rows.get(key, {})
-                row = rows.get(token)
-                if row is not None and not row.used:
-                    del rows[token]
+                counter = self._counters.get(key)
+                if counter is not None:
+                    counter.remove(token, only_reserved=True)
 
     def usage(self, key: str, window: float) -> Decimal:
         now = self._clock()
         with self._lock:
-            rows = self._rows.get(key, {})
-            return sum((row.amount for row in rows.values() if row.time > now - window), Decimal(0))
+            counter = self._counters.get(key)
+            if counter is None:
+                return Decimal(0)
+            return sum((row.amount for row in counter.rows.values() if row.time > now - window), Decimal(0))
 
     def __repr__(self) -> str:
-        return f"<MemoryStore {len(self._rows)} counters>"
+        return f"<MemoryStore {len(self._counters)} counters>"
 
 
 class _Row:
@@ -80,10 +85,31 @@ class _Row:
         self.used = False  # reserved until committed
 
 
-def _expire(rows: dict[str, _Row], before: float) -> None:
-    for token in [token for token, row in rows.items() if row.time <= before]:
-        del rows[token]
+class _Counter:
+    """The uses of one counter, oldest first, and their total."""
 
+    __slots__ = ("rows", "total")
 
-def _sum(rows: dict[str, _Row]) -> Decimal:
-    return sum((row.amount for row in rows.values()), Decimal(0))
+    def __init__(self) -> None:
+        self.rows: dict[str, _Row] = {}  # insertion order is time order (one clock, one lock)
+        self.total = Decimal(0)
+
+    def add(self, token: str, now: float, amount: Decimal) -> None:
+        self.rows[token] = _Row(now, amount)
+        self.total += amount
+
+    def remove(self, token: str, *, only_reserved: bool = False) -> None:
+        row = self.rows.get(token)
+        if row is not None and not (only_reserved and row.used):
+            del self.rows[token]
+            self.total -= row.amount
+
+    def expire(self, before: float) -> None:
+        rows = self.rows
+        while rows:
+            token = next(iter(rows))
+            row = rows[token]
+            if row.time > before:
+                break
+            del rows[token]
+            self.total -= row.amount

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS guardrails_usage (
     PRIMARY KEY (key, token)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS guardrails_usage_time ON guardrails_usage (key, time);
+CREATE TABLE IF NOT EXISTS guardrails_totals (
+    key TEXT PRIMARY KEY,
+    total TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -65,27 +69,20 @@ class SQLiteStore:
         out: list[Held] = []
         with self._transaction() as db:
             for entry in entries:
-                db.execute(
-                    "DELETE FROM guardrails_usage WHERE key = ? AND time <= ?",
-                    (entry.key, now - entry.window),
-                )
+                total = _expire(db, entry.key, now - entry.window)
                 if db.execute(
                     "SELECT 1 FROM guardrails_usage WHERE key = ? AND token = ?", (entry.key, token)
                 ).fetchone():
                     out.append("counted")
-                    continue
-                if check:
-                    rows = db.execute(
-                        "SELECT amount FROM guardrails_usage WHERE key = ?", (entry.key,)
-                    ).fetchall()
-                    if sum((Decimal(amount) for (amount,) in rows), Decimal(0)) + entry.amount > entry.limit:
-                        out.append("over")
-                        continue
-                db.execute(
-                    "INSERT INTO guardrails_usage (key, token, time, amount) VALUES (?, ?, ?, ?)",
-                    (entry.key, token, now, str(entry.amount)),
-                )
-                out.append("held")
+                elif check and total + entry.amount > entry.limit:
+                    out.append("over")
+                else:
+                    db.execute(
+                        "INSERT INTO guardrails_usage (key, token, time, amount) VALUES (?, ?, ?, ?)",
+                        (entry.key, token, now, str(entry.amount)),
+                    )
+                    _set_total(db, entry.key, total + entry.amount)
+                    out.append("held")
         return out
 
     def commit(self, token: str, keys: Sequence[str]) -> None:
@@ -97,10 +94,14 @@ class SQLiteStore:
 
     def release(self, token: str, keys: Sequence[str]) -> None:
         with self._transaction() as db:
-            db.executemany(
-                "DELETE FROM guardrails_usage WHERE key = ? AND token = ? AND used = 0",
-                [(key, token) for key in keys],
-            )
+            for key in keys:
+                row = db.execute(
+                    "SELECT amount FROM guardrails_usage WHERE key = ? AND token = ? AND used = 0",
+                    (key, token),
+                ).fetchone()
+                if row is not None:
+                    db.execute("DELETE FROM guardrails_usage WHERE key = ? AND token = ?", (key, token))
+                    _set_total(db, key, _total(db, key) - Decimal(row[0]))
 
     def usage(self, key: str, window: float) -> Decimal:
         now = self._clock()
@@ -174,6 +175,36 @@ class SQLiteStore:
                     raise StoreError(f"the state store {self.path} failed to commit: {exc}") from exc
         finally:
             self._release(db)
+
+
+def _total(db: sqlite3.Connection, key: str) -> Decimal:
+    """The running total of ``key`` (summed from its rows the first time)."""
+    row = db.execute("SELECT total FROM guardrails_totals WHERE key = ?", (key,)).fetchone()
+    if row is not None:
+        return Decimal(row[0])
+    rows = db.execute("SELECT amount FROM guardrails_usage WHERE key = ?", (key,)).fetchall()
+    return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+
+
+def _set_total(db: sqlite3.Connection, key: str, total: Decimal) -> None:
+    db.execute(
+        "INSERT INTO guardrails_totals (key, total) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET total = excluded.total",
+        (key, str(total)),
+    )
+
+
+def _expire(db: sqlite3.Connection, key: str, before: float) -> Decimal:
+    """Drop the uses of ``key`` that left the window; return what remains in total."""
+    total = _total(db, key)
+    old = db.execute(
+        "SELECT amount FROM guardrails_usage WHERE key = ? AND time <= ?", (key, before)
+    ).fetchall()
+    if old:
+        db.execute("DELETE FROM guardrails_usage WHERE key = ? AND time <= ?", (key, before))
+        total -= sum((Decimal(amount) for (amount,) in old), Decimal(0))
+        _set_total(db, key, total)
+    return total
 
 
 def _close_all(pool: list[sqlite3.Connection]) -> None:
