@@ -75,8 +75,6 @@ def send_email(to: str, subject: str) -> str:
     return f"mailed {to}"
 
 
-C7 = 'daily-refunds:["C-7"]'  # the counter: the rule's id and its key's values
-
 print("Refunds for customer C-7 (budget: 500 a day)")
 with g.context(user="support-bot", session="s-1"):
     for step, amount in enumerate(["120.00", "99.99", "250.50", "129.50", "80.00", "10.00"], 1):
@@ -88,7 +86,7 @@ with g.context(user="support-bot", session="s-1"):
     print("  resume: the framework re-runs call-1; it is counted once")
     with g.context(tool_call_id="call-1"):
         print(f"  {'120.00':>7}: {refund('C-7', Decimal('120.00'))}")
-    print(f"  used today: {store.usage(C7, 86_400)} of 500")
+    print(f"  used today: {gov.usage('daily-refunds', {'customer': 'C-7'})} of 500")
 
     print("\nMails (3 a minute per user)")
     for i in range(4):
@@ -100,7 +98,7 @@ for record in audit.records:
         limit = record.limits[0]
         print(f"  {record.action:<10} {record.outcome.value:<8} {limit['amount']:>7}  {limit['result']}")
 
-second = g.SQLiteStore(folder / "counters.db")  # another process, or after a restart
-print(f"\nA second store on the same file sees {second.usage(C7, 86_400)} used.")
+second = g.Governor(policy, store=g.SQLiteStore(folder / "counters.db"))  # another process, or a restart
+print(f"\nA second store on the same file sees {second.usage('daily-refunds', {'customer': 'C-7'})} used.")
 store.close()
-second.close()
+second.setup.store.close()  # type: ignore[attr-defined]

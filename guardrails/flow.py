@@ -75,22 +75,25 @@ def call_flow(
     call = decision.call
     recorder = Recorder(setup)
     limiter: Limiter | None = None
-    blocked = _blocked(setup, decision)
-    if blocked is not None:
-        decision = blocked
-    else:
-        limited = setup.policy.limited_for(call.action)
-        if limited:
-            limiter = recorder.limiter = Limiter(setup.store, limited, call, record=bool(setup.sinks))
-            decision = limiter.decide(decision)
-        if setup.mode == "shadow":
-            # Observe only: record what would have happened, then run.
-            decision = decision.replace(enforced=False)
-        elif setup.sinks:
-            shadow = setup.policy.shadow_decision(call)
-            if shadow is not None and (shadow.effect, shadow.rule_id) != (decision.effect, decision.rule_id):
-                recorder.record(shadow, None)
     try:
+        blocked = _blocked(setup, decision)
+        if blocked is not None:
+            decision = blocked
+        else:
+            limited = setup.policy.limited_for(call.action)
+            if limited:
+                limiter = recorder.limiter = Limiter(setup.store, limited, call, record=bool(setup.sinks))
+                decision = limiter.decide(decision)
+            if setup.mode == "shadow":
+                # Observe only: record what would have happened, then run.
+                decision = decision.replace(enforced=False)
+            elif setup.sinks:
+                shadow = setup.policy.shadow_decision(call)
+                if shadow is not None and (shadow.effect, shadow.rule_id) != (
+                    decision.effect,
+                    decision.rule_id,
+                ):
+                    recorder.record(shadow, None)
         return (yield from _run(setup, decision, live, recorder, limiter))
     finally:
         if limiter is not None:

@@ -8,11 +8,14 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from guardrails.approvals import Approver
 from guardrails.audit import AuditSink
+from guardrails.call import Call
 from guardrails.context import current_context
 from guardrails.decision import Decision
 from guardrails.errors import ConfigurationError, PolicyError
@@ -257,6 +260,18 @@ class Governor:
         if limited:
             decision = Limiter(setup.store, limited, decision.call).peek(decision)
         return decision
+
+    def usage(
+        self, rule_id: str, args: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None
+    ) -> Decimal:
+        """How much of a rule's limit is used now for the key that ``args`` and
+        ``context`` make: ``gov.usage("daily-refunds", {"customer": "C-7"})``."""
+        setup = self._setup
+        rule = next((r for r in setup.policy.rules if r.id == rule_id), None)
+        if rule is None or rule.limit is None:
+            raise ConfigurationError(f"the policy has no rule {rule_id!r} with a limit")
+        call = Call(rule.action, MappingProxyType(dict(args or {})), MappingProxyType(dict(context or {})))
+        return setup.store.usage(rule.limit.key_for(rule.counter, call), rule.limit.window)
 
     def __repr__(self) -> str:
         s = self._setup

@@ -8,10 +8,12 @@ so a call re-run on resume is counted once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from guardrails.chain import json_text
 from guardrails.decision import Decision
 from guardrails.rules import PRECEDENCE, Effect, Rule
 from guardrails.state import Entry, Store
@@ -47,7 +49,13 @@ class Limiter:
         self.rules = rules
         self.call = call
         tool_call_id = call.context.get("tool_call_id")
-        self.token = str(tool_call_id) if isinstance(tool_call_id, (str, int)) else call.call_id
+        if isinstance(tool_call_id, (str, int)) and not isinstance(tool_call_id, bool):
+            # A re-run is the same tool call with the same action and arguments:
+            # another action or other arguments under that id are another use.
+            digest = hashlib.sha256(json_text([call.action, dict(call.args)]).encode()).hexdigest()[:24]
+            self.token = f"{tool_call_id}|{digest}"
+        else:
+            self.token = call.call_id
         self.entries: list[tuple[Rule, Entry]] = []
         self.held: list[str] = []  # keys this call reserved, to commit or release
         self.over: list[tuple[Rule, Entry]] = []
@@ -62,7 +70,7 @@ class Limiter:
             try:
                 if rule.when is None or rule.when(self.call):
                     assert rule.limit is not None
-                    self.entries.append((rule, rule.limit.entry(rule.id, self.call)))
+                    self.entries.append((rule, rule.limit.entry(rule.counter, self.call)))
             except Exception as exc:  # noqa: BLE001 - fail closed: the rule applies
                 failed.append((rule, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
         if self.entries:
@@ -85,7 +93,7 @@ class Limiter:
                     self.outcomes.append(self._outcome(rule, entry, result))
                 if result == "held":
                     self.held.append(entry.key)
-                elif result == "over":
+                elif result in ("over", "busy"):  # busy: the same call is under way: wait for it
                     self.over.append((rule, entry))
         applying = [
             (
@@ -134,7 +142,7 @@ class Limiter:
         """A person let the call go over its limits: count it anyway."""
         if self.over:
             keys = [entry.key for _, entry in self.over]
-            results = self.store.force(self.token, [entry for _, entry in self.over])
+            results = self.store.force(self.token, [entry for _, entry in self.over])  # busy stays busy
             self.held += [key for key, result in zip(keys, results, strict=True) if result == "held"]
             for outcome in self.outcomes:
                 if outcome["result"] == "over":

@@ -60,8 +60,12 @@ class Limit:
             raise PolicyError("a budget names the argument it sums")
         self.arg = arg
 
-    def entry(self, rule_id: str, call: Call) -> Entry:
-        """This call's share of the counter, under the key its values make.
+    def entry(self, counter: str, call: Call) -> Entry:
+        """This call's share of the counter ``counter`` (the rule's), under the key its values make."""
+        return Entry(self.key_for(counter, call), self.window, self.maximum, self.amount(call))
+
+    def key_for(self, counter: str, call: Call) -> str:
+        """The store key of the counter ``counter`` for the values of this call's key.
 
         Raises ``EvaluationError`` when a key value is missing or not a plain
         value, or the amount is not a number of at least zero.
@@ -71,9 +75,11 @@ class Limit:
             kind, value = plain(ref.resolve(call))
             if kind is None:
                 raise EvaluationError(f"{ref!r}: a limit's key must be a string or number, got {show(value)}")
-            values.append(value)
-        key = rule_id + (":" + json_text(values) if values else "")
-        return Entry(key, self.window, self.maximum, self.amount(call))
+            if kind == "number":  # 7, 7.0 and Decimal("7.00") are one customer
+                number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+                value = format(number.normalize(), "f")
+            values.append([kind[0], value])
+        return counter + (":" + json_text(values) if values else "")
 
     def amount(self, call: Call) -> Decimal:
         """What the call adds: 1, or its argument as an exact decimal."""
@@ -127,7 +133,7 @@ class Limit:
             else f", key={list(self.key)!r}"
         )
         if self.kind == "count":
-            return f"rate({_number(self.maximum)!r}, per={self.per!r}{key})"
+            return f"rate({int(self.maximum)!r}, per={self.per!r}{key})"
         return f"budget({self.arg!r}, {_number(self.maximum)!r}, per={self.per!r}{key})"
 
 
@@ -177,5 +183,6 @@ def _decimal(value: Any, what: str) -> Decimal:
     return number
 
 
-def _number(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
+def _number(value: Decimal) -> int | str:
+    """An integer as such; anything else as exact decimal text (a float would round it)."""
+    return int(value) if value == value.to_integral_value() else format(value.normalize(), "f")

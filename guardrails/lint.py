@@ -93,6 +93,7 @@ def _shadowed(rules: list[Rule]) -> Iterator[Finding]:
                 other is not rule
                 and not other.shadow
                 and other.when is None
+                and other.limit is None  # a limited rule applies only past its limit
                 and _wins_over(other, rule)
                 and _covers(other.action, rule.action)
                 and _key(other) != _key(rule)  # that is a duplicate, reported as such
@@ -112,7 +113,10 @@ def _shadowed(rules: list[Rule]) -> Iterator[Finding]:
 
 
 def _key(rule: Rule) -> tuple[str, Effect, str, bool]:
-    return (rule.action, rule.effect, "" if rule.when is None else rule.when.fingerprint(), rule.shadow)
+    condition = "" if rule.when is None else rule.when.fingerprint()
+    if rule.limit is not None:
+        condition += " limit " + rule.limit.fingerprint()
+    return (rule.action, rule.effect, condition, rule.shadow)
 
 
 def _duplicates(rules: list[Rule]) -> Iterator[Finding]:

@@ -121,7 +121,8 @@ class Recorder:
         fields["time"] = datetime.now(timezone.utc)
         fields["outcome"] = outcome
         if self.limiter is not None and self.limiter.outcomes:
-            fields["limits"] = tuple(dict(o) for o in self.limiter.outcomes)  # as they stand now
+            view = self._view_of(decision)  # a key is made of argument values: redact it like them
+            fields["limits"] = tuple({**o, "key": view.scrub(o["key"])} for o in self.limiter.outcomes)
         if extra:
             error = extra.pop("error", None)
             if error is not None:

@@ -46,6 +46,9 @@ class ReplayReport:
     calls: int = 0
     unchanged: int = 0
     uncertain: int = 0
+    #: Calls that counted against limits: their decision depended on the state
+    #: of the counters then, which a replay cannot rebuild; not compared.
+    stateful: int = 0
     changes: list[Change] = field(default_factory=list)
 
     def summary(self) -> dict[str, dict[str, int]]:
@@ -77,6 +80,9 @@ def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
             continue  # one decision per call: a later "not run" after a failing sink is the same call
         seen.add(record.call_id)
         report.calls += 1
+        if record.limits:
+            report.stateful += 1
+            continue
         now = policy.evaluate(record.action, dict(record.args), dict(record.context))
         uncertain = not record.exact
         report.uncertain += uncertain

@@ -100,6 +100,8 @@ class Rule:
                 raise PolicyError(
                     "a limit goes on a deny or require_approval rule: it applies when the limit is reached"
                 )
+            if shadow:
+                raise PolicyError("a shadow rule cannot have a limit: it would count calls it does not judge")
         self.limit = limit
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
@@ -109,6 +111,21 @@ class Rule:
         # The two clean outcomes of judging this rule, built once, not per call.
         self.matched: tuple[Rule, bool, str | None] = (self, True, None)
         self.unmatched: tuple[Rule, bool, str | None] = (self, False, None)
+
+    @property
+    def counter(self) -> str:
+        """The name of this rule's limit counters in the store.
+
+        Its id when given — so a rule whose maximum, reason or window text is
+        edited keeps counting — else its action, effect, condition and the
+        limit's kind, argument, window and key, never its maximum or reason.
+        """
+        if self.explicit_id or self.limit is None:
+            return self.id
+        limit = self.limit
+        parts = [self.action, self.effect.value, "" if self.when is None else self.when.fingerprint()]
+        parts += [limit.kind, limit.arg or "", repr(limit.window), repr(limit.key)]
+        return f"{self.effect.value}:{self.action}:{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:12]}"
 
     def derived_id(self) -> str:
         """The id this rule gets from its content when none is given."""

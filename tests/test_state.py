@@ -71,10 +71,20 @@ class TestContract:
         assert store.usage("rate:alice", 60) == 3
 
     def test_a_token_counts_once(self, store: Store) -> None:
-        """The same tool-call id, re-run, is counted once, even when the window is full by now."""
+        """The same tool-call id, re-run after it was used, is counted once, even when the window is full."""
         assert store.reserve("call-1", [rate(1)]) == ["held"]
+        store.commit("call-1", ["rate:alice"])
         assert store.reserve("call-1", [rate(1)]) == ["counted"]
         assert store.reserve("call-2", [rate(1)]) == ["over"]
+        assert store.usage("rate:alice", 60) == 1
+
+    def test_a_token_under_way_is_busy(self, store: Store) -> None:
+        """While an attempt holds a reservation, another with the same token is told ``busy``; the
+        first attempt's release then frees it, and nothing of a used share is ever dropped."""
+        assert store.reserve("call-1", [rate(5)]) == ["held"]
+        assert store.reserve("call-1", [rate(5)]) == ["busy"]
+        store.release("call-1", ["rate:alice"])
+        assert store.reserve("call-1", [rate(5)]) == ["held"]
         assert store.usage("rate:alice", 60) == 1
 
     def test_commit_and_release(self, store: Store) -> None:
@@ -100,8 +110,18 @@ class TestContract:
         store.reserve("a", [budget("100", "90")])
         assert store.reserve("b", [budget("100", "50")]) == ["over"]
         assert store.force("b", [budget("100", "50")]) == ["held"]
+        store.commit("b", ["budget:c-1"])
         assert store.force("b", [budget("100", "50")]) == ["counted"]
         assert store.usage("budget:c-1", 86_400) == 140
+
+    def test_exact_whatever_the_callers_decimal_context(self, store: Store) -> None:
+        """A low precision set by the application does not round the store's sums."""
+        import decimal
+
+        with decimal.localcontext(decimal.Context(prec=2)):
+            assert store.reserve("a", [budget("100", "90")]) == ["held"]
+            assert store.reserve("b", [budget("100", "15")]) == ["over"]
+            assert store.reserve("c", [budget("100", "10")]) == ["held"]
 
     def test_money_is_exact(self, store: Store) -> None:
         """Decimal amounts: 0.1 + 0.2 fills a budget of 0.3 exactly, and a cent more is over."""
@@ -291,6 +311,13 @@ class TestSQLite:
         with pytest.raises(RuntimeError, match="boom"):
             store.reserve("t", [rate(5), Broken.__new__(Broken)])
         assert store.usage("rate:alice", 60) == 0
+
+    def test_no_in_memory_database(self) -> None:
+        """':memory:' would be a database per connection: refused, pointing to MemoryStore."""
+        import guardrails as g
+
+        with pytest.raises(g.ConfigurationError, match="MemoryStore"):
+            SQLiteStore(":memory:")
 
     def test_stores_are_stores(self, tmp_path: Path) -> None:
         """Both satisfy the Store protocol."""

@@ -49,6 +49,7 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
                     "calls": report.calls,
                     "unchanged": report.unchanged,
                     "uncertain": report.uncertain,
+                    "stateful": report.stateful,
                     "changes": report.summary(),
                     "changed": [
                         {
@@ -71,7 +72,8 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     on = colour(out)
     print(
         f"{report.calls} calls re-judged: {report.unchanged} unchanged, {len(report.changes)} would change"
-        + (f" ({report.uncertain} with redacted or cut values: uncertain)" if report.uncertain else ""),
+        + (f" ({report.uncertain} with redacted or cut values: uncertain)" if report.uncertain else "")
+        + (f"; {report.stateful} counted against limits, not compared" if report.stateful else ""),
         file=out,
     )
     for kind, groups in report.summary().items():

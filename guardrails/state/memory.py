@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from guardrails.state.store import Entry, Held
+from guardrails.state.store import EXACT, Entry, Held
 
 __all__ = ["MemoryStore"]
 
@@ -32,17 +32,18 @@ class MemoryStore:
         return self._reserve(token, entries, check=False)
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
-        now = self._clock()
         out: list[Held] = []
         with self._lock:
+            now = self._clock()  # under the lock: rows go in in time order
             for entry in entries:
                 counter = self._counters.get(entry.key)
                 if counter is None:
                     counter = self._counters[entry.key] = _Counter()
                 counter.expire(now - entry.window)
-                if token in counter.rows:
-                    out.append("counted")
-                elif check and counter.total + entry.amount > entry.limit:
+                row = counter.rows.get(token)
+                if row is not None:
+                    out.append("counted" if row.used else "busy")
+                elif check and EXACT.add(counter.total, entry.amount) > entry.limit:
                     out.append("over")
                 else:
                     counter.add(token, now, entry.amount)
@@ -63,6 +64,8 @@ class MemoryStore:
                 counter = self._counters.get(key)
                 if counter is not None:
                     counter.remove(token, only_reserved=True)
+                    if not counter.rows:
+                        del self._counters[key]  # keys can come from arguments: keep no empty ones
 
     def usage(self, key: str, window: float) -> Decimal:
         now = self._clock()
@@ -96,13 +99,13 @@ class _Counter:
 
     def add(self, token: str, now: float, amount: Decimal) -> None:
         self.rows[token] = _Row(now, amount)
-        self.total += amount
+        self.total = EXACT.add(self.total, amount)
 
     def remove(self, token: str, *, only_reserved: bool = False) -> None:
         row = self.rows.get(token)
         if row is not None and not (only_reserved and row.used):
             del self.rows[token]
-            self.total -= row.amount
+            self.total = EXACT.subtract(self.total, row.amount)
 
     def expire(self, before: float) -> None:
         rows = self.rows
@@ -112,4 +115,4 @@ class _Counter:
             if row.time > before:
                 break
             del rows[token]
-            self.total -= row.amount
+            self.total = EXACT.subtract(self.total, row.amount)

@@ -17,12 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from guardrails.errors import ConfigurationError
-from guardrails.state.store import Entry, Held, StoreError
+from guardrails.state.store import EXACT, Entry, Held, StoreError
 
 __all__ = ["RedisStore"]
 
 _UNIT = Decimal("0.000001")
 _SCALE = Decimal(1_000_000)
+_MAX_UNITS = 2**53  # Lua's numbers are doubles: integers are exact below this
 
 _NOW = """
 local now
@@ -34,42 +35,49 @@ else
 end
 """
 
+# Per counter: a sorted set of tokens by time (:t), their amounts and states
+# (:a, "amount|0" reserved, "amount|1" used) and the running total (:n).
 _EXPIRE = """
-local function expire(z, h, before)
+local function expire(z, h, n, before)
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', before)
-  for _, t in ipairs(old) do redis.call('HDEL', h, t) end
+  for _, t in ipairs(old) do
+    local v = redis.call('HGET', h, t)
+    if v then redis.call('DECRBY', n, string.match(v, '^(%d+)')) end
+    redis.call('HDEL', h, t)
+  end
   redis.call('ZREMRANGEBYSCORE', z, '-inf', before)
 end
-local function used(h)
-  local sum = 0
-  for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(string.match(v, '^(%d+)')) end
-  return sum
+local function used(n)
+  return tonumber(redis.call('GET', n) or '0')
 end
 """
 
-# KEYS: zset, hash per entry. ARGV: now ('' for the server's), check, token, then
-# window, limit, amount per entry.
+# KEYS: zset, hash, total per entry. ARGV: now ('' for the server's), check,
+# token, then window, limit, amount per entry.
 _RESERVE = (
     _NOW
     + _EXPIRE
     + """
 local check, token = ARGV[2] == '1', ARGV[3]
 local out = {}
-for i = 1, #KEYS / 2 do
-  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
+for i = 1, #KEYS / 3 do
+  local z, h, n = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local base = 3 + (i - 1) * 3
   local window, limit, amount = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), ARGV[base + 3]
-  expire(z, h, now - window)
-  if redis.call('HEXISTS', h, token) == 1 then
-    out[i] = 'counted'
-  elseif check and used(h) + tonumber(amount) > limit then
+  expire(z, h, n, now - window)
+  local v = redis.call('HGET', h, token)
+  if v then
+    if string.sub(v, -1) == '1' then out[i] = 'counted' else out[i] = 'busy' end
+  elseif check and used(n) + tonumber(amount) > limit then
     out[i] = 'over'
   else
     redis.call('ZADD', z, now, token)
     redis.call('HSET', h, token, amount .. '|0')
+    redis.call('INCRBY', n, amount)
     local ttl = math.ceil(window * 1000) + 60000
     redis.call('PEXPIRE', z, ttl)
     redis.call('PEXPIRE', h, ttl)
+    redis.call('PEXPIRE', n, ttl)
     out[i] = 'held'
   end
 end
@@ -77,11 +85,11 @@ return out
 """
 )
 
-# KEYS: zset, hash per key. ARGV: token, "commit" or "release".
+# KEYS: zset, hash, total per key. ARGV: token, "commit" or "release".
 _SETTLE = """
 local token, commit = ARGV[1], ARGV[2] == 'commit'
-for i = 1, #KEYS / 2 do
-  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
+for i = 1, #KEYS / 3 do
+  local z, h, n = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local v = redis.call('HGET', h, token)
   if v then
     local amount, state = string.match(v, '^(%d+)|(%d)$')
@@ -90,13 +98,14 @@ for i = 1, #KEYS / 2 do
     elseif state == '0' then
       redis.call('HDEL', h, token)
       redis.call('ZREM', z, token)
+      redis.call('DECRBY', n, amount)
     end
   end
 end
 return 1
 """
 
-# KEYS: zset, hash. ARGV: now, window.
+# KEYS: zset, hash, total. ARGV: now, window.
 _USAGE = (
     _NOW
     + _EXPIRE
@@ -108,7 +117,7 @@ for _, t in ipairs(fresh) do
   local v = redis.call('HGET', KEYS[2], t)
   if v then sum = sum + tonumber(string.match(v, '^(%d+)')) end
 end
-return tostring(sum)
+return string.format('%.0f', sum)
 """
 )
 
@@ -162,7 +171,8 @@ class RedisStore:
         keys = [k for entry in entries for k in self._keys(entry.key)]
         args: list[Any] = [self._now(), "1" if check else "0", token]
         for entry in entries:
-            args += [repr(float(entry.window)), str(_units(entry.limit)), str(_units(entry.amount))]
+            limit = min(_units(entry.limit, clamp=True), _MAX_UNITS - 1)  # beyond it: never reached anyway
+            args += [repr(float(entry.window)), str(limit), str(_units(entry.amount))]
         result = self._call(self._reserve_script, keys=keys, args=args)
         return [_text(item) for item in result]
 
@@ -190,7 +200,7 @@ class RedisStore:
         return f"<RedisStore prefix={self.prefix!r}>"
 
     def _keys(self, key: str) -> list[str]:
-        return [f"{self.prefix}{key}:t", f"{self.prefix}{key}:a"]
+        return [f"{self.prefix}{key}:t", f"{self.prefix}{key}:a", f"{self.prefix}{key}:n"]
 
     def _now(self) -> str:
         return "" if self._clock is None else repr(float(self._clock()))
@@ -202,10 +212,17 @@ class RedisStore:
             raise StoreError(f"the Redis state store failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _units(amount: Decimal) -> int:
-    units = amount * _SCALE
+def _units(amount: Decimal, *, clamp: bool = False) -> int:
+    if clamp and amount >= _MAX_UNITS:
+        return _MAX_UNITS
+    try:
+        units = EXACT.multiply(amount, _SCALE)
+    except ArithmeticError:
+        raise StoreError(f"RedisStore cannot keep {amount} exactly") from None
     if units != units.to_integral_value():
         raise StoreError(f"RedisStore keeps six decimal places; {amount} has more")
+    if abs(units) >= _MAX_UNITS:
+        raise StoreError(f"RedisStore counts exactly up to {_MAX_UNITS / _SCALE:.0f}; {amount} is more")
     return int(units)
 
 

@@ -12,7 +12,8 @@ from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
 
-from guardrails.state.store import Entry, Held, StoreError
+from guardrails.errors import ConfigurationError
+from guardrails.state.store import EXACT, Entry, Held, StoreError
 
 __all__ = ["SQLiteStore"]
 
@@ -45,6 +46,10 @@ class SQLiteStore:
     def __init__(
         self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time, timeout: float = 5.0
     ) -> None:
+        if str(path) in ("", ":memory:") or str(path).startswith("file::memory:"):
+            raise ConfigurationError(
+                "SQLiteStore needs a file: an in-memory database is one per connection (use MemoryStore)"
+            )
         self.path = Path(path)
         self.timeout = timeout
         self._clock = clock
@@ -65,23 +70,24 @@ class SQLiteStore:
         return self._reserve(token, entries, check=False)
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
-        now = self._clock()
         out: list[Held] = []
         with self._transaction() as db:
+            now = self._clock()  # once the lock is ours: waiting for it must not age the row
             for entry in entries:
                 total = _expire(db, entry.key, now - entry.window)
-                if db.execute(
-                    "SELECT 1 FROM guardrails_usage WHERE key = ? AND token = ?", (entry.key, token)
-                ).fetchone():
-                    out.append("counted")
-                elif check and total + entry.amount > entry.limit:
+                row = db.execute(
+                    "SELECT used FROM guardrails_usage WHERE key = ? AND token = ?", (entry.key, token)
+                ).fetchone()
+                if row is not None:
+                    out.append("counted" if row[0] else "busy")
+                elif check and EXACT.add(total, entry.amount) > entry.limit:
                     out.append("over")
                 else:
                     db.execute(
                         "INSERT INTO guardrails_usage (key, token, time, amount) VALUES (?, ?, ?, ?)",
                         (entry.key, token, now, str(entry.amount)),
                     )
-                    _set_total(db, entry.key, total + entry.amount)
+                    _set_total(db, entry.key, EXACT.add(total, entry.amount))
                     out.append("held")
         return out
 
@@ -101,7 +107,7 @@ class SQLiteStore:
                 ).fetchone()
                 if row is not None:
                     db.execute("DELETE FROM guardrails_usage WHERE key = ? AND token = ?", (key, token))
-                    _set_total(db, key, _total(db, key) - Decimal(row[0]))
+                    _set_total(db, key, EXACT.subtract(_total(db, key), Decimal(row[0])))
 
     def usage(self, key: str, window: float) -> Decimal:
         now = self._clock()
@@ -183,10 +189,16 @@ def _total(db: sqlite3.Connection, key: str) -> Decimal:
     if row is not None:
         return Decimal(row[0])
     rows = db.execute("SELECT amount FROM guardrails_usage WHERE key = ?", (key,)).fetchall()
-    return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+    total = Decimal(0)
+    for (amount,) in rows:
+        total = EXACT.add(total, Decimal(amount))
+    return total
 
 
 def _set_total(db: sqlite3.Connection, key: str, total: Decimal) -> None:
+    if total == 0:  # keys can come from arguments: keep no empty ones
+        db.execute("DELETE FROM guardrails_totals WHERE key = ?", (key,))
+        return
     db.execute(
         "INSERT INTO guardrails_totals (key, total) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET total = excluded.total",
@@ -202,7 +214,8 @@ def _expire(db: sqlite3.Connection, key: str, before: float) -> Decimal:
     ).fetchall()
     if old:
         db.execute("DELETE FROM guardrails_usage WHERE key = ? AND time <= ?", (key, before))
-        total -= sum((Decimal(amount) for (amount,) in old), Decimal(0))
+        for (amount,) in old:
+            total = EXACT.subtract(total, Decimal(amount))
         _set_total(db, key, total)
     return total
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from typing import Literal, Protocol, runtime_checkable
 
 from guardrails.errors import GovernanceError
 
-__all__ = ["Entry", "Held", "Store", "StoreError"]
+__all__ = ["EXACT", "Entry", "Held", "Store", "StoreError"]
 
 #: What ``reserve`` did for one entry: ``held`` (reserved for this call now),
-#: ``counted`` (this token was counted before: nothing added), ``over`` (it
-#: would cross the limit: nothing reserved).
-Held = Literal["held", "counted", "over"]
+#: ``counted`` (this token was used before — a re-run — nothing added),
+#: ``busy`` (this token is reserved by an attempt still under way: nothing
+#: added), ``over`` (it would cross the limit: nothing reserved).
+Held = Literal["held", "counted", "busy", "over"]
+
+#: The arithmetic of every store: exact, or an error (never rounded), whatever
+#: decimal context the caller has set.
+EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow, DivisionByZero])
 
 
 class StoreError(GovernanceError):
@@ -43,9 +48,10 @@ class Store(Protocol):
     """Where counters live. Every method is atomic; errors raise ``StoreError``."""
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
-        """For each entry, all at once: if ``token`` is counted under its key already,
-        ``counted``; else if the window's sum plus the amount stays within the limit,
-        reserve it (``held``: it counts from now on); else ``over``."""
+        """For each entry, all at once: if ``token`` was used under its key already,
+        ``counted``; if an attempt with it is still under way, ``busy``; else if the
+        window's sum plus the amount stays within the limit, reserve it (``held``: it
+        counts from now on); else ``over``."""
         ...
 
     def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
