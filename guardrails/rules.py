@@ -48,7 +48,9 @@ class Rule:
     and ``?`` are the wildcards). ``when=None`` means always. ``id`` names the
     rule in decisions and audit records; a stable one is derived from the
     rule's content when omitted. ``reason`` is told to the caller (and the
-    model) when the rule decides.
+    model) when the rule decides. ``limit`` (on deny and require_approval
+    rules) makes the rule apply only to calls past a rate or budget kept in
+    the governor's store.
     """
 
     __slots__ = (
@@ -187,7 +189,11 @@ def deny(
     shadow: bool = False,
     limit: Limit | None = None,
 ) -> Rule:
-    """A rule that denies ``action`` when ``when`` holds, or when ``when`` cannot be evaluated."""
+    """A rule that denies ``action`` when ``when`` holds, or when ``when`` cannot be evaluated.
+
+    With ``limit`` (``rate(...)``, ``budget(...)``) it denies only the calls
+    that would go over the limit.
+    """
     return Rule(action, Effect.DENY, when, reason, id, shadow=shadow, limit=limit)
 
 
@@ -200,5 +206,9 @@ def require_approval(
     shadow: bool = False,
     limit: Limit | None = None,
 ) -> Rule:
-    """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated)."""
+    """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated).
+
+    With ``limit`` (``rate(...)``, ``budget(...)``) only the calls that would
+    go over the limit need approval.
+    """
     return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow, limit=limit)
