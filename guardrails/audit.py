@@ -137,13 +137,13 @@ _DEFAULTS = {
 _ALL_FIELDS = set(AuditRecord.model_fields)
 
 
-def record_fields() -> dict[str, Any]:
+def default_fields() -> dict[str, Any]:
     """Every field of a record at its default, to fill in for ``trusted_record``."""
     return dict(_DEFAULTS)
 
 
 def trusted_record(fields: dict[str, Any]) -> AuditRecord:
-    """A record from every field (see ``record_fields``), made by this library
+    """A record from every field (see ``default_fields``), made by this library
     and already of the declared types.
 
     Every governed call makes two records: skipping validation here (what

@@ -107,8 +107,8 @@ class _Walker:
             name = self.string(text, MAX_KEY)
             while name in out:  # two keys alike once cut or redacted: keep both
                 name += "'"
-            if name is not key:
-                self.exact = self.exact and name == key
+            if name != key:  # cut, redacted, made a string, or told apart from a twin
+                self.exact = False
             if hides(text):
                 self.remember(value, 0)
                 self.exact = False

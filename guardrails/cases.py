@@ -33,7 +33,7 @@ from guardrails.loading import read_document
 from guardrails.policy import Policy
 from guardrails.values import brief
 
-__all__ = ["Case", "CaseResult", "Coverage", "load_cases", "policy_for", "run_case", "uncovered"]
+__all__ = ["Case", "CaseResult", "Coverage", "load_cases", "mismatch", "policy_for", "run_case", "uncovered"]
 
 EffectName = Literal["allow", "deny", "require_approval"]
 
@@ -146,12 +146,17 @@ def run_case(policy: Policy, case: Case) -> CaseResult:
         decision = policy.evaluate(case.action, case.args, case.context)
     except Exception as exc:  # noqa: BLE001 - a case that cannot be judged fails, it does not crash the run
         return CaseResult(case, None, f"could not be judged: {type(exc).__name__}: {exc}")
+    return CaseResult(case, decision, mismatch(decision, case.expect, case.rule))
+
+
+def mismatch(decision: Decision, effect: str, rule_id: str | None = None) -> str | None:
+    """What is wrong with ``decision`` when ``effect`` (and ``rule_id``) was expected, or None."""
     wrong = []
-    if decision.effect.value != case.expect:
-        wrong.append(f"expected {case.expect}, got {decision.effect.value}")
-    if case.rule is not None and decision.rule_id != case.rule:
-        wrong.append(f"expected rule {case.rule!r}, decided by {decision.rule_id!r}")
-    return CaseResult(case, decision, "; ".join(wrong) or None)
+    if decision.effect.value != effect:
+        wrong.append(f"expected {effect}, got {decision.effect.value}")
+    if rule_id is not None and decision.rule_id != rule_id:
+        wrong.append(f"expected rule {rule_id!r}, decided by {decision.rule_id!r}")
+    return "; ".join(wrong) or None
 
 
 def uncovered(policy: Policy, decided: Iterable[str]) -> list[str]:

@@ -41,7 +41,6 @@ __all__ = [
     "audit_files",
     "cut_short",
     "digester",
-    "encode_line",
     "line_state",
     "read_audit",
     "record_fields",
@@ -149,13 +148,6 @@ _json = json_text
 _text: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
     json.encoder.py_encode_basestring_ascii
 )
-
-
-def encode_line(seq: int, prev: str, fields: str, key: Key = None) -> tuple[bytes, str]:
-    """One line of the log (with its newline) and its digest."""
-    body = f'{{"seq":{seq},"prev":"{prev}",{fields}'.encode()
-    digest = digester(key)(body)
-    return body + _HASH + digest.encode() + b'"}\n', digest
 
 
 def digester(key: Key) -> Callable[[bytes], str]:

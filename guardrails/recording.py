@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome, record_fields, trusted_record
+from guardrails.audit import AuditApproval, AuditRecord, AuditSink, Outcome, default_fields, trusted_record
 from guardrails.auditview import AuditView
 from guardrails.errors import AuditError
 from guardrails.values import brief
@@ -143,7 +143,7 @@ class Recorder:
         view = self._view_of(decision)
         approval = decision.approval
         reason = decision.reason if denied_by is None else f"{decision.reason}; {denied_by}"
-        fields = record_fields()
+        fields = default_fields()
         fields.update(
             {
                 "call_id": call.call_id,

@@ -18,6 +18,7 @@ from typing import Any
 
 from guardrails.approvals import ApprovalRequest, ApprovalResponse
 from guardrails.audit import AuditRecord, MemoryAudit, Outcome
+from guardrails.cases import mismatch
 from guardrails.decision import Decision
 from guardrails.governor import Governor
 from guardrails.policy import Policy
@@ -89,13 +90,9 @@ def _expect(
         raise TypeError(f"expected a Policy or a Governor, got {type(judge).__name__}")
     if decision_observers:
         decision_observers[-1](policy, decision)
-    wrong = []
-    if decision.effect is not effect:
-        wrong.append(f"expected {effect.value}, got {decision.effect.value}")
-    if rule_id is not None and decision.rule_id != rule_id:
-        wrong.append(f"expected rule {rule_id!r}, decided by {decision.rule_id!r}")
+    wrong = mismatch(decision, effect.value, rule_id)
     if wrong:
-        raise AssertionError(f"{'; '.join(wrong)}\n{decision.explain()}")
+        raise AssertionError(f"{wrong}\n{decision.explain()}")
     return decision
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import need
 
 import guardrails as g
-from guardrails.audit import SCHEMA_VERSION, record_fields, trusted_record
+from guardrails.audit import SCHEMA_VERSION, default_fields, trusted_record
 
 POLICY = g.Policy(
     [
@@ -114,7 +114,7 @@ class TestRecord:
 
     def test_trusted_records_equal_validated_ones(self) -> None:
         """The fast constructor makes exactly what validation would."""
-        fields = record_fields()
+        fields = default_fields()
         fields.update(
             time=datetime.now(timezone.utc),
             call_id="c",

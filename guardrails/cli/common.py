@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from guardrails.cases import policy_for
 from guardrails.policy import Policy
 
 __all__ = ["FOUND", "OK", "USAGE", "colour", "json_arg", "load_policy", "paint"]
@@ -29,10 +30,8 @@ def paint(text: str, kind: str, on: bool) -> str:
 
 
 def load_policy(paths: Sequence[str | Path]) -> Policy:
-    """One policy from one or more files."""
-    if not paths:
-        raise ValueError("no policy given: --policy FILE")
-    return Policy.from_file(paths[0]) if len(paths) == 1 else Policy.from_files(paths)
+    """One policy from the ``--policy`` files."""
+    return policy_for([Path(p) for p in paths], "--policy")
 
 
 def json_arg(text: str, what: str) -> dict[str, Any]:
