@@ -24,6 +24,10 @@ __all__ = [
     "LoggingAudit",
     "MemoryAudit",
     "Outcome",
+    "default_fields",
+    "describe",
+    "printable",
+    "trusted_record",
 ]
 
 #: Bumped when a field changes meaning or goes; new optional fields keep it.
