@@ -25,6 +25,7 @@ from guardrails.errors import (
 )
 from guardrails.flow import OnDeny
 from guardrails.governor import Governor, configure, get_governor
+from guardrails.history import After, after
 from guardrails.jsonl import JsonlAudit
 from guardrails.limits import Limit, budget, rate
 from guardrails.otel import OtelAudit
@@ -41,6 +42,7 @@ logging.getLogger("guardrails").addHandler(logging.NullHandler())
 
 __all__ = [
     "ActionDenied",
+    "After",
     "AllOf",
     "AnyOf",
     "ApprovalDenied",
@@ -81,6 +83,7 @@ __all__ = [
     "Store",
     "StoreError",
     "__version__",
+    "after",
     "allow",
     "arg",
     "budget",

@@ -23,6 +23,7 @@ from guardrails.call import Call
 from guardrails.errors import EvaluationError, PolicyError
 
 if TYPE_CHECKING:
+    from guardrails.history import After
     from guardrails.refs import Ref
 from guardrails.values import show
 
@@ -44,6 +45,10 @@ class Condition:
 
     def refs(self) -> Iterator[Ref]:
         """Yield the argument and context references this condition reads."""
+        return iter(())
+
+    def histories(self) -> Iterator[After]:
+        """Yield the ``after(...)`` parts: what this condition asks of earlier calls."""
         return iter(())
 
     def fingerprint(self) -> str:
@@ -114,6 +119,10 @@ class _Combination(Condition):
         for c in self.conditions:
             yield from c.refs()
 
+    def histories(self) -> Iterator[After]:
+        for c in self.conditions:
+            yield from c.histories()
+
     def __repr__(self) -> str:
         return f" {self.symbol} ".join(_wrap(c) for c in self.conditions)
 
@@ -175,6 +184,9 @@ class Not(Condition):
 
     def refs(self) -> Iterator[Ref]:
         return self.condition.refs()
+
+    def histories(self) -> Iterator[After]:
+        return self.condition.histories()
 
     def __repr__(self) -> str:
         return f"~{_wrap(self.condition)}"

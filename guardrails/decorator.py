@@ -49,14 +49,15 @@ class _Spec:
         self._method_binder: Binder | None = None
         # (policy, its judge for this action), one tuple so that a policy
         # swapped by another thread is never paired with the old judge.
-        # Whether the action has rules with limits rides along: such calls need the flow.
+        # Whether the store has a part in the action's calls rides along: such calls need the flow.
         self.compiled: tuple[Policy | None, Callable[[Call], Judgement], bool] = (None, _never, False)
 
     def judge(self, policy: Policy) -> tuple[Callable[[Call], Judgement], bool]:
-        """The policy's judge for this action, and whether limits apply, remembered until the policy changes."""
+        """The policy's judge for this action, and whether the store is involved, remembered until the policy changes."""
         compiled_for, judge, limited = self.compiled
         if compiled_for is not policy:
-            judge, limited = policy.judge_for(self.action), bool(policy.limited_for(self.action))
+            judge = policy.judge_for(self.action)
+            limited = bool(policy.stateful_for(self.action) or policy.noted_for(self.action))
             self.compiled = (policy, judge, limited)
         return judge, limited
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.document_errors import explain, in_source
 from guardrails.errors import PolicyError
+from guardrails.history import After, after
 from guardrails.limits import Limit, budget, rate
 from guardrails.loading import read_document
 from guardrails.redaction import Redaction
@@ -36,9 +37,11 @@ from guardrails.schema import (
     MATCHERS,
     OPERATORS,
     SYMBOLS,
+    AfterDoc,
     AllDoc,
     AnyDoc,
     ComparisonDoc,
+    KeyPartDoc,
     LimitDoc,
     NotDoc,
     PolicyDocument,
@@ -92,7 +95,7 @@ def policy_from_document(
 
 def _limit_from_doc(doc: LimitDoc) -> Limit:
     try:
-        key = [arg(k.arg) if k.arg is not None else ctx(k.ctx) for k in doc.key]  # type: ignore[arg-type]
+        key = _key_from_doc(doc.key)
         if doc.count is not None:
             if doc.sum is not None or doc.max is not None:
                 raise PolicyError("a limit is either count = N, or sum = ARG with max = N")
@@ -104,8 +107,22 @@ def _limit_from_doc(doc: LimitDoc) -> Limit:
         raise PolicyError(f"limit: {exc}") from None
 
 
-def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc, where: str) -> Condition:
+def _key_from_doc(parts: list[KeyPartDoc]) -> list[Ref]:
+    return [arg(k.arg) if k.arg is not None else ctx(k.ctx) for k in parts]  # type: ignore[arg-type]
+
+
+def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc | AfterDoc, where: str) -> Condition:
     """Build the condition a validated document part describes."""
+    if isinstance(doc, AfterDoc):
+        when = None if doc.when is None else condition_from_doc(doc.when, f"{where}.when")
+        try:
+            if doc.key is None:
+                return after(doc.after, when=when, within=doc.within, at_least=doc.at_least)
+            return after(
+                doc.after, when=when, within=doc.within, key=_key_from_doc(doc.key), at_least=doc.at_least
+            )
+        except PolicyError as exc:
+            raise PolicyError(f"{where}: {exc}") from None
     if isinstance(doc, AllDoc):
         return AllOf(condition_from_doc(c, f"{where}.all[{i}]") for i, c in enumerate(doc.all))
     if isinstance(doc, AnyDoc):
@@ -142,6 +159,11 @@ def condition_to_doc(condition: Condition, *, callables: bool = False) -> dict[s
         return {"any": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
     if isinstance(condition, Not):
         return {"not": condition_to_doc(condition.condition, callables=callables)}
+    if isinstance(condition, After):
+        doc = condition.to_doc()
+        if condition.when is not None:
+            doc["when"] = condition_to_doc(condition.when, callables=callables)
+        return doc
     if isinstance(condition, Compare):
         value = list(condition.operand) if condition.op in ("in", "between") else condition.operand
         if any(isinstance(v, Decimal) for v in (value if isinstance(value, list) else [value])):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import Callable, Generator
@@ -18,17 +19,21 @@ from typing import Any, Literal
 
 from guardrails.approvals import ApprovalRequest, Approver, as_response
 from guardrails.audit import AuditSink, Outcome
+from guardrails.call import Call
 from guardrails.decision import Decision
 from guardrails.errors import ActionDenied, ApprovalDenied, AuditError, ConfigurationError
-from guardrails.limiting import Limiter
+from guardrails.history import note
+from guardrails.limiting import Limiter, token_for
 from guardrails.policy import Policy
 from guardrails.recording import OnAuditError, Recorder, describe_error
 from guardrails.rules import Effect, Rule
-from guardrails.state import MemoryStore, Store
+from guardrails.state import MemoryStore, Store, StoreError
 from guardrails.steps import AskApprover, HandleDenial, Raised, RunTool, Step
 from guardrails.values import show
 
 __all__ = ["Block", "Mode", "OnDeny", "Setup", "call_flow"]
+
+logger = logging.getLogger("guardrails")
 
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
 OnDeny = Callable[[ActionDenied], Any]
@@ -80,9 +85,9 @@ def call_flow(
         if blocked is not None:
             decision = blocked
         else:
-            limited = setup.policy.limited_for(call.action)
-            if limited:
-                limiter = recorder.limiter = Limiter(setup.store, limited, call, record=bool(setup.sinks))
+            stateful = setup.policy.stateful_for(call.action)
+            if stateful:
+                limiter = recorder.limiter = Limiter(setup.store, stateful, call, record=bool(setup.sinks))
                 decision = limiter.decide(decision)
             if setup.mode == "shadow":
                 # Observe only: record what would have happened, then run.
@@ -125,6 +130,13 @@ def _run(
                 limiter.approved()
             except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
                 decision = _denied(decision, f"the state store failed to count the approved call ({exc})")
+    if decision.allowed or not decision.enforced:  # the tool is about to run
+        failure = _note(setup, call, limiter)
+        if failure is not None:
+            if decision.enforced:  # unnoted, a later call could not know this one ran
+                decision = _denied(decision, failure)
+            else:
+                logger.error("shadow mode: %s", failure)
     if decision.enforced and not decision.allowed:
         recorder.record(decision, Outcome.NOT_RUN)
         denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
@@ -143,6 +155,17 @@ def _run(
             limiter.commit()
         recorder.record_after(decision, Outcome.RETURNED, started)
     return result
+
+
+def _note(setup: Setup, call: Call, limiter: Limiter | None) -> str | None:
+    """Note the call for the ``after(...)`` conditions asking about it; say why if that failed."""
+    noted = setup.policy.noted_for(call.action)
+    if noted:
+        try:
+            note(setup.store, token_for(call) if limiter is None else limiter.token, noted, call)
+        except StoreError as exc:
+            return str(exc)
+    return None
 
 
 def _blocked(setup: Setup, decision: Decision) -> Decision | None:

@@ -244,8 +244,8 @@ class Governor:
         """Decide on a call without running, approving or recording anything.
 
         ``context`` defaults to the values of the enclosing ``guardrails.context``.
-        The kill switch applies; limits are looked up in the store (nothing is
-        reserved); shadow mode and shadow rules do not change the answer.
+        The kill switch applies; limits and ``after(...)`` are looked up in the
+        store (nothing is reserved or noted); shadow mode and shadow rules do not change the answer.
         """
         if context is None:
             context = current_context()
@@ -256,9 +256,9 @@ class Governor:
                 return Decision(
                     Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
                 )
-        limited = setup.policy.limited_for(action)
-        if limited:
-            decision = Limiter(setup.store, limited, decision.call).peek(decision)
+        stateful = setup.policy.stateful_for(action)
+        if stateful:
+            decision = Limiter(setup.store, stateful, decision.call).peek(decision)
         return decision
 
     def usage(

@@ -1,7 +1,9 @@
-"""The limits of one call: reserve its share when decided, keep or give it back after.
+"""The stateful rules of one call: judge them with the store; reserve the call's
+share of each limit when decided, keep or give it back after.
 
 A rule with a limit that the call would take over applies (deny or require
-approval); a store that fails denies the call, saying so. The token is the
+approval), as does one whose ``after(...)`` condition holds; a store that
+fails denies the call, saying so. The token is the
 framework's tool-call id when the context has one (``context(tool_call_id=...)``),
 so a call re-run on resume is counted once.
 """
@@ -13,18 +15,31 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from guardrails import history
 from guardrails.chain import json_text
 from guardrails.decision import Decision
 from guardrails.rules import PRECEDENCE, Effect, Rule
-from guardrails.state import Entry, Store
+from guardrails.state import Entry, Store, StoreError
 from guardrails.values import brief
 
 if TYPE_CHECKING:
     from guardrails.call import Call
 
-__all__ = ["Limiter"]
+__all__ = ["Limiter", "token_for"]
 
 logger = logging.getLogger("guardrails")
+
+
+def token_for(call: Call) -> str:
+    """What a call counts as in the store: its tool-call id when the context has
+    one, so a re-run is counted once, else its call id."""
+    tool_call_id = call.context.get("tool_call_id")
+    if isinstance(tool_call_id, (str, int)) and not isinstance(tool_call_id, bool):
+        # A re-run is the same tool call with the same action and arguments:
+        # another action or other arguments under that id are another use.
+        digest = hashlib.sha256(json_text([call.action, dict(call.args)]).encode()).hexdigest()[:24]
+        return f"{tool_call_id}|{digest}"
+    return call.call_id
 
 
 class Limiter:
@@ -32,6 +47,7 @@ class Limiter:
 
     __slots__ = (
         "store",
+        "reads",
         "record",
         "rules",
         "call",
@@ -43,19 +59,21 @@ class Limiter:
         "settled",
     )
 
-    def __init__(self, store: Store, rules: Sequence[Rule], call: Call, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rules: Sequence[Rule],
+        call: Call,
+        *,
+        record: bool = True,
+        history: Store | None = None,
+    ) -> None:
         self.store = store
+        self.reads = store if history is None else history  # what after(...) reads
         self.record = record  # build what audit records tell only when there are sinks
         self.rules = rules
         self.call = call
-        tool_call_id = call.context.get("tool_call_id")
-        if isinstance(tool_call_id, (str, int)) and not isinstance(tool_call_id, bool):
-            # A re-run is the same tool call with the same action and arguments:
-            # another action or other arguments under that id are another use.
-            digest = hashlib.sha256(json_text([call.action, dict(call.args)]).encode()).hexdigest()[:24]
-            self.token = f"{tool_call_id}|{digest}"
-        else:
-            self.token = call.call_id
+        self.token = token_for(call)
         self.entries: list[tuple[Rule, Entry]] = []
         self.held: list[str] = []  # keys this call reserved, to commit or release
         self.over: list[tuple[Rule, Entry]] = []
@@ -63,31 +81,33 @@ class Limiter:
         self.settled = False
 
     def decide(self, decision: Decision) -> Decision:
-        """Reserve the call's share of every limit whose rule's condition holds; the
-        decision becomes the strongest of ``decision`` and the rules whose limit is reached."""
+        """Judge the stateful rules: those whose condition holds (reading the store for
+        ``after(...)``) and that have no limit apply; for those with a limit, reserve the
+        call's share. The decision becomes the strongest of ``decision`` and the rules
+        that apply."""
         failed: list[tuple[Rule, str]] = []
-        for rule in self.rules:
-            try:
-                if rule.when is None or rule.when(self.call):
-                    assert rule.limit is not None
-                    self.entries.append((rule, rule.limit.entry(rule.counter, self.call)))
-            except Exception as exc:  # noqa: BLE001 - fail closed: the rule applies
-                failed.append((rule, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
+        held_true: list[Rule] = []
+        reading = history.reading(self.reads)
+        try:
+            for rule in self.rules:
+                try:
+                    if rule.when is None or rule.when(self.call):
+                        if rule.limit is None:
+                            held_true.append(rule)
+                        else:
+                            self.entries.append((rule, rule.limit.entry(rule.counter, self.call)))
+                except StoreError as exc:
+                    return self._store_failed(decision, rule, str(exc))
+                except Exception as exc:  # noqa: BLE001 - fail closed: the rule applies
+                    failed.append((rule, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
+        finally:
+            history.done(reading)
         if self.entries:
             try:
                 held = self.store.reserve(self.token, [entry for _, entry in self.entries])
             except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
-                rule = self.entries[0][0]
                 why = f"the state store {brief(self.store)} failed, so the limit cannot be checked ({exc})"
-                self.outcomes = [self._outcome(r, e, "store failed") for r, e in self.entries]
-                self.settled = True
-                return decision.replace(
-                    effect=Effect.DENY,
-                    rule=rule,
-                    reason=f"{rule.reason}: {why}",
-                    outcomes=(*decision.outcomes, (rule, True, why)),
-                    decided=Effect.DENY,
-                )
+                return self._store_failed(decision, self.entries[0][0], why)
             for (rule, entry), result in zip(self.entries, held, strict=True):
                 if self.record:
                     self.outcomes.append(self._outcome(rule, entry, result))
@@ -95,22 +115,24 @@ class Limiter:
                     self.held.append(entry.key)
                 elif result in ("over", "busy"):  # busy: the same call is under way: wait for it
                     self.over.append((rule, entry))
-        applying = [
+        # (rule, what to add to its reason, the evaluation error if any)
+        applying: list[tuple[Rule, str, str | None]] = [(rule, "", None) for rule in held_true]
+        applying += [
             (
                 rule,
-                "limit reached" if rule.given_reason is None else f"limit reached: {rule.limit.describe()}",
+                " (limit reached)"
+                if rule.given_reason is None
+                else f" (limit reached: {rule.limit.describe()})",
+                None,
             )
             for rule, _ in self.over
             if rule.limit
         ]
-        applying += [(rule, f"limit could not be checked: {why}") for rule, why in failed]
+        applying += [(rule, f" (could not be checked: {why})", why) for rule, why in failed]
         if not applying:
             return decision
-        rule, why = min(applying, key=lambda item: (PRECEDENCE[item[0].effect], item[0].id))
-        results = (
-            *decision.outcomes,
-            *((r, True, None if w.startswith("limit reached") else w) for r, w in applying),
-        )
+        rule, why, _ = min(applying, key=lambda item: (PRECEDENCE[item[0].effect], item[0].id))
+        results = (*decision.outcomes, *((r, True, error) for r, _, error in applying))
         if decision.effect is not Effect.ALLOW and PRECEDENCE[decision.effect] <= PRECEDENCE[rule.effect]:
             return decision.replace(outcomes=results)  # already as strong: the rule that decided stays
         return Decision(
@@ -118,9 +140,21 @@ class Limiter:
             rule,
             self.call,
             results,
-            f"{rule.reason} ({why})",
+            f"{rule.reason}{why}",
             version=decision.version,
             enforced=decision.enforced,
+        )
+
+    def _store_failed(self, decision: Decision, rule: Rule, why: str) -> Decision:
+        """A store that fails denies the call, saying so; nothing stays reserved."""
+        self.outcomes = [self._outcome(r, e, "store failed") for r, e in self.entries]
+        self.settled = True
+        return decision.replace(
+            effect=Effect.DENY,
+            rule=rule,
+            reason=f"{rule.reason}: {why}",
+            outcomes=(*decision.outcomes, (rule, True, why)),
+            decided=Effect.DENY,
         )
 
     def peek(self, decision: Decision) -> Decision:
@@ -133,7 +167,7 @@ class Limiter:
                     "over" if store.usage(e.key, e.window) + e.amount > e.limit else "held" for e in entries
                 ]
 
-        peeking = Limiter(Peek(), self.rules, self.call)  # type: ignore[arg-type]
+        peeking = Limiter(Peek(), self.rules, self.call, history=store)  # type: ignore[arg-type]
         result = peeking.decide(decision)
         peeking.settled = True
         return result

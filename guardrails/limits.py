@@ -51,11 +51,7 @@ class Limit:
             raise PolicyError(f"a limit's maximum cannot be negative, got {self.maximum}")
         self.per = per
         self.window = parse_window(per)
-        refs = () if key is None else (key,) if isinstance(key, Ref) else tuple(key)
-        for ref in refs:
-            if not isinstance(ref, Ref) or not ref.is_plain:
-                raise PolicyError(f"a limit's key is made of arg(...) and ctx(...), got {show(ref)}")
-        self.key: tuple[Ref, ...] = refs
+        self.key = key_refs(key, "a limit's key")
         if kind == "sum" and not (isinstance(arg, str) and arg):
             raise PolicyError("a budget names the argument it sums")
         self.arg = arg
@@ -70,16 +66,7 @@ class Limit:
         Raises ``EvaluationError`` when a key value is missing or not a plain
         value, or the amount is not a number of at least zero.
         """
-        values = []
-        for ref in self.key:
-            kind, value = plain(ref.resolve(call))
-            if kind is None:
-                raise EvaluationError(f"{ref!r}: a limit's key must be a string or number, got {show(value)}")
-            if kind == "number":  # 7, 7.0 and Decimal("7.00") are one customer
-                number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-                value = format(number.normalize(), "f")
-            values.append([kind[0], value])
-        return counter + (":" + json_text(values) if values else "")
+        return key_text(counter, self.key, call)
 
     def amount(self, call: Call) -> Decimal:
         """What the call adds: 1, or its argument as an exact decimal."""
@@ -138,6 +125,32 @@ class Limit:
 
 
 _MISSING = object()
+
+
+def key_refs(key: Ref | Sequence[Ref] | None, what: str) -> tuple[Ref, ...]:
+    """``key`` as a tuple of plain ``arg(...)``/``ctx(...)`` references, or ``PolicyError``."""
+    refs = () if key is None else (key,) if isinstance(key, Ref) else tuple(key)
+    for ref in refs:
+        if not isinstance(ref, Ref) or not ref.is_plain:
+            raise PolicyError(f"{what} is made of arg(...) and ctx(...), got {show(ref)}")
+    return refs
+
+
+def key_text(counter: str, refs: tuple[Ref, ...], call: Call) -> str:
+    """The store key of ``counter`` for the values ``refs`` take in ``call``.
+
+    Raises ``EvaluationError`` when a value is missing or not a string or number.
+    """
+    values = []
+    for ref in refs:
+        kind, value = plain(ref.resolve(call))
+        if kind is None:
+            raise EvaluationError(f"{ref!r}: a key must be a string or number, got {show(value)}")
+        if kind == "number":  # 7, 7.0 and Decimal("7.00") are one customer
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            value = format(number.normalize(), "f")
+        values.append([kind[0], value])
+    return counter + (":" + json_text(values) if values else "")
 
 
 def rate(count: int, *, per: str | float, key: Ref | Sequence[Ref] | None = None) -> Limit:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from fnmatch import translate
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrails.call import EMPTY, Call
 from guardrails.decision import Decision, RuleOutcome
@@ -19,6 +19,9 @@ from guardrails.redaction import Redaction
 from guardrails.rules import PRECEDENCE, Effect, Rule, parse_effect
 from guardrails.schema import json_schema
 from guardrails.values import show
+
+if TYPE_CHECKING:
+    from guardrails.history import After
 
 __all__ = ["Policy"]
 
@@ -57,7 +60,9 @@ class Policy:
         "_exact",
         "_globs",
         "_cache",
-        "_limited",
+        "_stateful",
+        "_noted",
+        "_histories",
         "_default_reason",
         "_has_shadow",
     )
@@ -86,7 +91,13 @@ class Policy:
             else:
                 self._exact.setdefault(rule.action, []).append(rule)
         self._cache: dict[str, Callable[[Call], Judgement]] = {}
-        self._limited: dict[str, tuple[Rule, ...]] = {}
+        self._stateful: dict[str, tuple[Rule, ...]] = {}
+        self._noted: dict[str, tuple[After, ...]] = {}
+        self._histories = tuple(
+            {
+                h.counter: h for rule in self.rules if rule.when is not None for h in rule.when.histories()
+            }.values()
+        )
         self._has_shadow = any(rule.shadow for rule in self.rules)
         self.version = _fingerprint(self.default, self.rules, self.redaction)
 
@@ -210,7 +221,7 @@ class Policy:
         when no shadow rule applies to the call's action."""
         if not self._has_shadow:
             return None
-        rules = tuple(r for r in self.rules_for(call.action, shadow=True) if r.limit is None)
+        rules = tuple(r for r in self.rules_for(call.action, shadow=True) if not r.stateful)
         if not any(rule.shadow for rule in rules):
             return None
         winner, outcomes = _compile_judge(rules)(call)
@@ -232,21 +243,34 @@ class Policy:
         judge = self._cache.get(action)
         if judge is not None:
             return judge
-        # Rules with a limit need the store: the governor judges them (see ``limited_for``).
-        judge = _compile_judge(tuple(r for r in self.rules_for(action) if r.limit is None))
+        # Stateful rules need the store: the governor judges them (see ``stateful_for``).
+        judge = _compile_judge(tuple(r for r in self.rules_for(action) if not r.stateful))
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[action] = judge
         return judge
 
-    def limited_for(self, action: str) -> tuple[Rule, ...]:
-        """The rules with a limit that apply to ``action`` (``evaluate`` does not judge them:
-        whether a limit is reached depends on what the store holds)."""
-        limited = self._limited.get(action)
-        if limited is None:
-            limited = tuple(r for r in self.rules_for(action) if r.limit is not None)
-            if len(self._limited) < _CACHE_LIMIT:
-                self._limited[action] = limited
-        return limited
+    def stateful_for(self, action: str) -> tuple[Rule, ...]:
+        """The rules with a limit or an ``after(...)`` condition that apply to ``action``.
+
+        ``evaluate`` does not judge them: what they decide depends on what the
+        governor's store holds.
+        """
+        stateful = self._stateful.get(action)
+        if stateful is None:
+            stateful = tuple(r for r in self.rules_for(action) if r.stateful)
+            if len(self._stateful) < _CACHE_LIMIT:
+                self._stateful[action] = stateful
+        return stateful
+
+    def noted_for(self, action: str) -> tuple[After, ...]:
+        """The ``after(...)`` conditions that ask about calls of ``action``: the governor
+        notes such calls in its store before their tool runs."""
+        noted = self._noted.get(action)
+        if noted is None:
+            noted = tuple(h for h in self._histories if h.pattern.match(action))
+            if len(self._noted) < _CACHE_LIMIT:
+                self._noted[action] = noted
+        return noted
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -46,8 +46,9 @@ class ReplayReport:
     calls: int = 0
     unchanged: int = 0
     uncertain: int = 0
-    #: Calls that counted against limits: their decision depended on the state
-    #: of the counters then, which a replay cannot rebuild; not compared.
+    #: Calls that counted against limits, or that ``after(...)`` rules judge:
+    #: their decision depends on the calls before them, which a replay cannot
+    #: rebuild; not compared.
     stateful: int = 0
     changes: list[Change] = field(default_factory=list)
 
@@ -80,7 +81,7 @@ def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
             continue  # one decision per call: a later "not run" after a failing sink is the same call
         seen.add(record.call_id)
         report.calls += 1
-        if record.limits:
+        if record.limits or _reads_history(policy, record.action):
             report.stateful += 1
             continue
         now = policy.evaluate(record.action, dict(record.args), dict(record.context))
@@ -91,3 +92,10 @@ def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
         else:
             report.changes.append(Change(record, was, now, uncertain))
     return report
+
+
+def _reads_history(policy: Policy, action: str) -> bool:
+    return any(
+        rule.when is not None and next(rule.when.histories(), None) is not None
+        for rule in policy.stateful_for(action)
+    )

@@ -28,7 +28,7 @@ class Effect(str, Enum):
 #: Lower runs first and wins: a matching deny beats everything.
 PRECEDENCE = {Effect.DENY: 0, Effect.REQUIRE_APPROVAL: 1, Effect.ALLOW: 2}
 
-_ACTION = re.compile(r"[^\s\[\]{}]+")
+ACTION = re.compile(r"[^\s\[\]{}]+")
 _VERB = {Effect.ALLOW: "allow", Effect.DENY: "deny", Effect.REQUIRE_APPROVAL: "approval required for"}
 
 
@@ -50,7 +50,9 @@ class Rule:
     rule's content when omitted. ``reason`` is told to the caller (and the
     model) when the rule decides. ``limit`` (on deny and require_approval
     rules) makes the rule apply only to calls past a rate or budget kept in
-    the governor's store.
+    the governor's store. Rules with a limit or an ``after(...)`` condition
+    are *stateful*: the governor judges them with its store, ``Policy.evaluate``
+    does not.
     """
 
     __slots__ = (
@@ -61,6 +63,7 @@ class Rule:
         "id",
         "shadow",
         "limit",
+        "stateful",
         "is_glob",
         "explicit_id",
         "given_reason",
@@ -79,7 +82,7 @@ class Rule:
         shadow: bool = False,
         limit: Limit | None = None,
     ) -> None:
-        if not isinstance(action, str) or not _ACTION.fullmatch(action):
+        if not isinstance(action, str) or not ACTION.fullmatch(action):
             raise PolicyError(
                 f"rule action must be a tool name or glob without spaces or brackets, got {show(action)}"
             )
@@ -105,6 +108,18 @@ class Rule:
             if shadow:
                 raise PolicyError("a shadow rule cannot have a limit: it would count calls it does not judge")
         self.limit = limit
+        if self.when is not None and next(self.when.histories(), None) is not None:
+            if self.effect is Effect.ALLOW:
+                raise PolicyError(
+                    "after(...) goes on a deny or require_approval rule: what already ran can only restrict"
+                )
+            if shadow:
+                raise PolicyError(
+                    "a shadow rule cannot use after(...): shadow rules are judged without the store"
+                )
+            self.stateful = True
+        else:
+            self.stateful = limit is not None
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
         self.given_reason = reason

@@ -66,7 +66,7 @@ MATCHERS = {
     "shell_command_in": "prefixes",
 }
 SYMBOLS = {symbol: name for name, symbol in OPERATORS.items()}
-COMBINATORS = ("all", "any", "not")
+COMBINATORS = ("all", "any", "not", "after")
 
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 Number = StrictInt | StrictFloat
@@ -188,20 +188,6 @@ class NotDoc(_Model):
     not_: ConditionDoc = Field(alias="not")
 
 
-try:  # pydantic >= 2.5: pick the model by the keys present, for precise errors
-    from pydantic import Discriminator, Tag
-
-    ConditionDoc = Annotated[
-        Annotated[ComparisonDoc, Tag("compare")]
-        | Annotated[AllDoc, Tag("all")]
-        | Annotated[AnyDoc, Tag("any")]
-        | Annotated[NotDoc, Tag("not")],
-        Discriminator(_kind),
-    ]
-except ImportError:  # pragma: no cover - older pydantic: a plain union, vaguer errors
-    ConditionDoc = ComparisonDoc | AllDoc | AnyDoc | NotDoc  # type: ignore[misc,assignment]
-
-
 class KeyPartDoc(_Model):
     """One value a limit is kept per: an argument or a context value."""
 
@@ -213,6 +199,36 @@ class KeyPartDoc(_Model):
         if (self.arg is None) == (self.ctx is None):
             raise ValueError("a key part is {arg = NAME} or {ctx = NAME}")
         return self
+
+
+class AfterDoc(_Model):
+    """``{after = "read_file", when = {...}, within = "1d", key = [{ctx = "session"}], at_least = 1}``:
+    enough calls of an action, for which ``when`` held, started under the same key."""
+
+    after: StrictStr = Field(description="The tool name or glob of the earlier calls.")
+    when: ConditionDoc | None = Field(None, description="What the earlier calls must have matched.")
+    within: StrictStr | StrictInt | StrictFloat = Field(
+        description="How far back to look: seconds, or '30s', '1m', '1h', '1d', '1w'."
+    )
+    key: list[KeyPartDoc] | None = Field(
+        None, description="What the history is kept per; the session (ctx 'session') by default."
+    )
+    at_least: StrictInt = Field(1, description="How many such calls it takes.")
+
+
+try:  # pydantic >= 2.5: pick the model by the keys present, for precise errors
+    from pydantic import Discriminator, Tag
+
+    ConditionDoc = Annotated[
+        Annotated[ComparisonDoc, Tag("compare")]
+        | Annotated[AllDoc, Tag("all")]
+        | Annotated[AnyDoc, Tag("any")]
+        | Annotated[NotDoc, Tag("not")]
+        | Annotated[AfterDoc, Tag("after")],
+        Discriminator(_kind),
+    ]
+except ImportError:  # pragma: no cover - older pydantic: a plain union, vaguer errors
+    ConditionDoc = ComparisonDoc | AllDoc | AnyDoc | NotDoc | AfterDoc  # type: ignore[misc,assignment]
 
 
 class LimitDoc(_Model):

@@ -6,11 +6,14 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import guardrails as g
+from guardrails.state import MemoryStore, RedisStore, SQLiteStore, Store
 
 pytest_plugins = ["pytester"]
 
@@ -75,3 +78,32 @@ def need(module: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+class Clock:
+    """A clock a test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **options: object) -> Store:
+    """A fresh store of ``kind`` (Redis: a prefix of its own on the shared server)."""
+    store: Store
+    if kind == "memory":
+        return MemoryStore(**options)  # type: ignore[arg-type]
+    if kind == "sqlite":
+        store = SQLiteStore(tmp_path / f"{uuid.uuid4().hex}.db", **options)  # type: ignore[arg-type]
+    else:
+        url = request.getfixturevalue("redis_url")
+        store = RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)  # type: ignore[arg-type]
+    request.addfinalizer(store.close)
+    return store

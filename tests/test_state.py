@@ -11,38 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import need
+from conftest import Clock, make, need
 
 from guardrails.state import Entry, MemoryStore, RedisStore, SQLiteStore, Store, StoreError
-
-
-class Clock:
-    """A clock a test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def make(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **options: object) -> Store:
-    """A fresh store of ``kind`` (Redis: a prefix of its own on the shared server)."""
-    store: Store
-    if kind == "memory":
-        return MemoryStore(**options)  # type: ignore[arg-type]
-    if kind == "sqlite":
-        store = SQLiteStore(tmp_path / f"{uuid.uuid4().hex}.db", **options)  # type: ignore[arg-type]
-    else:
-        url = request.getfixturevalue("redis_url")
-        store = RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)  # type: ignore[arg-type]
-    request.addfinalizer(store.close)
-    return store
 
 
 @pytest.fixture

@@ -7,6 +7,10 @@ cannot jointly overspend and a failed tool does not eat the budget. A token
 (the framework's tool-call id, or the call id) is counted once per counter,
 however often the same call is re-run.
 
+History (``after(...)``, ``guardrails.history``) is kept the same way: a call
+is noted by ``force`` then ``commit`` under a key of its own, and asked about
+with ``usage``. Stores forget what has left every window, keys included.
+
 Stores: ``MemoryStore`` (one process), ``SQLiteStore`` (one machine, several
 processes, survives restarts), ``RedisStore`` (many hosts; extra ``[redis]``).
 Any object with the ``Store`` methods works.

@@ -11,6 +11,8 @@ from guardrails.state.store import EXACT, Entry, Held
 
 __all__ = ["MemoryStore"]
 
+_SWEEP_AT = 1024  # counters kept before the first sweep of expired ones
+
 
 class MemoryStore:
     """Counters in memory: the default. Lost when the process ends; one process only.
@@ -24,6 +26,7 @@ class MemoryStore:
         self._clock = clock
         self._counters: dict[str, _Counter] = {}
         self._lock = threading.Lock()
+        self._sweep_at = _SWEEP_AT
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
         return self._reserve(token, entries, check=True)
@@ -38,7 +41,11 @@ class MemoryStore:
             for entry in entries:
                 counter = self._counters.get(entry.key)
                 if counter is None:
+                    if len(self._counters) >= self._sweep_at:
+                        self._sweep(now)
                     counter = self._counters[entry.key] = _Counter()
+                if entry.window > counter.window:
+                    counter.window = entry.window
                 counter.expire(now - entry.window)
                 row = counter.rows.get(token)
                 if row is not None:
@@ -49,6 +56,15 @@ class MemoryStore:
                     counter.add(token, now, entry.amount)
                     out.append("held")
         return out
+
+    def _sweep(self, now: float) -> None:
+        # Keys no call asks about again (a session that ended) would stay for ever.
+        # Sweeping when the count of counters doubles costs O(1) per counter made.
+        for key, counter in list(self._counters.items()):
+            counter.expire(now - counter.window)
+            if not counter.rows:
+                del self._counters[key]
+        self._sweep_at = max(_SWEEP_AT, 2 * len(self._counters))
 
     def commit(self, token: str, keys: Sequence[str]) -> None:
         with self._lock:
@@ -75,6 +91,10 @@ class MemoryStore:
                 return Decimal(0)
             return sum((row.amount for row in counter.rows.values() if row.time > now - window), Decimal(0))
 
+    def __len__(self) -> int:
+        """How many counters are kept (expired ones go at the next sweep)."""
+        return len(self._counters)
+
     def __repr__(self) -> str:
         return f"<MemoryStore {len(self._counters)} counters>"
 
@@ -91,11 +111,12 @@ class _Row:
 class _Counter:
     """The uses of one counter, oldest first, and their total."""
 
-    __slots__ = ("rows", "total")
+    __slots__ = ("rows", "total", "window")
 
     def __init__(self) -> None:
         self.rows: dict[str, _Row] = {}  # insertion order is time order (one clock, one lock)
         self.total = Decimal(0)
+        self.window = 0.0  # the longest window asked of it
 
     def add(self, token: str, now: float, amount: Decimal) -> None:
         self.rows[token] = _Row(now, amount)

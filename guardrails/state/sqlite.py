@@ -17,6 +17,9 @@ from guardrails.state.store import EXACT, Entry, Held, StoreError
 
 __all__ = ["SQLiteStore"]
 
+_SWEEP_EVERY = 1024  # reservations between sweeps of expired uses
+_SWEEP_BATCH = 256  # keys per sweep: a sweep never makes one reservation slow
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS guardrails_usage (
     key TEXT NOT NULL,
@@ -24,9 +27,11 @@ CREATE TABLE IF NOT EXISTS guardrails_usage (
     time REAL NOT NULL,
     amount TEXT NOT NULL,
     used INTEGER NOT NULL DEFAULT 0,
+    until REAL NOT NULL,
     PRIMARY KEY (key, token)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS guardrails_usage_time ON guardrails_usage (key, time);
+CREATE INDEX IF NOT EXISTS guardrails_usage_until ON guardrails_usage (until);
 CREATE TABLE IF NOT EXISTS guardrails_totals (
     key TEXT PRIMARY KEY,
     total TEXT NOT NULL
@@ -58,6 +63,7 @@ class SQLiteStore:
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
+        self._writes = 0
         self._finalizer = weakref.finalize(self, _close_all, self._pool)
         self._release(self._connect())  # fail now, not at the first call, if the file cannot be used
 
@@ -71,8 +77,11 @@ class SQLiteStore:
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
         out: list[Held] = []
+        self._writes += 1
         with self._transaction() as db:
             now = self._clock()  # once the lock is ours: waiting for it must not age the row
+            if self._writes % _SWEEP_EVERY == 0:
+                _sweep(db, now)
             for entry in entries:
                 total = _expire(db, entry.key, now - entry.window)
                 row = db.execute(
@@ -84,8 +93,8 @@ class SQLiteStore:
                     out.append("over")
                 else:
                     db.execute(
-                        "INSERT INTO guardrails_usage (key, token, time, amount) VALUES (?, ?, ?, ?)",
-                        (entry.key, token, now, str(entry.amount)),
+                        "INSERT INTO guardrails_usage (key, token, time, amount, until) VALUES (?, ?, ?, ?, ?)",
+                        (entry.key, token, now, str(entry.amount), now + entry.window),
                     )
                     _set_total(db, entry.key, EXACT.add(total, entry.amount))
                     out.append("held")
@@ -218,6 +227,20 @@ def _expire(db: sqlite3.Connection, key: str, before: float) -> Decimal:
             total = EXACT.subtract(total, Decimal(amount))
         _set_total(db, key, total)
     return total
+
+
+def _sweep(db: sqlite3.Connection, now: float) -> None:
+    """Drop a batch of uses whose window has passed, under any key: keys no call
+    asks about again (a session that ended) would otherwise stay for ever."""
+    keys = [
+        key
+        for (key,) in db.execute(
+            "SELECT DISTINCT key FROM guardrails_usage WHERE until <= ? LIMIT ?", (now, _SWEEP_BATCH)
+        )
+    ]
+    for key in keys:
+        db.execute("DELETE FROM guardrails_usage WHERE key = ? AND until <= ?", (key, now))
+        db.execute("DELETE FROM guardrails_totals WHERE key = ?", (key,))  # summed again when next used
 
 
 def _close_all(pool: list[sqlite3.Connection]) -> None:
