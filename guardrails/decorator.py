@@ -8,7 +8,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 import wrapt
 from typing_extensions import ParamSpec
@@ -19,8 +19,9 @@ from guardrails.context import _current
 from guardrails.errors import ConfigurationError
 from guardrails.flow import Setup, call_flow
 from guardrails.governor import Governor, get_governor
+from guardrails.limiting import reserve_quickly, settle
 from guardrails.policy import Judgement, Policy
-from guardrails.rules import Effect
+from guardrails.rules import Effect, Rule
 from guardrails.steps import drive_async, drive_sync
 from guardrails.values import show
 
@@ -31,6 +32,7 @@ R = TypeVar("R")
 
 _ACTION_NAME = re.compile(r"[^\s\[\]{}*?<>]+")
 _ALLOW = Effect.ALLOW
+Limited: TypeAlias = "bool | tuple[Rule, ...]"
 
 
 class _Spec:
@@ -49,15 +51,21 @@ class _Spec:
         self._method_binder: Binder | None = None
         # (policy, its judge for this action), one tuple so that a policy
         # swapped by another thread is never paired with the old judge.
-        # Whether the store has a part in the action's calls rides along: such calls need the flow.
-        self.compiled: tuple[Policy | None, Callable[[Call], Judgement], bool] = (None, _never, False)
+        # Whether the store has a part in the action's calls rides along: False (no
+        # part), the rules with limits (an allowed call may reserve quickly) or True
+        # (the flow must judge).
+        self.compiled: tuple[Policy | None, Callable[[Call], Judgement], Limited] = (None, _never, False)
 
-    def judge(self, policy: Policy) -> tuple[Callable[[Call], Judgement], bool]:
+    def judge(self, policy: Policy) -> tuple[Callable[[Call], Judgement], Limited]:
         """The policy's judge for this action, and whether the store is involved, remembered until the policy changes."""
         compiled_for, judge, limited = self.compiled
         if compiled_for is not policy:
             judge = policy.judge_for(self.action)
-            limited = bool(policy.stateful_for(self.action) or policy.noted_for(self.action))
+            stateful = policy.stateful_for(self.action)
+            if policy.noted_for(self.action) or any(not rule.limit for rule in stateful):
+                limited = True  # history to note or read: the flow does it
+            else:
+                limited = stateful or False  # limits only: an allowed call may reserve quickly
             self.compiled = (policy, judge, limited)
         return judge, limited
 
@@ -175,8 +183,17 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
         if compiled_for is not setup.policy:
             judge, limited = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and setup.fast and not limited:
-            return wrapped(*args, **kwargs)  # nothing to ask, count or record: skip the flow
+        if winner is not None and winner.effect is _ALLOW and setup.fast:
+            if not limited:
+                return wrapped(*args, **kwargs)  # nothing to ask, count or record: skip the flow
+            if type(limited) is tuple and (held := reserve_quickly(setup.store, limited, call)) is not None:
+                try:
+                    result = wrapped(*args, **kwargs)
+                except BaseException:
+                    settle(setup.store, "release", *held, call)  # a failed tool uses up nothing
+                    raise
+                settle(setup.store, "commit", *held, call)
+                return result
         decision = setup.policy.decision(call, winner, outcomes)
         return drive_sync(call_flow(setup, decision, live), wrapped, args, kwargs)
 
@@ -202,8 +219,17 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
         if compiled_for is not setup.policy:
             judge, limited = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and setup.fast and not limited:
-            return await wrapped(*args, **kwargs)
+        if winner is not None and winner.effect is _ALLOW and setup.fast:
+            if not limited:
+                return await wrapped(*args, **kwargs)
+            if type(limited) is tuple and (held := reserve_quickly(setup.store, limited, call)) is not None:
+                try:
+                    result = await wrapped(*args, **kwargs)
+                except BaseException:
+                    settle(setup.store, "release", *held, call)
+                    raise
+                settle(setup.store, "commit", *held, call)
+                return result
         decision = setup.policy.decision(call, winner, outcomes)
         return await drive_async(call_flow(setup, decision, live), wrapped, args, kwargs)
 

@@ -25,7 +25,7 @@ from guardrails.values import brief
 if TYPE_CHECKING:
     from guardrails.call import Call
 
-__all__ = ["Limiter", "token_for"]
+__all__ = ["Limiter", "reserve_quickly", "settle", "token_for"]
 
 logger = logging.getLogger("guardrails")
 
@@ -196,12 +196,7 @@ class Limiter:
         self.settled = True
         if not self.held:
             return
-        try:
-            (self.store.commit if how == "commit" else self.store.release)(self.token, self.held)
-        except Exception:
-            # Reserved use stays counted until its window passes: too strict for a
-            # while, never too loose.
-            logger.exception("state store %s failed to %s call %s", brief(self.store), how, self.call.call_id)
+        settle(self.store, how, self.token, self.held, self.call)
         for outcome in self.outcomes:
             if outcome["result"] in ("held", "approved over"):
                 outcome["result"] = "used" if how == "commit" else "released"
@@ -216,3 +211,41 @@ class Limiter:
             "window": entry.window,
             "result": result,
         }
+
+
+def reserve_quickly(store: Store, rules: Sequence[Rule], call: Call) -> tuple[str, list[str]] | None:
+    """For an allowed call with nothing to record: reserve its share of every limit
+    when none is reached. Returns the token and the keys held, or None when the
+    full flow must judge the call (a limit reached, a twin under way, a condition
+    that cannot be evaluated, a store that fails); nothing stays held then."""
+    entries: list[Entry] = []
+    try:
+        for rule in rules:
+            if rule.when is None or rule.when(call):
+                entries.append(rule.limit.entry(rule.counter, call))  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - the full flow says why the rule applies
+        return None
+    token = token_for(call)
+    if not entries:
+        return token, []
+    try:
+        results = store.reserve(token, entries)
+    except Exception:  # noqa: BLE001 - the full flow tries again and denies
+        return None
+    keys = [entry.key for entry, result in zip(entries, results, strict=True) if result == "held"]
+    if "over" in results or "busy" in results:
+        settle(store, "release", token, keys, call)
+        return None
+    return token, keys
+
+
+def settle(store: Store, how: str, token: str, keys: list[str], call: Call) -> None:
+    """Commit or release ``keys``; a store that fails is logged (the use stays reserved)."""
+    if not keys:
+        return
+    try:
+        (store.commit if how == "commit" else store.release)(token, keys)
+    except Exception:
+        # Reserved use stays counted until its window passes: too strict for a
+        # while, never too loose.
+        logger.exception("state store %s failed to %s call %s", brief(store), how, call.call_id)

@@ -35,7 +35,7 @@ _WINDOW = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 class Limit:
     """A counter per key over a sliding window: ``count`` calls, or the ``sum`` of an argument."""
 
-    __slots__ = ("kind", "maximum", "per", "window", "key", "arg")
+    __slots__ = ("kind", "maximum", "per", "window", "key", "arg", "_keys")
 
     def __init__(
         self,
@@ -55,6 +55,9 @@ class Limit:
         if kind == "sum" and not (isinstance(arg, str) and arg):
             raise PolicyError("a budget names the argument it sums")
         self.arg = arg
+        # Store keys already made for a plain str or int value: making one is the
+        # dearest part of a limited call.
+        self._keys: dict[tuple[str, type, object], str] = {}
 
     def entry(self, counter: str, call: Call) -> Entry:
         """This call's share of the counter ``counter`` (the rule's), under the key its values make."""
@@ -66,12 +69,23 @@ class Limit:
         Raises ``EvaluationError`` when a key value is missing or not a plain
         value, or the amount is not a number of at least zero.
         """
+        if len(self.key) == 1:
+            value = self.key[0].resolve(call)
+            kind = type(value)
+            if kind is str or kind is int:
+                cached = self._keys.get((counter, kind, value))
+                if cached is None:
+                    cached = key_text(counter, self.key, call)
+                    if len(self._keys) >= _KEYS_KEPT:
+                        self._keys.clear()
+                    self._keys[(counter, kind, value)] = cached
+                return cached
         return key_text(counter, self.key, call)
 
     def amount(self, call: Call) -> Decimal:
         """What the call adds: 1, or its argument as an exact decimal."""
         if self.arg is None:
-            return Decimal(1)
+            return _ONE
         raw = call.args.get(self.arg, _MISSING)
         if raw is _MISSING:
             raise EvaluationError(f"{call.action!r} has no argument {self.arg!r} for the budget")
@@ -125,6 +139,8 @@ class Limit:
 
 
 _MISSING = object()
+_ONE = Decimal(1)
+_KEYS_KEPT = 4096
 
 
 def key_refs(key: Ref | Sequence[Ref] | None, what: str) -> tuple[Ref, ...]:

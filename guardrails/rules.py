@@ -64,6 +64,7 @@ class Rule:
         "shadow",
         "limit",
         "stateful",
+        "counter",
         "is_glob",
         "explicit_id",
         "given_reason",
@@ -125,13 +126,14 @@ class Rule:
         self.given_reason = reason
         self.id: str = id if id is not None else self.derived_id()
         self.reason: str = reason if reason is not None else self._derived_reason()
+        #: The name of this rule's limit counters in the store.
+        self.counter = self._counter()
         # The two clean outcomes of judging this rule, built once, not per call.
         self.matched: tuple[Rule, bool, str | None] = (self, True, None)
         self.unmatched: tuple[Rule, bool, str | None] = (self, False, None)
 
-    @property
-    def counter(self) -> str:
-        """The name of this rule's limit counters in the store.
+    def _counter(self) -> str:
+        """The name of this rule's limit counters in the store (``counter``).
 
         Its id when given — so a rule whose maximum, reason or window text is
         edited keeps counting — else its action, effect, condition and the

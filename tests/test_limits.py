@@ -32,11 +32,24 @@ DAILY = g.require_approval(
 POLICY = g.Policy([g.allow("send_email"), MAIL_RATE, g.allow("refund"), DAILY])
 
 
+#: Whether agents record: with no audit sink, an allowed call within its limits
+#: takes a short path past the flow (the classes using ``both_paths`` run twice).
+RECORDED = [True]
+
+
+@pytest.fixture(params=["recorded", "short path"])
+def both_paths(request: pytest.FixtureRequest) -> Any:
+    RECORDED[0] = request.param == "recorded"
+    yield
+    RECORDED[0] = True
+
+
 class Agent:
     def __init__(self, policy: g.Policy = POLICY, **options: Any) -> None:
         self.audit = g.MemoryAudit()
         self.ran: list[Any] = []
-        options.setdefault("audit", self.audit)
+        if RECORDED[0]:
+            options.setdefault("audit", self.audit)
         self.gov = g.Governor(policy, **options)
 
         @g.governed("send_email", governor=self.gov)
@@ -59,6 +72,7 @@ class Agent:
         self.send_email, self.refund, self.refund_async = send_email, refund, refund_async
 
 
+@pytest.mark.usefixtures("both_paths")
 class TestRate:
     def test_limit_per_key(self) -> None:
         """Two mails a minute per user: the third is denied; another user has their own count."""
@@ -124,6 +138,7 @@ class TestRate:
         assert agent.ran == []
 
 
+@pytest.mark.usefixtures("both_paths")
 class TestBudget:
     def test_spending_up_to_the_budget(self) -> None:
         """Refunds add up per customer per day; past 500, a person is asked (here: refuses)."""
@@ -312,6 +327,37 @@ class TestFailClosed:
             assert agent.send_email("a") == "sent"
         assert agent.gov.usage("mail-rate", context={"user": "alice"}) == 1
         assert any("failed to commit" in r.getMessage() for r in caplog.records)
+
+    def test_the_short_path_falls_back_to_the_flow(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without audit sinks, a call within its limits skips the flow; one that reaches
+        a limit, or meets a failing store, goes through it and is denied, saying why."""
+        import guardrails.decorator
+
+        flows: list[g.Decision] = []
+        real = guardrails.decorator.call_flow
+
+        def counting(setup: Any, decision: g.Decision, live: Any = None) -> Any:
+            flows.append(decision)
+            return real(setup, decision, live)
+
+        monkeypatch.setattr(guardrails.decorator, "call_flow", counting)
+        agent = Agent(audit=None)
+        with g.context(user="alice"):
+            agent.send_email("a")
+            agent.send_email("b")
+            assert flows == []
+            with pytest.raises(g.ActionDenied, match="limit reached"):
+                agent.send_email("c")
+        assert len(flows) == 1 and agent.gov.usage("mail-rate", context={"user": "alice"}) == 2
+
+        class Down(g.MemoryStore):
+            def reserve(self, token: str, entries: Any) -> Any:
+                raise ConnectionError("connection refused")
+
+        agent = Agent(audit=None, store=Down())
+        with g.context(user="alice"), pytest.raises(g.ActionDenied, match="connection refused"):
+            agent.send_email("a")
+        assert agent.ran == []
 
     def test_only_stores(self) -> None:
         """Something else as a store is a configuration error."""

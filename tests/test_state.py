@@ -275,12 +275,12 @@ class TestSQLite:
         store = SQLiteStore(tmp_path / "s.db")
 
         class Broken(Entry):
-            @property  # type: ignore[override]
+            @property
             def key(self) -> str:
                 raise RuntimeError("boom")
 
         with pytest.raises(RuntimeError, match="boom"):
-            store.reserve("t", [rate(5), Broken.__new__(Broken)])
+            store.reserve("t", [rate(5), Broken("t", 60.0, Decimal(5))])
         assert store.usage("rate:alice", 60) == 0
 
     def test_no_in_memory_database(self) -> None:

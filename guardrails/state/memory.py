@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from guardrails.state.store import EXACT, Entry, Held
 
@@ -36,24 +38,30 @@ class MemoryStore:
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
         out: list[Held] = []
+        counters = self._counters
         with self._lock:
             now = self._clock()  # under the lock: rows go in in time order
-            for entry in entries:
-                counter = self._counters.get(entry.key)
+            for key, window, limit, amount in entries:
+                counter = counters.get(key)
                 if counter is None:
-                    if len(self._counters) >= self._sweep_at:
+                    if len(counters) >= self._sweep_at:
                         self._sweep(now)
-                    counter = self._counters[entry.key] = _Counter()
-                if entry.window > counter.window:
-                    counter.window = entry.window
-                counter.expire(now - entry.window)
+                    counter = counters[key] = _Counter()
+                if window > counter.window:
+                    counter.window = window
+                if counter.oldest <= now - window:
+                    counter.expire(now - window)
                 row = counter.rows.get(token)
                 if row is not None:
-                    out.append("counted" if row.used else "busy")
-                elif check and EXACT.add(counter.total, entry.amount) > entry.limit:
+                    out.append("counted" if row[_USED] else "busy")
+                elif check and EXACT.add(counter.total, amount) > limit:
                     out.append("over")
                 else:
-                    counter.add(token, now, entry.amount)
+                    if not counter.order:
+                        counter.oldest = now
+                    counter.rows[token] = [now, amount, False]
+                    counter.order.append((now, token))
+                    counter.total = EXACT.add(counter.total, amount)
                     out.append("held")
         return out
 
@@ -72,7 +80,7 @@ class MemoryStore:
                 counter = self._counters.get(key)
                 row = None if counter is None else counter.rows.get(token)
                 if row is not None:
-                    row.used = True
+                    row[_USED] = True
 
     def release(self, token: str, keys: Sequence[str]) -> None:
         with self._lock:
@@ -89,7 +97,9 @@ class MemoryStore:
             counter = self._counters.get(key)
             if counter is None:
                 return Decimal(0)
-            return sum((row.amount for row in counter.rows.values() if row.time > now - window), Decimal(0))
+            return sum(
+                (row[_AMOUNT] for row in counter.rows.values() if row[_TIME] > now - window), Decimal(0)
+            )
 
     def __len__(self) -> int:
         """How many counters are kept (expired ones go at the next sweep)."""
@@ -99,41 +109,37 @@ class MemoryStore:
         return f"<MemoryStore {len(self._counters)} counters>"
 
 
-class _Row:
-    __slots__ = ("time", "amount", "used")
-
-    def __init__(self, time: float, amount: Decimal) -> None:
-        self.time = time
-        self.amount = amount
-        self.used = False  # reserved until committed
+#: A use is a list ``[time, amount, used]`` (cheaper to make than an object):
+#: reserved until committed (``used``).
+_TIME, _AMOUNT, _USED = 0, 1, 2
 
 
 class _Counter:
-    """The uses of one counter, oldest first, and their total."""
+    """The uses of one counter, in time order, and their total."""
 
-    __slots__ = ("rows", "total", "window")
+    __slots__ = ("rows", "order", "total", "window", "oldest")
 
     def __init__(self) -> None:
-        self.rows: dict[str, _Row] = {}  # insertion order is time order (one clock, one lock)
+        self.rows: dict[str, list[Any]] = {}
+        # (time, token) oldest first (one clock, one lock): expiring pops from the
+        # left in O(1). A released use leaves its pair behind until it expires.
+        self.order: deque[tuple[float, str]] = deque()
         self.total = Decimal(0)
         self.window = 0.0  # the longest window asked of it
-
-    def add(self, token: str, now: float, amount: Decimal) -> None:
-        self.rows[token] = _Row(now, amount)
-        self.total = EXACT.add(self.total, amount)
+        self.oldest = float("inf")  # the time of order[0]: nothing expires before it
 
     def remove(self, token: str, *, only_reserved: bool = False) -> None:
         row = self.rows.get(token)
-        if row is not None and not (only_reserved and row.used):
+        if row is not None and not (only_reserved and row[_USED]):
             del self.rows[token]
-            self.total = EXACT.subtract(self.total, row.amount)
+            self.total = EXACT.subtract(self.total, row[_AMOUNT])
 
     def expire(self, before: float) -> None:
-        rows = self.rows
-        while rows:
-            token = next(iter(rows))
-            row = rows[token]
-            if row.time > before:
-                break
-            del rows[token]
-            self.total = EXACT.subtract(self.total, row.amount)
+        rows, order = self.rows, self.order
+        while order and order[0][0] <= before:
+            time, token = order.popleft()
+            row = rows.get(token)
+            if row is not None and row[_TIME] == time:  # not released and reserved again since
+                del rows[token]
+                self.total = EXACT.subtract(self.total, row[_AMOUNT])
+        self.oldest = order[0][0] if order else float("inf")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from typing import Literal, Protocol, runtime_checkable
 
@@ -26,21 +25,38 @@ class StoreError(GovernanceError):
     """A store failed or could not be reached; the call it was asked about does not run."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(tuple[str, float, Decimal, Decimal]):
     """One counter a call adds to: ``amount`` to ``key``, whose sum over the last
-    ``window`` seconds may not pass ``limit``."""
+    ``window`` seconds may not pass ``limit``. Immutable (a tuple: made for every
+    limited call, so it is cheap)."""
 
-    key: str
-    window: float
-    limit: Decimal
-    amount: Decimal = Decimal(1)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if not self.window > 0:
-            raise ValueError(f"a window must be positive, got {self.window!r}")
-        if self.amount < 0:
-            raise ValueError(f"an amount cannot be negative, got {self.amount}")
+    def __new__(cls, key: str, window: float, limit: Decimal, amount: Decimal = Decimal(1)) -> Entry:
+        if not window > 0:
+            raise ValueError(f"a window must be positive, got {window!r}")
+        if amount < 0:
+            raise ValueError(f"an amount cannot be negative, got {amount}")
+        return tuple.__new__(cls, (key, window, limit, amount))
+
+    @property
+    def key(self) -> str:
+        return self[0]
+
+    @property
+    def window(self) -> float:
+        return self[1]
+
+    @property
+    def limit(self) -> Decimal:
+        return self[2]
+
+    @property
+    def amount(self) -> Decimal:
+        return self[3]
+
+    def __repr__(self) -> str:
+        return f"Entry(key={self[0]!r}, window={self[1]!r}, limit={self[2]!r}, amount={self[3]!r})"
 
 
 @runtime_checkable
