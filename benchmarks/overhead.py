@@ -133,9 +133,16 @@ def limit_cases() -> dict[str, Callable[[], Any]]:
     )
     memory = governed_refund(limited, store=g.MemoryStore())
     sqlite = governed_refund(limited, store=g.SQLiteStore(AUDIT_DIR / "state.db"))
+    # A sequence rule that asks about the very action it judges: each call reads
+    # the history, then is noted in it.
+    sequenced = p10 + g.Policy(
+        [g.deny("refund", when=g.after("refund", within="1h", key=[], at_least=10**9), id="seq")]
+    )
+    after = governed_refund(sequenced, store=g.MemoryStore())
     return {
         "limit: rate, MemoryStore": lambda: memory("o-1", 50),
         "limit: rate, SQLiteStore": lambda: sqlite("o-1", 50),
+        "sequence: after(), MemoryStore": lambda: after("o-1", 50),
     }
 
 
@@ -218,6 +225,7 @@ RATIOS = [
     ("denied / allowed", "governed, denied (on_deny message)", "governed, 10 rules", None),
     ("rate limit (memory) / no limit", "limit: rate, MemoryStore", "governed, 10 rules", 2.0),
     ("rate limit (SQLite) / no limit", "limit: rate, SQLiteStore", "governed, 10 rules", None),
+    ("after() read + note (memory) / none", "sequence: after(), MemoryStore", "governed, 10 rules", None),
 ]
 
 DIFFERENCES = [

@@ -41,6 +41,20 @@ class TestContract:
         assert results == ["held", "held", "held", "over", "over"]
         assert store.usage("rate:alice", 60) == 3
 
+    def test_usage_over_any_window(self, store: Store, clock: Clock) -> None:
+        """Usage over the counter's window, or a shorter one (only what is recent enough)."""
+        store.reserve("a", [rate(10)])
+        clock.now += 30
+        store.reserve("b", [rate(10)])
+        clock.now += 10
+        store.reserve("c", [rate(10)])
+        assert store.usage("rate:alice", 60) == 3
+        assert store.usage("rate:alice", 15) == 2
+        assert store.usage("rate:alice", 5) == 1  # only the one just now
+        clock.now += 25  # 'a' left the minute
+        assert store.usage("rate:alice", 60) == 2
+        assert store.usage("nobody", 60) == 0
+
     def test_a_token_counts_once(self, store: Store) -> None:
         """The same tool-call id, re-run after it was used, is counted once, even when the window is full."""
         assert store.reserve("call-1", [rate(1)]) == ["held"]
