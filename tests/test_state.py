@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import socket
 import threading
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -308,3 +309,52 @@ class TestSQLite:
         """Both satisfy the Store protocol."""
         assert isinstance(MemoryStore(), Store)
         assert isinstance(SQLiteStore(tmp_path / "s.db"), Store)
+
+
+class TestRecords:
+    """Records: compare-and-swap text under a key (approval requests live here)."""
+
+    def test_swap_read_scan(self, store: Store) -> None:
+        assert store.read("approval:1") is None
+        assert store.swap("approval:1", None, "pending")
+        assert not store.swap("approval:1", None, "other")  # already there
+        assert not store.swap("approval:1", "approved", "used")  # not what is there
+        assert store.read("approval:1") == "pending"
+        assert store.swap("approval:1", "pending", "approved")
+        assert store.swap("approval:2", None, "pending")
+        assert store.swap("memory:1", None, "x")
+        assert store.scan("approval:") == {"approval:1": "approved", "approval:2": "pending"}
+        assert store.swap("approval:1", "approved", None)  # removed
+        assert store.read("approval:1") is None
+        assert store.scan("approval:") == {"approval:2": "pending"}
+        assert store.scan("nothing:") == {}
+
+    def test_glob_characters_in_prefixes_are_plain(self, store: Store) -> None:
+        assert store.swap("a*b:1", None, "x")
+        assert store.swap("axb:1", None, "y")
+        assert store.scan("a*b:") == {"a*b:1": "x"}
+
+    def test_one_winner_among_threads(self, store: Store) -> None:
+        """Many threads try to take the same approval: exactly one does."""
+        assert store.swap("approval:1", None, "approved")
+        wins: list[bool] = []
+        threads = [
+            threading.Thread(target=lambda: wins.append(store.swap("approval:1", "approved", "used")))
+            for _ in range(16)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert wins.count(True) == 1 and store.read("approval:1") == "used"
+
+    def test_records_expire(self, kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        store = make(kind, tmp_path, request)
+        assert store.swap("memory:s", None, "x", ttl=0.05)
+        assert store.read("memory:s") == "x"
+        deadline = time.monotonic() + 5
+        while store.read("memory:s") is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.read("memory:s") is None
+        assert store.scan("memory:") == {}
+        assert store.swap("memory:s", None, "y")  # gone: can be made again

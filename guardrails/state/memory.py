@@ -29,6 +29,7 @@ class MemoryStore:
         self._counters: dict[str, _Counter] = {}
         self._lock = threading.Lock()
         self._sweep_at = _SWEEP_AT
+        self._records: dict[str, tuple[str, float]] = {}  # key: (value, kept until)
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
         return self._reserve(token, entries, check=True)
@@ -106,6 +107,39 @@ class MemoryStore:
                     break
                 used = EXACT.add(used, row[_AMOUNT])
             return used
+
+    def read(self, key: str) -> str | None:
+        with self._lock:
+            return self._record(key, self._clock())
+
+    def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        with self._lock:
+            now = self._clock()
+            if self._record(key, now) != expected:
+                return False
+            if new is None:
+                self._records.pop(key, None)
+            else:
+                self._records[key] = (new, float("inf") if ttl is None else now + ttl)
+            return True
+
+    def scan(self, prefix: str) -> dict[str, str]:
+        with self._lock:
+            now = self._clock()
+            found = {}
+            for key in list(self._records):
+                if key.startswith(prefix) and (value := self._record(key, now)) is not None:
+                    found[key] = value
+            return found
+
+    def _record(self, key: str, now: float) -> str | None:
+        kept = self._records.get(key)
+        if kept is None:
+            return None
+        if kept[1] <= now:
+            del self._records[key]
+            return None
+        return kept[0]
 
     def __len__(self) -> int:
         """How many counters are kept (expired ones go at the next sweep)."""

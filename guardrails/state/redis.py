@@ -11,6 +11,8 @@ decimal places is refused (``StoreError``), never rounded.
 
 from __future__ import annotations
 
+import math
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -21,6 +23,8 @@ from guardrails.state.store import EXACT, Entry, Held, StoreError
 
 __all__ = ["RedisStore"]
 
+_RECORD = ":r"
+_GLOB = re.compile(r"[*?\[\]\\]")
 _UNIT = Decimal("0.000001")
 _SCALE = Decimal(1_000_000)
 _MAX_UNITS = 2**53  # Lua's numbers are doubles: integers are exact below this
@@ -122,6 +126,25 @@ return string.format('%.0f', sum)
 )
 
 
+# KEYS: the record. ARGV: expected given ('0'/'1'), expected, new given, new, ttl in ms ('' none).
+_SWAP = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == '0' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[5] == '' then
+  redis.call('SET', KEYS[1], ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+end
+return 1
+"""
+
+
 class RedisStore:
     """Counters in a Redis server (``url``, or a ``redis.Redis`` given as ``client``).
 
@@ -153,6 +176,7 @@ class RedisStore:
         self._reserve_script = client.register_script(_RESERVE)
         self._settle_script = client.register_script(_SETTLE)
         self._usage_script = client.register_script(_USAGE)
+        self._swap_script = client.register_script(_SWAP)
         try:
             self._call(client.ping)  # fail now, not at the first call, if the server cannot be reached
         except StoreError:
@@ -198,6 +222,36 @@ class RedisStore:
 
     def __repr__(self) -> str:
         return f"<RedisStore prefix={self.prefix!r}>"
+
+    def read(self, key: str) -> str | None:
+        value = self._call(self._redis.get, name=self._record(key))
+        return None if value is None else str(_text(value))
+
+    def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        args = [
+            "0" if expected is None else "1",
+            expected or "",
+            "0" if new is None else "1",
+            new or "",
+            "" if ttl is None else str(max(1, math.ceil(ttl * 1000))),
+        ]
+        return bool(self._call(self._swap_script, keys=[self._record(key)], args=args))
+
+    def scan(self, prefix: str) -> dict[str, str]:
+        pattern = _GLOB.sub(r"\\\g<0>", self._record(prefix)[: -len(_RECORD)]) + "*" + _RECORD
+        names = list(self._call(self._redis.scan_iter, match=pattern, count=500))
+        if not names:
+            return {}
+        values = self._call(self._redis.mget, keys=names)
+        start, end = len(self.prefix), -len(_RECORD)
+        return {
+            str(_text(name))[start:end]: str(_text(value))
+            for name, value in zip(names, values, strict=True)
+            if value is not None
+        }
+
+    def _record(self, key: str) -> str:
+        return f"{self.prefix}{key}{_RECORD}"  # counters end in :t, :a or :n; records never do
 
     def _keys(self, key: str) -> list[str]:
         return [f"{self.prefix}{key}:t", f"{self.prefix}{key}:a", f"{self.prefix}{key}:n"]

@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS guardrails_usage (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS guardrails_usage_time ON guardrails_usage (key, time);
 CREATE INDEX IF NOT EXISTS guardrails_usage_until ON guardrails_usage (until);
+CREATE TABLE IF NOT EXISTS guardrails_records (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    until REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS guardrails_totals (
     key TEXT PRIMARY KEY,
     total TEXT NOT NULL
@@ -125,6 +130,33 @@ class SQLiteStore:
                 "SELECT amount FROM guardrails_usage WHERE key = ? AND time > ?", (key, now - window)
             ).fetchall()
         return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+
+    def read(self, key: str) -> str | None:
+        with self._transaction(write=False) as db:
+            return _record(db, key, self._clock())
+
+    def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        with self._transaction() as db:
+            now = self._clock()
+            if _record(db, key, now) != expected:
+                return False
+            if new is None:
+                db.execute("DELETE FROM guardrails_records WHERE key = ?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO guardrails_records (key, value, until) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, until = excluded.until",
+                    (key, new, 1e308 if ttl is None else now + ttl),
+                )
+            return True
+
+    def scan(self, prefix: str) -> dict[str, str]:
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                "SELECT key, value FROM guardrails_records WHERE substr(key, 1, ?) = ? AND until > ?",
+                (len(prefix), prefix, self._clock()),
+            ).fetchall()
+        return dict(rows)
 
     def close(self) -> None:
         """Close the connections (a later call opens new ones)."""
@@ -229,6 +261,13 @@ def _expire(db: sqlite3.Connection, key: str, before: float) -> Decimal:
     return total
 
 
+def _record(db: sqlite3.Connection, key: str, now: float) -> str | None:
+    row = db.execute(
+        "SELECT value FROM guardrails_records WHERE key = ? AND until > ?", (key, now)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def _sweep(db: sqlite3.Connection, now: float) -> None:
     """Drop a batch of uses whose window has passed, under any key: keys no call
     asks about again (a session that ended) would otherwise stay for ever."""
@@ -241,6 +280,7 @@ def _sweep(db: sqlite3.Connection, now: float) -> None:
     for key in keys:
         db.execute("DELETE FROM guardrails_usage WHERE key = ? AND until <= ?", (key, now))
         db.execute("DELETE FROM guardrails_totals WHERE key = ?", (key,))  # summed again when next used
+    db.execute("DELETE FROM guardrails_records WHERE until <= ?", (now,))
 
 
 def _close_all(pool: list[sqlite3.Connection]) -> None:

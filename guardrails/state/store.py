@@ -85,3 +85,17 @@ class Store(Protocol):
     def usage(self, key: str, window: float) -> Decimal:
         """The sum under ``key`` over the last ``window`` seconds, reserved and used."""
         ...
+
+    def read(self, key: str) -> str | None:
+        """The record under ``key`` (approval requests, remembered approvals), or None."""
+        ...
+
+    def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        """If the record under ``key`` is ``expected`` (None: there is none), make it
+        ``new`` (None: remove it), kept at least ``ttl`` seconds (None: until
+        replaced), and return True; else change nothing and return False."""
+        ...
+
+    def scan(self, prefix: str) -> dict[str, str]:
+        """Every record whose key starts with ``prefix``."""
+        ...
