@@ -6,7 +6,9 @@ arguments and context and decides allow, deny or require approval.
 
 import logging
 
-from guardrails.approvals import ApprovalRequest, ApprovalResponse, Approver
+from guardrails.approvals import PENDING, ApprovalRequest, ApprovalResponse, ApprovalRules, Approver
+from guardrails.approvers import ConsoleApprover, DeferredApprover, StaticApprover, allow_all, chain, deny_all
+from guardrails.approving import ApprovalRecord, Approvals
 from guardrails.audit import AuditApproval, AuditRecord, AuditSink, LoggingAudit, MemoryAudit, Outcome
 from guardrails.call import Call
 from guardrails.chain import AuditProblem, AuditVerification, read_audit, verify_audit
@@ -17,6 +19,8 @@ from guardrails.decorator import GovernedFunction, governed
 from guardrails.errors import (
     ActionDenied,
     ApprovalDenied,
+    ApprovalError,
+    ApprovalPending,
     AuditError,
     ConfigurationError,
     EvaluationError,
@@ -41,13 +45,19 @@ __version__ = "0.1.0"
 logging.getLogger("guardrails").addHandler(logging.NullHandler())
 
 __all__ = [
+    "PENDING",
     "ActionDenied",
     "After",
     "AllOf",
     "AnyOf",
     "ApprovalDenied",
+    "ApprovalError",
+    "ApprovalPending",
+    "ApprovalRecord",
     "ApprovalRequest",
     "ApprovalResponse",
+    "ApprovalRules",
+    "Approvals",
     "Approver",
     "AuditApproval",
     "AuditError",
@@ -58,7 +68,9 @@ __all__ = [
     "Call",
     "Condition",
     "ConfigurationError",
+    "ConsoleApprover",
     "Decision",
+    "DeferredApprover",
     "Effect",
     "EvaluationError",
     "GovernanceError",
@@ -80,18 +92,22 @@ __all__ = [
     "Rule",
     "RuleResult",
     "SQLiteStore",
+    "StaticApprover",
     "Store",
     "StoreError",
     "__version__",
     "after",
     "allow",
+    "allow_all",
     "arg",
     "budget",
+    "chain",
     "configure",
     "context",
     "ctx",
     "current_context",
     "deny",
+    "deny_all",
     "get_governor",
     "governed",
     "rate",

@@ -180,7 +180,7 @@ def guardrails_governor() -> Iterator[Governor]:
     governor = get_governor()
     saved = governor.setup
     # A whole new snapshot: no policy, hook, block, shadow mode or timeout carries over.
-    governor._setup = Setup(Policy([]), sinks=(CapturedAudit(),))
+    governor._setup = Setup(Policy([]), sinks=(CapturedAudit(),), approvals=governor.approvals)
     try:
         yield governor
     finally:

@@ -1,30 +1,111 @@
-"""Approval requests and responses: what an approver sees and answers."""
+"""Approval requests and responses: what an approver sees and answers.
+
+An approver is ``(ApprovalRequest) -> bool | ApprovalResponse`` (or an
+awaitable of either, for async tools). It may also answer ``PENDING``: a
+person will decide later (``gov.approvals.approve(request.id, by=...)``), and
+the call raises ``ApprovalPending`` until the agent retries it after that.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from guardrails.chain import json_text
 from guardrails.values import show
 
 if TYPE_CHECKING:
     from guardrails.call import Call
     from guardrails.decision import Decision
 
-__all__ = ["ApprovalRequest", "ApprovalResponse", "Approver", "as_response"]
+__all__ = [
+    "PENDING",
+    "ApprovalRequest",
+    "ApprovalResponse",
+    "ApprovalRules",
+    "Approver",
+    "Pending",
+    "as_response",
+    "call_digest",
+]
 
 
-@dataclass(frozen=True, slots=True)
+class Pending:
+    """The type of ``PENDING``: an approver's answer meaning "a person decides later"."""
+
+    _instance: Pending | None = None
+
+    def __new__(cls) -> Pending:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "PENDING"
+
+    def __reduce__(self) -> str:
+        return "PENDING"
+
+
+#: Answer this to say that a person will decide later: the call raises
+#: ``ApprovalPending``, and runs when retried once the request is approved.
+PENDING: Final = Pending()
+
+
+def call_digest(call: Call) -> str:
+    """SHA-256 of what an approval is bound to: the action, every argument, and
+    who calls in which session (``ctx('user')``, ``ctx('session')``).
+
+    Values JSON cannot show exactly are taken by their ``repr``; one that
+    differs between runs (an object's address) makes every retry a new request.
+    """
+    user, session = call.context.get("user"), call.context.get("session")
+    text = json_text([call.action, _canonical(dict(call.args)), _canonical(user), _canonical(session)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+    if isinstance(value, Mapping):
+        return {"mapping": sorted([_canonical(k), _canonical(v)] for k, v in value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return {"set": sorted((_canonical(v) for v in value), key=repr)}
+    return {type(value).__qualname__: repr(value)}
+
+
+@dataclass(frozen=True)
 class ApprovalRequest:
     """A call that a rule says needs approval: show it to a human or a program.
 
     ``call`` is exactly what will run if approved; ``decision`` names the rule
-    and its reason.
+    and its reason. ``id`` names the request (``gov.approvals.approve(id)``);
+    ``digest`` is the SHA-256 the approval is bound to (``call_digest``);
+    ``created`` and ``expires`` are Unix times (``expires`` None: never).
+    ``quorum`` is how many distinct people must approve; ``approvals`` are the
+    answers given so far.
     """
 
     call: Call
     decision: Decision
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: float = field(default_factory=time.time)
+    expires: float | None = None
+    digest: str = ""
+    quorum: int = 1
+    approvals: tuple[ApprovalResponse, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            object.__setattr__(self, "digest", call_digest(self.call))
 
     @property
     def action(self) -> str:
@@ -51,14 +132,34 @@ class ApprovalRequest:
         """Why approval is needed."""
         return self.decision.reason
 
+    @property
+    def requester(self) -> str | None:
+        """Who made the call (``ctx('user')``): never one of its approvers."""
+        user = self.call.context.get("user")
+        return None if user is None else str(user)
 
-@dataclass(frozen=True, slots=True)
+
+#: What a response may ask to remember for the rest of the session: this
+#: action whatever its arguments, or only calls with these very arguments.
+Remember = Literal["action", "args"]
+
+
+@dataclass(frozen=True)
 class ApprovalResponse:
-    """An approver's answer: ``approved``, and optionally who and why."""
+    """An approver's answer: ``approved``, and optionally who and why.
+
+    ``args`` (approving only) changes arguments before the call runs — lower an
+    amount, drop a recipient; the changed call is judged by the policy again
+    and runs only if that allows it. ``remember`` (approving only) lets later
+    calls in the same session through without asking: ``"action"`` (any
+    arguments) or ``"args"`` (the same ones), unless the rule forbids it.
+    """
 
     approved: bool
     by: str | None = None
     reason: str | None = None
+    args: Mapping[str, Any] | None = None
+    remember: Remember | None = None
 
     def __post_init__(self) -> None:
         if type(self.approved) is not bool:
@@ -67,17 +168,136 @@ class ApprovalResponse:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"ApprovalResponse.{name} must be a string, got {show(value)}")
+        if self.args is not None:
+            if not isinstance(self.args, Mapping) or not all(isinstance(k, str) for k in self.args):
+                raise TypeError(
+                    f"ApprovalResponse.args must map argument names to values, got {show(self.args)}"
+                )
+            if not self.approved:
+                raise TypeError(
+                    "ApprovalResponse.args changes the arguments of an approved call, not a refused one"
+                )
+        if self.remember is not None:
+            if self.remember not in ("action", "args"):
+                raise TypeError(
+                    f"ApprovalResponse.remember must be 'action' or 'args', got {show(self.remember)}"
+                )
+            if not self.approved:
+                raise TypeError("ApprovalResponse.remember applies to an approval, not a refusal")
 
 
-Answer = bool | ApprovalResponse
-#: ``(ApprovalRequest) -> bool | ApprovalResponse``, or an awaitable of either.
+@dataclass(frozen=True)
+class ApprovalRules:
+    """How the approvals of one rule are given (``require_approval(..., timeout=, quorum=,
+    approvers=, rememberable=)``).
+
+    ``timeout``: seconds the approver has (else the governor's). ``quorum``: how
+    many distinct people must approve (two for a wire transfer). ``approvers``:
+    who may (their ids, or a predicate on the id); any approval then needs a
+    ``by``. The caller (``ctx('user')``) never approves its own call.
+    ``rememberable=False``: "remember for this session" is refused.
+    """
+
+    timeout: float | None = None
+    quorum: int = 1
+    approvers: tuple[str, ...] | Callable[[str], bool] | None = None
+    rememberable: bool = True
+
+    def __post_init__(self) -> None:
+        from guardrails.errors import PolicyError
+
+        if self.timeout is not None and not (
+            isinstance(self.timeout, (int, float)) and not isinstance(self.timeout, bool) and self.timeout > 0
+        ):
+            raise PolicyError(
+                f"an approval timeout is a positive number of seconds, got {show(self.timeout)}"
+            )
+        if type(self.quorum) is not int or self.quorum < 1:
+            raise PolicyError(
+                f"an approval quorum is a whole number of people from 1, got {show(self.quorum)}"
+            )
+        approvers = self.approvers
+        if approvers is not None and not callable(approvers):
+            if isinstance(approvers, str) or not all(isinstance(a, str) and a for a in approvers):
+                raise PolicyError(f"approvers are a list of ids or a predicate, got {show(approvers)}")
+            object.__setattr__(self, "approvers", tuple(approvers))
+        if type(self.rememberable) is not bool:
+            raise PolicyError(f"rememberable must be True or False, got {show(self.rememberable)}")
+
+    @property
+    def named(self) -> bool:
+        """Whether approvals must say who gave them (a quorum or a list of approvers)."""
+        return self.quorum > 1 or self.approvers is not None
+
+    def refusal(self, by: str | None, requester: str | None) -> str | None:
+        """Why ``by`` may not approve a call of ``requester``; None when they may."""
+        if by is None:
+            return "an approval must say who gave it (by=...)" if self.named else None
+        if requester is not None and by == requester:
+            return f"{by!r} made the call and cannot approve it"
+        approvers = self.approvers
+        if approvers is None:
+            return None
+        if callable(approvers):
+            try:
+                allowed = approvers(by) is True
+            except Exception as exc:  # noqa: BLE001 - a failing predicate says no
+                return f"the approvers check failed for {by!r} ({type(exc).__name__}: {exc})"
+        else:
+            allowed = by in approvers
+        return None if allowed else f"{by!r} is not one of the approvers of this rule"
+
+    def to_doc(self, *, callables: bool = False) -> dict[str, Any]:
+        """The document form: ``{timeout = 60, quorum = 2, approvers = [...], rememberable = false}``.
+
+        A predicate has none (unless ``callables``, for fingerprints: then it is named).
+        """
+        from guardrails.errors import PolicyError
+
+        doc: dict[str, Any] = {}
+        if self.timeout is not None:
+            doc["timeout"] = self.timeout
+        if self.quorum != 1:
+            doc["quorum"] = self.quorum
+        approvers = self.approvers
+        if callable(approvers):
+            if not callables:
+                raise PolicyError(
+                    "approvers given as a predicate are Python code, not data: no document form"
+                )
+            doc["approvers"] = {"callable": self.fingerprint()}
+        elif approvers is not None:
+            doc["approvers"] = list(approvers)
+        if not self.rememberable:
+            doc["rememberable"] = False
+        return doc
+
+    def fingerprint(self) -> str:
+        """Stable text telling these apart (part of a rule's derived id)."""
+        approvers = self.approvers
+        named = (
+            f"{getattr(approvers, '__module__', '?')}.{getattr(approvers, '__qualname__', type(approvers).__name__)}"
+            if callable(approvers)
+            else approvers
+        )
+        return repr((self.timeout, self.quorum, named, self.rememberable))
+
+
+#: The approval rules of a rule that sets none.
+DEFAULT_RULES: Final = ApprovalRules()
+
+
+Answer = bool | ApprovalResponse | Pending
+#: ``(ApprovalRequest) -> bool | ApprovalResponse | PENDING``, or an awaitable of either.
 Approver = Callable[[ApprovalRequest], Answer | Awaitable[Answer]]
 
 
-def as_response(answer: object) -> ApprovalResponse | None:
-    """Return an approver's answer as a response, or None if it is not one."""
+def as_response(answer: object) -> ApprovalResponse | Pending | None:
+    """Return an approver's answer as a response (or ``PENDING``), or None if it is neither."""
     if type(answer) is bool:
         return ApprovalResponse(answer)
+    if answer is PENDING:
+        return PENDING
     if isinstance(answer, ApprovalResponse) and type(answer.approved) is bool:
         return answer  # a subclass that skipped the check cannot approve with a truthy "no"
     return None

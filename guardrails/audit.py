@@ -52,13 +52,26 @@ class Outcome(str, Enum):
 
 
 class AuditApproval(BaseModel):
-    """What the approver answered, and who."""
+    """What the approver answered, and who.
+
+    ``status``: ``approved``, ``remembered`` (an approval remembered for the
+    session), ``refused`` (a person said no), ``timed_out``, ``failed`` (the
+    approver broke, or answered what cannot be an answer), ``expired``,
+    ``pending`` (a person decides later). ``request_id`` names the request;
+    ``approvers`` are everyone who approved it (a quorum has several);
+    ``edited`` is True when the approver changed the arguments (``args``
+    then holds what ran).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     approved: bool
     by: str | None = None
     reason: str | None = None
+    status: str | None = None
+    request_id: str | None = None
+    approvers: tuple[str, ...] = ()
+    edited: bool = False
 
 
 class AuditRecord(BaseModel):

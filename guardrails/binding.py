@@ -47,6 +47,22 @@ class Binder:
         result: dict[str, Any] = self.bind_function(*args, **kwargs)
         return result
 
+    def unbind(self, bound: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The ``(args, kwargs)`` that bind to ``bound`` (to call the tool with changed arguments)."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        named = set()
+        for p in self.signature.parameters.values():
+            named.add(p.name)
+            if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD):
+                args.append(bound[p.name])
+            elif p.kind is _P.VAR_POSITIONAL:
+                args.extend(bound[p.name])
+            elif p.kind is _P.KEYWORD_ONLY:
+                kwargs[p.name] = bound[p.name]
+        kwargs.update((name, value) for name, value in bound.items() if name not in named)  # **kwargs
+        return tuple(args), kwargs
+
 
 def _compile(signature: inspect.Signature, name: str, qualname: str) -> Callable[..., dict[str, Any]]:
     namespace: dict[str, Any] = {}

@@ -8,7 +8,7 @@ from guardrails.rules import Effect, Rule
 from guardrails.values import brief
 
 if TYPE_CHECKING:
-    from guardrails.approvals import ApprovalResponse
+    from guardrails.approvals import ApprovalRequest, ApprovalResponse
     from guardrails.call import Call
 
 __all__ = ["DEFAULT_RULE_ID", "Decision", "RuleOutcome", "RuleResult"]
@@ -60,6 +60,8 @@ class Decision:
         "call",
         "outcomes",
         "approval",
+        "approval_status",
+        "approval_request",
         "version",
         "enforced",
         "decided",
@@ -78,6 +80,8 @@ class Decision:
         version: str = "",
         enforced: bool = True,
         decided: Effect | None = None,
+        approval_status: str | None = None,
+        approval_request: ApprovalRequest | None = None,
     ) -> None:
         self.effect = effect
         #: What the policy (or the kill switch) decided, before an approver answered.
@@ -88,6 +92,11 @@ class Decision:
         # every call; ``results`` turns them into RuleResult when asked.
         self.outcomes = outcomes
         self.approval = approval
+        #: How approval went: approved, remembered, refused, timed_out, failed,
+        #: expired or pending (None: none was needed).
+        self.approval_status = approval_status
+        #: The request the approver was asked (None: none was made).
+        self.approval_request = approval_request
         self.version = version
         self.enforced = enforced
         self._reason = reason
@@ -147,6 +156,8 @@ class Decision:
             "version": self.version,
             "enforced": self.enforced,
             "decided": self.decided,
+            "approval_status": self.approval_status,
+            "approval_request": self.approval_request,
         }
         fields.update(changes)
         return Decision(**fields)

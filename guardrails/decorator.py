@@ -195,7 +195,8 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
                 settle(setup.store, "commit", *held, call)
                 return result
         decision = setup.policy.decision(call, winner, outcomes)
-        return drive_sync(call_flow(setup, decision, live), wrapped, args, kwargs)
+        unbind = spec.binder.unbind if instance is None else spec.method_binder().unbind
+        return drive_sync(call_flow(setup, decision, live, unbind), wrapped, args, kwargs)
 
     return wrapper
 
@@ -231,7 +232,8 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
                 settle(setup.store, "commit", *held, call)
                 return result
         decision = setup.policy.decision(call, winner, outcomes)
-        return await drive_async(call_flow(setup, decision, live), wrapped, args, kwargs)
+        unbind = spec.binder.unbind if instance is None else spec.method_binder().unbind
+        return await drive_async(call_flow(setup, decision, live, unbind), wrapped, args, kwargs)
 
     return wrapper
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from guardrails.approvals import ApprovalRules
 from guardrails.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.document_errors import explain, in_source
 from guardrails.errors import PolicyError
@@ -78,8 +79,23 @@ def policy_from_document(
         try:
             when = None if rule.when is None else condition_from_doc(rule.when, f"{where}.when")
             limit = None if rule.limit is None else _limit_from_doc(rule.limit)
+            approval = None
+            if rule.approval is not None:
+                try:
+                    approval = ApprovalRules(**rule.approval.model_dump())
+                except PolicyError as exc:
+                    raise PolicyError(f"approval: {exc}") from None
             rules.append(
-                Rule(rule.action, rule.effect, when, rule.reason, rule.id, shadow=rule.shadow, limit=limit)
+                Rule(
+                    rule.action,
+                    rule.effect,
+                    when,
+                    rule.reason,
+                    rule.id,
+                    shadow=rule.shadow,
+                    limit=limit,
+                    approval=approval,
+                )
             )
         except PolicyError as exc:
             message = str(exc) if str(exc).startswith("rules[") else f"{where}: {exc}"
@@ -209,6 +225,8 @@ def rule_to_doc(rule: Rule, *, callables: bool = False) -> dict[str, Any]:
         doc["shadow"] = True
     if rule.limit is not None:
         doc["limit"] = rule.limit.to_doc()
+    if rule.approval is not None:
+        doc["approval"] = rule.approval.to_doc(callables=callables)
     return doc
 
 

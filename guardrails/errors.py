@@ -5,6 +5,8 @@ One shallow tree; every error carries the data a handler needs::
     GovernanceError
      ├─ ActionDenied         the tool did not run (.decision, .call)
      │   └─ ApprovalDenied   a human or program said no, or the approval failed
+     ├─ ApprovalPending      a person decides later; retry the same call then (.request)
+     ├─ ApprovalError        gov.approvals could not approve or deny (unknown, decided, ineligible)
      ├─ PolicyError          a policy is invalid (also a ValueError)
      ├─ ConfigurationError   hooks wired in a way that cannot work (also a TypeError)
      └─ AuditError           an audit sink failed before the tool ran
@@ -18,12 +20,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from guardrails.approvals import ApprovalRequest
     from guardrails.call import Call
     from guardrails.decision import Decision
 
 __all__ = [
     "ActionDenied",
     "ApprovalDenied",
+    "ApprovalError",
+    "ApprovalPending",
     "AuditError",
     "ConfigurationError",
     "EvaluationError",
@@ -58,6 +63,29 @@ class ApprovalDenied(ActionDenied):
     def _message(self) -> str:
         d = self.decision
         return f"{d.call.action!r} not approved (rule {d.rule_id!r}): {d.reason}"
+
+
+class ApprovalPending(GovernanceError):
+    """A call waits for a person's approval: the tool did not run.
+
+    ``request`` is the ``ApprovalRequest`` (its ``id`` is what
+    ``gov.approvals.approve`` takes). Retry the identical call once it is
+    decided: approved, it runs once; refused, it is denied.
+    """
+
+    def __init__(self, request: ApprovalRequest, why: str = "waiting for approval") -> None:
+        self.request = request
+        self.decision = request.decision
+        self.call = request.call
+        super().__init__(
+            f"{request.action!r} did not run: {why} (request {request.id}, rule {request.rule_id!r}: "
+            f"{request.reason})"
+        )
+
+
+class ApprovalError(GovernanceError):
+    """``gov.approvals`` could not approve or deny a request: unknown, expired or
+    already decided, or the person may not approve it."""
 
 
 class PolicyError(GovernanceError, ValueError):

@@ -8,28 +8,28 @@ Everything that can go wrong on the way ends with the tool not run.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
-from guardrails.approvals import ApprovalRequest, Approver, as_response
+from guardrails.approvals import Approver
+from guardrails.approving import Approvals, ask
 from guardrails.audit import AuditSink, Outcome
 from guardrails.call import Call
 from guardrails.decision import Decision
-from guardrails.errors import ActionDenied, ApprovalDenied, AuditError, ConfigurationError
+from guardrails.errors import ActionDenied, ApprovalDenied, ApprovalPending, AuditError, ConfigurationError
 from guardrails.history import note
 from guardrails.limiting import Limiter, token_for
 from guardrails.policy import Policy
 from guardrails.recording import OnAuditError, Recorder, describe_error
 from guardrails.rules import Effect, Rule
 from guardrails.state import MemoryStore, Store, StoreError
-from guardrails.steps import AskApprover, HandleDenial, Raised, RunTool, Step
-from guardrails.values import show
+from guardrails.steps import HandleDenial, Raised, RunTool, Step
 
 __all__ = ["Block", "Mode", "OnDeny", "Setup", "call_flow"]
 
@@ -38,6 +38,8 @@ logger = logging.getLogger("guardrails")
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
 OnDeny = Callable[[ActionDenied], Any]
 Mode = Literal["enforce", "shadow"]
+#: Arguments by name back to ``(args, kwargs)`` for the tool (``Binder.unbind``).
+Unbind = Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class Setup:
     on_audit_error: OnAuditError = "deny"
     store: Store = field(default_factory=MemoryStore)
     blocks: tuple[Block, ...] = ()
+    #: Seconds a deferred request can be decided and its decision used (None: no end).
+    approval_expiry: float | None = 86_400.0
+    #: Deferred requests that may wait at once in one session (floods are refused).
+    max_pending: int = 10
+    approvals: Approvals | None = None
     #: Nothing to record, block or shadow: an allowed call may skip the flow.
     fast: bool = field(init=False, default=False)
 
@@ -70,12 +77,16 @@ class Setup:
 
 
 def call_flow(
-    setup: Setup, decision: Decision, live: Callable[[], Setup] | None = None
+    setup: Setup,
+    decision: Decision,
+    live: Callable[[], Setup] | None = None,
+    unbind: Unbind | None = None,
 ) -> Generator[Step, Any, Any]:
     """From the policy's decision to the tool's result (or the denial).
 
     ``live`` returns the governor's setup now: a block set while a human was
-    deciding still stops the call.
+    deciding still stops the call. ``unbind`` turns arguments by name back
+    into ``(args, kwargs)``, for an approver that changed them.
     """
     call = decision.call
     recorder = Recorder(setup)
@@ -99,10 +110,11 @@ def call_flow(
                     decision.rule_id,
                 ):
                     recorder.record(shadow, None)
-        return (yield from _run(setup, decision, live, recorder, limiter))
+        return (yield from _run(setup, decision, live, recorder, unbind))
     finally:
-        if limiter is not None:
-            limiter.release()  # unless the tool ran and it was committed: nothing held stays held
+        for held in (limiter, recorder.limiter):
+            if held is not None:
+                held.release()  # unless the tool ran and it was committed: nothing held stays held
 
 
 def _run(
@@ -110,22 +122,34 @@ def _run(
     decision: Decision,
     live: Callable[[], Setup] | None,
     recorder: Recorder,
-    limiter: Limiter | None,
+    unbind: Unbind | None,
 ) -> Generator[Step, Any, Any]:
     call = decision.call
+    limiter = recorder.limiter
+    arguments = None
     needed_approval = decision.enforced and decision.effect is Effect.REQUIRE_APPROVAL
     if needed_approval:
         try:
-            decision = yield from _approve(setup, decision)
+            if setup.approvals is None:
+                raise ConfigurationError("approvals need a Governor")  # pragma: no cover - always set
+            decision = yield from ask(setup, decision, setup.approvals)
         except BaseException as exc:  # a misconfigured approver, Ctrl-C, a cancelled task
             with contextlib.suppress(AuditError):  # the original error matters more
                 recorder.record(
                     _denied(decision, f"approval interrupted ({describe_error(exc)})"), Outcome.NOT_RUN
                 )
             raise
+        if decision.approval_status == "pending":
+            recorder.record(decision, Outcome.NOT_RUN)
+            assert decision.approval_request is not None
+            raise ApprovalPending(decision.approval_request)
         if decision.allowed and live is not None:
             decision = _blocked(live(), decision) or decision
-        if decision.allowed and limiter is not None:
+        if decision.allowed and decision.approval is not None and decision.approval.args is not None:
+            decision, arguments = _edited(setup, decision, recorder, unbind)
+            call = decision.call
+            limiter = recorder.limiter
+        elif decision.allowed and limiter is not None:
             try:
                 limiter.approved()
             except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
@@ -145,7 +169,7 @@ def _run(
         return (yield HandleDenial(setup.on_deny, denial))
     recorder.record(decision, Outcome.STARTED)
     started = time.perf_counter()
-    result = yield RunTool()
+    result = yield RunTool(arguments)
     if type(result) is Raised:
         if limiter is not None:
             limiter.release()  # a tool that failed does not use up the budget
@@ -155,6 +179,56 @@ def _run(
             limiter.commit()
         recorder.record_after(decision, Outcome.RETURNED, started)
     return result
+
+
+def _edited(
+    setup: Setup, decision: Decision, recorder: Recorder, unbind: Unbind | None
+) -> tuple[Decision, tuple[tuple[Any, ...], dict[str, Any]] | None]:
+    """The approver changed the arguments: judge the changed call again. It runs only
+    if the policy allows it, or asks approval of the very rule just approved."""
+    call, changes = decision.call, decision.approval.args if decision.approval else None
+    assert changes is not None
+    unknown = sorted(set(changes) - set(call.args))
+    if unknown or unbind is None:
+        why = (
+            f"arguments the tool does not have: {', '.join(map(repr, unknown))}"
+            if unknown
+            else "nothing to call"
+        )
+        return _denied(decision, f"the approver changed {why}"), None
+    edited = Call(call.action, MappingProxyType({**call.args, **changes}), call.context, call.call_id)
+    if recorder.limiter is not None:
+        recorder.limiter.release()  # the share of the arguments first asked about
+        recorder.limiter = None
+    again = setup.policy.decide(edited)
+    stateful = setup.policy.stateful_for(edited.action)
+    if stateful:
+        recorder.limiter = Limiter(setup.store, stateful, edited, record=bool(setup.sinks))
+        again = recorder.limiter.decide(again)
+    changed = decision.replace(call=edited)
+    # Approval rules the first arguments did not meet were not what the person approved.
+    unapproved = sorted(_asking(again) - _asking(decision))
+    same_rule = again.effect is Effect.REQUIRE_APPROVAL and not unapproved
+    if again.effect is Effect.REQUIRE_APPROVAL and unapproved:
+        why = f"require_approval by rule {unapproved[0]!r}, which was not asked"
+        return _denied(changed, f"the changed arguments are not allowed: {why}"), None
+    if not (again.effect is Effect.ALLOW or same_rule):
+        why = f"{again.effect.value} by rule {again.rule_id!r} ({again.reason})"
+        return _denied(changed, f"the changed arguments are not allowed: {why}"), None
+    if same_rule and recorder.limiter is not None:
+        try:
+            recorder.limiter.approved()
+        except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
+            return _denied(changed, f"the state store failed to count the approved call ({exc})"), None
+    try:
+        return changed, unbind(edited.args)
+    except Exception as exc:  # noqa: BLE001 - the tool cannot be called with them
+        return _denied(changed, f"the changed arguments cannot be passed to the tool ({exc})"), None
+
+
+def _asking(decision: Decision) -> set[str]:
+    """The ids of the approval rules that apply to the decision's call."""
+    return {r.id for r, matched, _ in decision.outcomes if matched and r.effect is Effect.REQUIRE_APPROVAL}
 
 
 def _note(setup: Setup, call: Call, limiter: Limiter | None) -> str | None:
@@ -176,40 +250,6 @@ def _blocked(setup: Setup, decision: Decision) -> Decision | None:
                 Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
             )
     return None
-
-
-def _approve(setup: Setup, decision: Decision) -> Generator[Step, Any, Decision]:
-    """Ask the approver; every way it can fail ends in a denial that says why."""
-    if setup.approver is None:
-        return _refused(decision, "no approver is configured")
-    timeout = setup.approval_timeout
-    started = time.monotonic()
-    try:
-        answer = yield AskApprover(setup.approver, ApprovalRequest(decision.call, decision), timeout)
-    except (ConfigurationError, GeneratorExit):
-        raise
-    except (TimeoutError, asyncio.TimeoutError):  # one class since Python 3.11, two before
-        return _refused(decision, f"no answer within {timeout:g}s")
-    except Exception as exc:  # noqa: BLE001 - an approver that breaks says no
-        return _refused(decision, f"the approver failed ({type(exc).__name__}: {exc})")
-    response = as_response(answer)
-    if response is None:
-        return _refused(decision, f"the approver returned {show(answer)}, not a bool or ApprovalResponse")
-    if timeout is not None and time.monotonic() - started > timeout:
-        return _refused(decision, f"the answer came after the {timeout:g}s timeout")
-    who = f" by {response.by}" if response.by else ""
-    why = f": {response.reason}" if response.reason else ""
-    if response.approved:
-        return decision.replace(
-            effect=Effect.ALLOW, approval=response, reason=f"{decision.reason}; approved{who}{why}"
-        )
-    return decision.replace(
-        effect=Effect.DENY, approval=response, reason=f"{decision.reason}; refused{who}{why}"
-    )
-
-
-def _refused(decision: Decision, why: str) -> Decision:
-    return _denied(decision, f"not approved: {why}")
 
 
 def _denied(decision: Decision, why: str) -> Decision:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from guardrails.approvals import Approver
+from guardrails.approving import Approvals
 from guardrails.audit import AuditSink
 from guardrails.call import Call
 from guardrails.context import current_context
@@ -66,8 +67,12 @@ class Governor:
         mode: Mode = "enforce",
         on_audit_error: OnAuditError = "deny",
         store: Store | None = None,
+        approval_expiry: float | None = 86_400.0,
+        max_pending: int = 10,
     ) -> None:
-        self._setup = Setup(_unconfigured())
+        #: The requests a person decides later: ``pending()``, ``approve(id, by=...)``, ``deny(...)``.
+        self.approvals = Approvals(self)
+        self._setup = Setup(_unconfigured(), approvals=self.approvals)
         self._lock = threading.Lock()  # serialises writers; readers never wait
         self._load_lock = threading.Lock()
         self.configure(
@@ -79,6 +84,8 @@ class Governor:
             mode=mode,
             on_audit_error=on_audit_error,
             store=MemoryStore() if store is None else store,
+            approval_expiry=approval_expiry,
+            max_pending=max_pending,
         )
 
     def configure(
@@ -92,6 +99,8 @@ class Governor:
         mode: Mode = _UNSET,
         on_audit_error: OnAuditError = _UNSET,
         store: Store = _UNSET,
+        approval_expiry: float | None = _UNSET,
+        max_pending: int = _UNSET,
     ) -> None:
         """Change some parts at once; calls already under way keep what they started with.
 
@@ -120,6 +129,20 @@ class Governor:
                     f"approval_timeout must be a positive number, got {show(approval_timeout)}"
                 )
             changes["approval_timeout"] = approval_timeout
+        if approval_expiry is not _UNSET:
+            if approval_expiry is not None and not (
+                isinstance(approval_expiry, (int, float))
+                and not isinstance(approval_expiry, bool)
+                and approval_expiry > 0
+            ):
+                raise ConfigurationError(
+                    f"approval_expiry must be a positive number of seconds, got {show(approval_expiry)}"
+                )
+            changes["approval_expiry"] = approval_expiry
+        if max_pending is not _UNSET:
+            if type(max_pending) is not int or max_pending < 0:
+                raise ConfigurationError(f"max_pending must be a whole number, got {show(max_pending)}")
+            changes["max_pending"] = max_pending
         if mode is not _UNSET:
             if mode not in ("enforce", "shadow"):
                 raise ConfigurationError(f"mode must be 'enforce' or 'shadow', got {show(mode)}")
@@ -320,6 +343,8 @@ def configure(
     mode: Mode = _UNSET,
     on_audit_error: OnAuditError = _UNSET,
     store: Store = _UNSET,
+    approval_expiry: float | None = _UNSET,
+    max_pending: int = _UNSET,
 ) -> Governor:
     """Configure the default governor (only the parts given change); returns it."""
     _default.configure(
@@ -331,5 +356,7 @@ def configure(
         mode=mode,
         on_audit_error=on_audit_error,
         store=store,
+        approval_expiry=approval_expiry,
+        max_pending=max_pending,
     )
     return _default

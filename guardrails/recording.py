@@ -22,6 +22,7 @@ from guardrails.errors import AuditError
 from guardrails.values import brief
 
 if TYPE_CHECKING:
+    from guardrails.call import Call
     from guardrails.decision import Decision
     from guardrails.flow import Setup
     from guardrails.limiting import Limiter
@@ -36,12 +37,13 @@ OnAuditError = Literal["deny", "allow"]
 class Recorder:
     """The records of one call. Arguments are made safe and redacted once, on first use."""
 
-    __slots__ = ("setup", "limiter", "_view", "_base_for", "_base")
+    __slots__ = ("setup", "limiter", "_view", "_view_for", "_base_for", "_base")
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
         self.limiter: Limiter | None = None  # the call's limits, told in every record
         self._view: AuditView | None = None
+        self._view_for: Call | None = None  # an approver's edit makes another call
         self._base_for: Decision | None = None
         self._base: dict[str, Any] = {}
 
@@ -131,17 +133,16 @@ class Recorder:
         return trusted_record(fields)
 
     def _view_of(self, decision: Decision) -> AuditView:
-        view = self._view
-        if view is None:
-            call = decision.call
+        view, call = self._view, decision.call
+        if view is None or self._view_for is not call:
             view = self._view = self.setup.policy.redaction.view(call.args, call.context)
+            self._view_for = call
         return view
 
     def _fields(self, decision: Decision, denied_by: str | None) -> dict[str, Any]:
         """What every record of this decision says (made once per decision)."""
         call = decision.call
         view = self._view_of(decision)
-        approval = decision.approval
         reason = decision.reason if denied_by is None else f"{decision.reason}; {denied_by}"
         fields = default_fields()
         fields.update(
@@ -158,16 +159,27 @@ class Recorder:
                 "reason": view.scrub(reason),
                 "enforced": decision.enforced,
                 "policy_version": decision.version,
-                "approval": None
-                if approval is None
-                else AuditApproval(
-                    approved=approval.approved,
-                    by=approval.by,
-                    reason=None if approval.reason is None else view.scrub(approval.reason),
-                ),
+                "approval": _approval(decision, view),
             }
         )
         return fields
+
+
+def _approval(decision: Decision, view: AuditView) -> AuditApproval | None:
+    """What the audit record says of the approval, if one was asked or remembered."""
+    response, status, request = decision.approval, decision.approval_status, decision.approval_request
+    if response is None and status is None:
+        return None
+    approvers = () if request is None else tuple(a.by for a in request.approvals if a.by is not None)
+    return AuditApproval(
+        approved=decision.allowed if status is not None else bool(response and response.approved),
+        by=None if response is None else response.by,
+        reason=None if response is None or response.reason is None else view.scrub(response.reason),
+        status=status,
+        request_id=None if request is None else request.id,
+        approvers=approvers,
+        edited=response is not None and response.args is not None,
+    )
 
 
 def record_event(sinks: Sequence[AuditSink], kind: str, **fields: Any) -> None:

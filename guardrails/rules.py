@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable
 from enum import Enum
 
+from guardrails.approvals import ApprovalRules
 from guardrails.conditions import Condition, ConditionLike, as_condition
 from guardrails.errors import PolicyError
 from guardrails.limits import Limit
@@ -63,6 +65,7 @@ class Rule:
         "id",
         "shadow",
         "limit",
+        "approval",
         "stateful",
         "counter",
         "is_glob",
@@ -82,6 +85,7 @@ class Rule:
         *,
         shadow: bool = False,
         limit: Limit | None = None,
+        approval: ApprovalRules | None = None,
     ) -> None:
         if not isinstance(action, str) or not ACTION.fullmatch(action):
             raise PolicyError(
@@ -109,6 +113,14 @@ class Rule:
             if shadow:
                 raise PolicyError("a shadow rule cannot have a limit: it would count calls it does not judge")
         self.limit = limit
+        if approval is not None:
+            if not isinstance(approval, ApprovalRules):
+                raise PolicyError(f"rule approval must be ApprovalRules, got {show(approval)}")
+            if self.effect is not Effect.REQUIRE_APPROVAL:
+                raise PolicyError("approval options go on a require_approval rule")
+            if approval == ApprovalRules():
+                approval = None  # the defaults: the same rule as one without
+        self.approval = approval
         if self.when is not None and next(self.when.histories(), None) is not None:
             if self.effect is Effect.ALLOW:
                 raise PolicyError(
@@ -156,6 +168,8 @@ class Rule:
             content.append("shadow")
         if self.limit is not None:
             content.append(self.limit.fingerprint())
+        if self.approval is not None:
+            content.append(self.approval.fingerprint())
         if not content:
             return base
         digest = hashlib.sha256("\0".join(content).encode()).hexdigest()[:8]
@@ -169,7 +183,14 @@ class Rule:
     def with_id(self, id: str) -> Rule:
         """Return a copy of this rule with another id."""
         return Rule(
-            self.action, self.effect, self.when, self.given_reason, id, shadow=self.shadow, limit=self.limit
+            self.action,
+            self.effect,
+            self.when,
+            self.given_reason,
+            id,
+            shadow=self.shadow,
+            limit=self.limit,
+            approval=self.approval,
         )
 
     def __repr__(self) -> str:
@@ -182,6 +203,8 @@ class Rule:
             parts.append("shadow=True")
         if self.limit is not None:
             parts.append(f"limit={self.limit!r}")
+        if self.approval is not None:
+            parts.append(f"approval={self.approval!r}")
         return f"{self.effect.value}({', '.join(parts)})"
 
 
@@ -222,10 +245,25 @@ def require_approval(
     id: str | None = None,
     shadow: bool = False,
     limit: Limit | None = None,
+    timeout: float | None = None,
+    quorum: int = 1,
+    approvers: Iterable[str] | Callable[[str], bool] | None = None,
+    rememberable: bool = True,
 ) -> Rule:
     """A rule that sends ``action`` to the approver when ``when`` holds (or cannot be evaluated).
 
     With ``limit`` (``rate(...)``, ``budget(...)``) only the calls that would
-    go over the limit need approval.
+    go over the limit need approval. ``timeout`` (seconds) overrides the
+    governor's; ``quorum`` distinct people must approve; ``approvers`` (ids, or
+    a predicate on the id) are the ones who may; ``rememberable=False`` refuses
+    "remember for this session". Nobody approves their own call.
     """
-    return Rule(action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow, limit=limit)
+    approval = ApprovalRules(
+        timeout,
+        quorum,
+        approvers if approvers is None or callable(approvers) else tuple(approvers),
+        rememberable,
+    )
+    return Rule(
+        action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow, limit=limit, approval=approval
+    )

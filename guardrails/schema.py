@@ -243,6 +243,15 @@ class LimitDoc(_Model):
     key: list[KeyPartDoc] = Field(default_factory=list, description="What the counter is kept per.")
 
 
+class ApprovalDoc(_Model):
+    """How a require_approval rule's approvals are given."""
+
+    timeout: StrictInt | StrictFloat | None = Field(None, description="Seconds the approver has.")
+    quorum: StrictInt = Field(1, description="How many distinct people must approve.")
+    approvers: list[StrictStr] | None = Field(None, description="Who may approve (ids).")
+    rememberable: StrictBool = Field(True, description="Whether 'remember for this session' is allowed.")
+
+
 class RuleDoc(_Model):
     """One rule: ``effect`` for ``action`` when ``when`` holds."""
 
@@ -254,6 +263,9 @@ class RuleDoc(_Model):
     shadow: StrictBool = Field(False, description="Record what the rule would decide, without enforcing it.")
     limit: LimitDoc | None = Field(
         None, description="Apply only when this limit is reached (deny or approval rules)."
+    )
+    approval: ApprovalDoc | None = Field(
+        None, description="How approvals are given (require_approval rules)."
     )
 
 

@@ -48,17 +48,27 @@ class Raised:
 
 
 class RunTool(Step):
-    """Run the governed function itself; what it raises comes back as ``Raised``."""
+    """Run the governed function itself; what it raises comes back as ``Raised``.
 
-    __slots__ = ()
+    ``arguments`` (``(args, kwargs)``) replace the caller's: an approver changed them.
+    """
+
+    __slots__ = ("arguments",)
+
+    def __init__(self, arguments: tuple[tuple[Any, ...], Mapping[str, Any]] | None = None) -> None:
+        self.arguments = arguments
 
     def run_sync(self, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        if self.arguments is not None:
+            args, kwargs = self.arguments
         try:
             return tool(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - recorded by the flow, re-raised by the driver
             return Raised(exc)
 
     async def run_async(self, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        if self.arguments is not None:
+            args, kwargs = self.arguments
         try:
             return await tool(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - recorded by the flow, re-raised by the driver

@@ -93,7 +93,16 @@ class TestRecord:
         )
         refund("A-2", 500.0)
         record = audit.records[-1]
-        assert record.approval == g.AuditApproval(approved=True, by="carol", reason="ok'd")
+        approval = record.approval
+        assert approval is not None and approval.request_id
+        assert approval == g.AuditApproval(
+            approved=True,
+            by="carol",
+            reason="ok'd",
+            status="approved",
+            request_id=approval.request_id,
+            approvers=("carol",),
+        )
         assert record.approved_by == "carol"
         assert record.effect == "allow" and record.rule_id == "large"
 

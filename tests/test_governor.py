@@ -168,7 +168,7 @@ class TestFailClosedApprovals:
         ("approver", "message"),
         [
             (_raise, "the approver failed (ConnectionError: slack is down)"),
-            (lambda r: "yes", "returned str 'yes', not a bool or ApprovalResponse"),
+            (lambda r: "yes", "returned str 'yes', not a bool, ApprovalResponse or PENDING"),
             (lambda r: None, "returned None"),
             (lambda r: 1, "returned int 1"),
             (lambda r: [True], "returned list"),
@@ -253,7 +253,7 @@ class TestFailClosedApprovals:
                 pass
 
         tools = Tools(approver=lambda r: Sloppy("no"))  # type: ignore[arg-type]
-        with pytest.raises(g.ApprovalDenied, match="not a bool or ApprovalResponse"):
+        with pytest.raises(g.ApprovalDenied, match="not a bool, ApprovalResponse or PENDING"):
             tools.call(500, False)
         assert tools.ran == []
 

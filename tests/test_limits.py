@@ -336,9 +336,9 @@ class TestFailClosed:
         flows: list[g.Decision] = []
         real = guardrails.decorator.call_flow
 
-        def counting(setup: Any, decision: g.Decision, live: Any = None) -> Any:
+        def counting(setup: Any, decision: g.Decision, *rest: Any) -> Any:
             flows.append(decision)
-            return real(setup, decision, live)
+            return real(setup, decision, *rest)
 
         monkeypatch.setattr(guardrails.decorator, "call_flow", counting)
         agent = Agent(audit=None)

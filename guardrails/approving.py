@@ -1,0 +1,450 @@
+"""Asking for approval: the approver, a quorum, session memory and deferred requests.
+
+``ask`` is the part of a call's flow that turns a ``require_approval``
+decision into an approved or a refused one (or raises ``ApprovalPending``).
+``Approvals`` (``gov.approvals``) holds the requests a person decides later;
+they live in the governor's store, so with a ``SQLiteStore`` or a
+``RedisStore`` they survive a restart and another process can decide them.
+
+Every way it can go wrong ends with the call not approved, saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from guardrails.approvals import (
+    DEFAULT_RULES,
+    PENDING,
+    ApprovalRequest,
+    ApprovalResponse,
+    ApprovalRules,
+    as_response,
+)
+from guardrails.audit import AuditApproval
+from guardrails.errors import ApprovalError, ApprovalPending, ConfigurationError
+from guardrails.recording import record_event
+from guardrails.rules import Effect
+from guardrails.steps import AskApprover, Step
+from guardrails.values import show
+
+if TYPE_CHECKING:
+    from guardrails.decision import Decision
+    from guardrails.flow import Setup
+    from guardrails.governor import Governor
+
+__all__ = ["ApprovalRecord", "Approvals", "ask"]
+
+_REQUEST = "approval:request:"  # + id: the request and its answers
+_CALL = "approval:call:"  # + digest: the id of the latest request for that exact call
+_MEMORY = "approval:memory:"  # + session + action (+ digest): an approval remembered
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """A request as ``gov.approvals`` keeps it: what was asked, and the answers so far.
+
+    ``args`` and ``context`` are the call's as the audit trail shows them
+    (redacted, JSON-safe). ``status``: ``pending``, ``approved`` (ready for
+    the retry), ``denied``, ``used`` (the retry ran, or was refused).
+    ``answers`` are ``{"by", "approved", "reason", "at"}``.
+    """
+
+    id: str
+    digest: str
+    action: str
+    args: Mapping[str, Any]
+    context: Mapping[str, Any]
+    rule_id: str
+    reason: str
+    requester: str | None
+    session: str | None
+    created: float
+    expires: float | None
+    quorum: int
+    status: str = "pending"
+    answers: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def expired(self) -> bool:
+        """Whether it can no longer be decided or used."""
+        return self.expires is not None and time.time() >= self.expires
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who approved it so far, in order."""
+        return tuple(a["by"] for a in self.answers if a["approved"] and a.get("by"))
+
+    def to_json(self) -> str:
+        data = {**self.__dict__, "answers": list(self.answers)}
+        return json.dumps(data, sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> ApprovalRecord:
+        data = json.loads(text)
+        data["answers"] = tuple(data.get("answers", ()))
+        return cls(**data)
+
+
+class Approvals:
+    """The deferred approval requests of a governor (``gov.approvals``).
+
+    ``pending()`` lists what waits for a person; ``approve(id, by=...)`` and
+    ``deny(id, by=...)`` decide. The agent then retries the identical call:
+    approved, it runs once (a decision is single-use); refused, it is denied.
+    Other arguments make another request; requests expire (``Governor(approval_expiry=...)``).
+    """
+
+    def __init__(self, governor: Governor) -> None:
+        self._governor = governor
+
+    def pending(self) -> list[ApprovalRecord]:
+        """The requests waiting for a decision, oldest first."""
+        records = [ApprovalRecord.from_json(v) for v in self._store.scan(_REQUEST).values()]
+        return sorted(
+            (r for r in records if r.status == "pending" and not r.expired), key=lambda r: r.created
+        )
+
+    def get(self, request_id: str) -> ApprovalRecord | None:
+        """The request with this id (whatever its status), or None."""
+        raw = self._store.read(_REQUEST + request_id)
+        return None if raw is None else ApprovalRecord.from_json(raw)
+
+    def approve(self, request_id: str, *, by: str, reason: str | None = None) -> ApprovalRecord:
+        """Approve a pending request as ``by``. With a quorum it stays pending until
+        enough distinct people approved. Raises ``ApprovalError`` when the request is
+        unknown, expired or decided, or ``by`` may not approve it."""
+        return self._answer(request_id, True, by, reason)
+
+    def deny(self, request_id: str, *, by: str, reason: str | None = None) -> ApprovalRecord:
+        """Refuse a pending request as ``by``: the retry is denied."""
+        return self._answer(request_id, False, by, reason)
+
+    # ---- for the flow ---------------------------------------------------------------
+
+    @property
+    def _store(self) -> Any:
+        return self._governor.setup.store
+
+    def _answer(self, request_id: str, approved: bool, by: str, reason: str | None) -> ApprovalRecord:
+        if not isinstance(by, str) or not by:
+            raise ApprovalError(f"say who decides: by= must be a non-empty string, got {show(by)}")
+        if reason is not None and not isinstance(reason, str):
+            raise ApprovalError(f"reason must be a string, got {show(reason)}")
+        store, key = self._store, _REQUEST + request_id
+        while True:
+            raw = store.read(key)
+            if raw is None:
+                raise ApprovalError(f"no approval request {request_id!r}")
+            record = ApprovalRecord.from_json(raw)
+            if record.expired:
+                raise ApprovalError(f"approval request {request_id} expired")
+            if record.status != "pending":
+                raise ApprovalError(f"approval request {request_id} is already {record.status}")
+            if approved:
+                why = _rules_of(self._governor.setup, record).refusal(by, record.requester)
+                if why is not None:
+                    raise ApprovalError(f"{by!r} cannot approve request {request_id}: {why}")
+                if by in record.approvers:
+                    raise ApprovalError(
+                        f"{by!r} approved request {request_id} already; it needs {record.quorum} different people"
+                    )
+            answer = {"by": by, "approved": approved, "reason": reason, "at": time.time()}
+            answers = (*record.answers, answer)
+            status = (
+                "denied"
+                if not approved
+                else "approved"
+                if len(record.approvers) + 1 >= record.quorum
+                else "pending"
+            )
+            updated = replace(record, answers=answers, status=status)
+            if store.swap(key, raw, updated.to_json(), _keep(updated)):
+                break  # else someone else answered meanwhile: read again
+        record_event(
+            self._governor.setup.sinks,
+            "approval",
+            action=record.action,
+            rule_id=record.rule_id,
+            reason=f"request {request_id} {status if status != 'pending' else 'approved by ' + by + ', waiting for more'}",
+            approval=AuditApproval(
+                approved=approved,
+                by=by,
+                reason=reason,
+                status=status,
+                request_id=request_id,
+                approvers=updated.approvers,
+            ),
+        )
+        return updated
+
+    def open(self, request: ApprovalRequest, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+        """Keep a request a person decides later."""
+        call = request.call
+        session = call.context.get("session")
+        record = ApprovalRecord(
+            id=request.id,
+            digest=request.digest,
+            action=request.action,
+            args=dict(args),
+            context=dict(context),
+            rule_id=request.rule_id,
+            reason=request.reason,
+            requester=request.requester,
+            session=None if session is None else str(session),
+            created=request.created,
+            expires=request.expires,
+            quorum=request.quorum,
+            answers=tuple(
+                {"by": a.by, "approved": True, "reason": a.reason, "at": request.created}
+                for a in request.approvals
+            ),
+        )
+        store = self._store
+        if not store.swap(_REQUEST + request.id, None, record.to_json(), _keep(record)):
+            raise ApprovalError(f"approval request {request.id} exists already")
+        index = _CALL + request.digest
+        for _ in range(8):  # the latest request for the call wins the index
+            current = store.read(index)
+            if store.swap(index, current, request.id, _keep(record)):
+                return
+        raise ApprovalError(f"could not file approval request {request.id}")
+
+    def for_call(self, digest: str) -> tuple[str, ApprovalRecord] | None:
+        """The latest request for the exact call ``digest`` and its stored text."""
+        request_id = self._store.read(_CALL + digest)
+        if request_id is None:
+            return None
+        raw = self._store.read(_REQUEST + request_id)
+        return None if raw is None else (raw, ApprovalRecord.from_json(raw))
+
+    def use(self, raw: str, record: ApprovalRecord) -> bool:
+        """Mark a decided request used; False when another retry used it first."""
+        used = replace(record, status="used")
+        return bool(self._store.swap(_REQUEST + record.id, raw, used.to_json(), _keep(used)))
+
+    def expire(self, raw: str, record: ApprovalRecord) -> None:
+        """Drop an expired request, and record that it expired."""
+        store = self._store
+        if store.swap(_REQUEST + record.id, raw, None):
+            store.swap(_CALL + record.digest, record.id, None)
+            record_event(
+                self._governor.setup.sinks,
+                "approval",
+                action=record.action,
+                rule_id=record.rule_id,
+                reason=f"request {record.id} expired ({record.status})",
+                approval=AuditApproval(approved=False, status="expired", request_id=record.id),
+            )
+
+    def waiting(self, session: str | None) -> int:
+        """How many requests of ``session`` wait for a person."""
+        return sum(1 for r in self.pending() if r.session == session)
+
+    def remembered(self, session: str, action: str, digest: str) -> Mapping[str, Any] | None:
+        """An approval remembered in ``session`` for ``action`` (any arguments, or these)."""
+        for key in (f"{_MEMORY}{session}:{action}", f"{_MEMORY}{session}:{action}:{digest}"):
+            raw = self._store.read(key)
+            if raw is not None:
+                return dict(json.loads(raw))
+        return None
+
+    def remember(
+        self, session: str, action: str, digest: str | None, response: ApprovalResponse, ttl: float
+    ) -> None:
+        """Remember an approval for the rest of the session (``ttl`` seconds at most)."""
+        key = f"{_MEMORY}{session}:{action}" + ("" if digest is None else f":{digest}")
+        value = json.dumps({"by": response.by, "reason": response.reason, "at": time.time()})
+        store = self._store
+        current = store.read(key)
+        store.swap(key, current, value, ttl)
+
+
+def _keep(record: ApprovalRecord) -> float | None:
+    """How long the store keeps a request: a day past its expiry, for the record."""
+    return None if record.expires is None else max(1.0, record.expires - time.time() + 86_400)
+
+
+def _rules_of(setup: Setup, record: ApprovalRecord) -> ApprovalRules:
+    rule = next((r for r in setup.policy.rules if r.id == record.rule_id), None)
+    rules = DEFAULT_RULES if rule is None or rule.approval is None else rule.approval
+    return rules if rules.quorum == record.quorum else replace(rules, quorum=record.quorum)
+
+
+# ---- the flow -------------------------------------------------------------------------
+
+
+def ask(setup: Setup, decision: Decision, approvals: Approvals) -> Generator[Step, Any, Decision]:
+    """From a ``require_approval`` decision to an approved or refused one.
+
+    Raises ``ApprovalPending`` when a person decides later.
+    """
+    rule = decision.rule
+    rules = DEFAULT_RULES if rule is None or rule.approval is None else rule.approval
+    call = decision.call
+    in_context = call.context.get("session")
+    session = None if in_context is None else str(in_context)
+    request = ApprovalRequest(
+        call,
+        decision,
+        expires=None if setup.approval_expiry is None else time.time() + setup.approval_expiry,
+        quorum=rules.quorum,
+    )
+    try:
+        # 1. Remembered for this session?
+        if rules.rememberable and session is not None:
+            memory = approvals.remembered(session, call.action, request.digest)
+            if memory is not None:
+                response = ApprovalResponse(True, by=memory.get("by"), reason="remembered for this session")
+                return _approved(decision, response, request, "remembered")
+        # 2. Decided by a person since the call was last tried?
+        found = approvals.for_call(request.digest)
+        if found is not None:
+            raw, record = found
+            if record.expired:
+                approvals.expire(raw, record)
+            elif record.status == "pending":
+                return _pending(decision, _as_request(record, request), "still waiting for approval")
+            elif record.status in ("approved", "denied") and approvals.use(raw, record):
+                last = record.answers[-1]
+                decided = ApprovalResponse(
+                    record.status == "approved", by=last.get("by"), reason=last.get("reason")
+                )
+                request = _as_request(record, request)
+                if decided.approved:
+                    return _approved(decision, decided, request, "approved")
+                return _refused(decision, _said(decided, "refused"), "refused", decided, request)
+    except ApprovalPending:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a store that fails: not approved
+        return _refused(decision, f"the approvals could not be read ({exc})", "failed", None, request)
+    # 3. Ask the approver, as many times as the quorum needs distinct people.
+    if setup.approver is None:
+        return _refused(decision, "no approver is configured", "failed", None, request)
+    timeout = rules.timeout if rules.timeout is not None else setup.approval_timeout
+    while True:
+        started = time.monotonic()
+        try:
+            answer = yield AskApprover(setup.approver, request, timeout)
+        except (ConfigurationError, GeneratorExit):
+            raise
+        except (TimeoutError, asyncio.TimeoutError):  # one class since Python 3.11, two before
+            return _refused(decision, f"no answer within {timeout:g}s", "timed_out", None, request)
+        except Exception as exc:  # noqa: BLE001 - an approver that breaks says no
+            why = f"the approver failed ({type(exc).__name__}: {exc})"
+            return _refused(decision, why, "failed", None, request)
+        given = as_response(answer)
+        if given is None:
+            why = f"the approver returned {show(answer)}, not a bool, ApprovalResponse or PENDING"
+            return _refused(decision, why, "failed", None, request)
+        if timeout is not None and time.monotonic() - started > timeout:
+            return _refused(
+                decision, f"the answer came after the {timeout:g}s timeout", "timed_out", None, request
+            )
+        if given is PENDING:
+            return _defer(setup, decision, request, approvals, session)
+        assert isinstance(given, ApprovalResponse)
+        response = given
+        if not response.approved:
+            return _refused(decision, _said(response, "refused"), "refused", response, request)
+        refusal = rules.refusal(response.by, request.requester)
+        if refusal is None and response.by is not None and response.by in (a.by for a in request.approvals):
+            refusal = f"{response.by!r} approved already; it needs {rules.quorum} different people"
+        if refusal is None and response.args is not None and rules.quorum > 1:
+            refusal = "an approval that changes the arguments cannot count toward a quorum"
+        if refusal is not None:
+            return _refused(decision, f"approval not counted: {refusal}", "refused", response, request)
+        request = replace(request, approvals=(*request.approvals, response))
+        if len(request.approvals) >= rules.quorum:
+            break
+    if response.remember is not None:
+        if not rules.rememberable or session is None:
+            # Approved for this call only: the rule forbids more, or there is no session.
+            response = replace(response, remember=None)
+        else:
+            try:
+                digest = None if response.remember == "action" else request.digest
+                approvals.remember(session, call.action, digest, response, setup.approval_expiry or 86_400)
+            except Exception as exc:  # noqa: BLE001 - this call stays approved; later ones will ask
+                return _approved(decision, response, request, "approved", note=f"not remembered ({exc})")
+    return _approved(decision, response, request, "approved")
+
+
+def _defer(
+    setup: Setup, decision: Decision, request: ApprovalRequest, approvals: Approvals, session: str | None
+) -> Decision:
+    try:
+        if approvals.waiting(session) >= setup.max_pending:
+            why = f"{setup.max_pending} approval requests already wait in this session"
+            return _refused(decision, why, "refused", None, request)
+        view = setup.policy.redaction.view(request.call.args, request.call.context)
+        approvals.open(request, view.args, view.context)
+    except Exception as exc:  # noqa: BLE001 - nobody could decide it later: not approved
+        return _refused(decision, f"the request could not be kept for later ({exc})", "failed", None, request)
+    return _pending(decision, request, "waiting for approval")
+
+
+def _pending(decision: Decision, request: ApprovalRequest, why: str) -> Decision:
+    """A decision the flow turns into ``ApprovalPending``."""
+    return decision.replace(
+        effect=Effect.DENY,
+        reason=f"{decision.reason}; {why} (request {request.id})",
+        approval_status="pending",
+        approval_request=request,
+    )
+
+
+def _as_request(record: ApprovalRecord, request: ApprovalRequest) -> ApprovalRequest:
+    approvals = tuple(
+        ApprovalResponse(True, by=a.get("by"), reason=a.get("reason"))
+        for a in record.answers
+        if a["approved"]
+    )
+    return replace(
+        request,
+        id=record.id,
+        created=record.created,
+        expires=record.expires,
+        quorum=record.quorum,
+        approvals=approvals,
+    )
+
+
+def _said(response: ApprovalResponse, verb: str) -> str:
+    who = f" by {response.by}" if response.by else ""
+    why = f": {response.reason}" if response.reason else ""
+    return f"{verb}{who}{why}"
+
+
+def _approved(
+    decision: Decision, response: ApprovalResponse, request: ApprovalRequest, status: str, note: str = ""
+) -> Decision:
+    return decision.replace(
+        effect=Effect.ALLOW,
+        approval=response,
+        reason=f"{decision.reason}; {_said(response, status)}{'; ' + note if note else ''}",
+        approval_status=status,
+        approval_request=request,
+    )
+
+
+def _refused(
+    decision: Decision,
+    why: str,
+    status: str,
+    response: ApprovalResponse | None,
+    request: ApprovalRequest | None,
+) -> Decision:
+    text = why if status == "refused" and why.startswith("refused") else f"not approved: {why}"
+    return decision.replace(
+        effect=Effect.DENY,
+        approval=response,
+        reason=f"{decision.reason}; {text}",
+        approval_status=status,
+        approval_request=request,
+    )

@@ -1,0 +1,535 @@
+"""Approvals: timeouts, edits, deferred requests, quorums, session memory, built-in approvers."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import guardrails as g
+
+POLICY = g.Policy(
+    [
+        g.allow("refund", when=g.arg("amount") <= 1000),
+        g.require_approval("refund", when=g.arg("amount") > 100, id="large", reason="refunds over 100"),
+        g.deny("refund", when=g.arg("amount") > 2000, id="cap", reason="never over 2000"),
+        g.require_approval(
+            "wire",
+            id="two-person",
+            reason="wires need two people",
+            quorum=2,
+            approvers=["alice", "bob", "carol"],
+            rememberable=False,
+        ),
+        g.allow("wire"),
+        g.require_approval("delete", id="delete", timeout=0.05),
+        g.allow("delete"),
+    ]
+)
+
+
+class Agent:
+    def __init__(self, approver: Any = None, policy: g.Policy = POLICY, **options: Any) -> None:
+        self.audit = g.MemoryAudit()
+        self.ran: list[Any] = []
+        self.gov = g.Governor(policy, approver=approver, audit=self.audit, **options)
+
+        @g.governed("refund", governor=self.gov)
+        def refund(order: str, amount: float) -> str:
+            self.ran.append((order, amount))
+            return f"refunded {amount}"
+
+        @g.governed("refund", governor=self.gov)
+        async def refund_async(order: str, amount: float) -> str:
+            self.ran.append((order, amount))
+            return f"refunded {amount}"
+
+        @g.governed("wire", governor=self.gov)
+        def wire(iban: str, amount: float) -> str:
+            self.ran.append((iban, amount))
+            return "sent"
+
+        @g.governed("delete", governor=self.gov)
+        def delete(path: str) -> str:
+            self.ran.append(path)
+            return "deleted"
+
+        self.refund, self.refund_async, self.wire, self.delete = refund, refund_async, wire, delete
+
+
+def answers(*given: Any) -> Any:
+    """An approver answering ``given`` in turn, remembering each request it saw."""
+    queue = list(given)
+
+    def approver(request: g.ApprovalRequest) -> Any:
+        approver.requests.append(request)  # type: ignore[attr-defined]
+        return queue.pop(0)
+
+    approver.requests = []  # type: ignore[attr-defined]
+    return approver
+
+
+class TestRequests:
+    def test_request_and_digest(self) -> None:
+        """A request has an id, times, and a digest of action, arguments and caller."""
+        approver = answers(True, True, True, True)
+        agent = Agent(approver, approval_expiry=60)
+        with g.context(user="u1", session="s1"):
+            agent.refund("A-1", 500)
+            agent.refund("A-1", 500)
+            agent.refund("A-1", 501)
+        with g.context(user="u2", session="s1"):
+            agent.refund("A-1", 500)
+        first, same, other_args, other_user = approver.requests
+        assert first.id != same.id and len(first.id) == 32
+        assert first.digest == same.digest == g.approvals.call_digest(first.call)  # type: ignore[attr-defined]
+        assert len({first.digest, other_args.digest, other_user.digest}) == 3
+        assert first.created <= time.time() and first.expires == pytest.approx(first.created + 60, abs=1)
+        assert first.rule_id == "large" and first.reason == "refunds over 100" and first.requester == "u1"
+
+    def test_responses_are_checked(self) -> None:
+        with pytest.raises(TypeError, match="remember"):
+            g.ApprovalResponse(True, remember="forever")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="refused one"):
+            g.ApprovalResponse(False, args={"amount": 1})
+        with pytest.raises(TypeError, match="argument names"):
+            g.ApprovalResponse(True, args={1: 2})  # type: ignore[dict-item]
+
+
+class TestTimeouts:
+    def test_a_late_sync_answer_is_a_timeout(self) -> None:
+        """A sync approver cannot be interrupted: its late answer is void, recorded as timed out."""
+
+        def slow(request: g.ApprovalRequest) -> bool:
+            time.sleep(0.1)
+            return True
+
+        agent = Agent(slow)
+        with pytest.raises(g.ApprovalDenied, match=r"after the 0.05s timeout") as info:
+            agent.delete("/tmp/x")  # the rule's own timeout: 0.05 s
+        assert info.value.decision.approval_status == "timed_out"
+        assert agent.ran == []
+        record = agent.audit.records[-1]
+        assert record.approval is not None and record.approval.status == "timed_out"
+        assert record.outcome is g.Outcome.NOT_RUN
+
+    def test_an_async_approver_is_cut_off(self) -> None:
+        """An async approver that does not answer in time is cancelled: timed out."""
+
+        async def never(request: g.ApprovalRequest) -> bool:
+            await asyncio.sleep(10)
+            return True
+
+        agent = Agent(never, approval_timeout=0.05)
+        started = time.monotonic()
+        with pytest.raises(g.ApprovalDenied, match=r"no answer within 0\.05s") as info:
+            asyncio.run(agent.refund_async("A-1", 500))
+        assert time.monotonic() - started < 5
+        assert info.value.decision.approval_status == "timed_out"
+
+    def test_a_human_no_is_not_a_timeout(self) -> None:
+        agent = Agent(lambda r: g.ApprovalResponse(False, by="dana", reason="not today"))
+        with pytest.raises(g.ApprovalDenied, match="refused by dana: not today") as info:
+            agent.refund("A-1", 500)
+        assert info.value.decision.approval_status == "refused"
+        record = agent.audit.records[-1]
+        assert record.approval is not None and record.approval.status == "refused"
+        assert record.approval.by == "dana"
+
+
+class TestEdits:
+    def test_an_edit_lowers_the_amount(self) -> None:
+        """The tool runs with the changed arguments; the record shows what ran."""
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="dana", args={"amount": 80}))
+        assert agent.refund("A-1", 500) == "refunded 80"
+        assert agent.ran == [("A-1", 80)]
+        started = [r for r in agent.audit.records if r.outcome is g.Outcome.STARTED][-1]
+        assert started.args["amount"] == 80 and started.approval is not None and started.approval.edited
+
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            ({"amount": 5000}, "changed arguments are not allowed: deny by rule 'cap'"),
+            ({"amount": float("nan")}, "changed arguments are not allowed"),
+            ({"order": "B-2", "amount": 5000}, "not allowed"),
+            ({"fee": 1}, "arguments the tool does not have: 'fee'"),
+        ],
+    )
+    def test_an_edit_cannot_escalate(self, edit: dict[str, Any], message: str) -> None:
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="dana", args=edit))
+        with pytest.raises(g.ApprovalDenied, match=message):
+            agent.refund("A-1", 500)
+        assert agent.ran == []
+
+    def test_an_edit_needing_another_rules_approval_is_refused(self) -> None:
+        """An edit that a different approval rule would catch was not what the person approved."""
+        policy = POLICY + g.Policy(
+            [g.require_approval("refund", when=g.arg("order").startswith("VIP"), id="vip")]
+        )
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="dana", args={"order": "VIP-1"}), policy)
+        with pytest.raises(g.ApprovalDenied, match="require_approval by rule 'vip'"):
+            agent.refund("A-1", 500)
+
+    def test_an_edit_is_counted_against_a_budget(self) -> None:
+        """The share of the first arguments is given back; the edited amount counts."""
+        policy = g.Policy(
+            [
+                g.allow("refund"),
+                g.require_approval("refund", when=g.arg("amount") > 100, id="large"),
+                g.deny("refund", limit=g.budget("amount", 300, per="1d"), id="budget"),
+            ]
+        )
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="dana", args={"amount": 90}), policy)
+        agent.refund("A-1", 250)
+        assert agent.gov.usage("budget") == 90
+        agent.gov.configure(approver=lambda r: g.ApprovalResponse(True, by="dana", args={"amount": 250}))
+        with pytest.raises(g.ApprovalDenied, match="budget"):
+            agent.refund("A-2", 200)  # edited to 250: over the budget with the 90 used
+        assert agent.gov.usage("budget") == 90
+
+    def test_edits_reach_keyword_only_and_extra_arguments(self) -> None:
+        gov = g.Governor(
+            g.Policy([g.require_approval("t"), g.allow("t")]),
+            approver=lambda r: g.ApprovalResponse(True, args={"b": 20, "c": 30, "extra": 4}),
+        )
+
+        @g.governed("t", governor=gov)
+        def t(a: int, /, b: int, *rest: int, c: int, **more: int) -> tuple[Any, ...]:
+            return (a, b, rest, c, more)
+
+        assert t(1, 2, 9, c=3, extra=5) == (1, 20, (9,), 30, {"extra": 4})
+
+
+class TestDeferred:
+    def test_pending_then_approved_runs_once(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with g.context(user="u1", session="s1"):
+            with pytest.raises(g.ApprovalPending) as info:
+                agent.refund("A-1", 500)
+            request = info.value.request
+            assert isinstance(info.value, g.GovernanceError) and agent.ran == []
+            (waiting,) = agent.gov.approvals.pending()
+            assert (waiting.id, waiting.action, waiting.args["amount"]) == (request.id, "refund", 500)
+            with pytest.raises(g.ApprovalPending, match=request.id):  # the same request, still waiting
+                agent.refund("A-1", 500)
+            assert len(agent.gov.approvals.pending()) == 1
+            decided = agent.gov.approvals.approve(request.id, by="dana", reason="checked the order")
+            assert decided.status == "approved" and agent.gov.approvals.pending() == []
+            assert agent.refund("A-1", 500) == "refunded 500"
+            # The decision is used: the same call again is a new request.
+            with pytest.raises(g.ApprovalPending) as again:
+                agent.refund("A-1", 500)
+        assert again.value.request.id != request.id
+        assert agent.ran == [("A-1", 500)]
+        ran = [r for r in agent.audit.records if r.outcome is g.Outcome.STARTED]
+        assert ran[-1].approval is not None and ran[-1].approval.by == "dana"
+        assert ran[-1].approval.request_id == request.id
+        events = [r for r in agent.audit.records if r.kind == "approval"]
+        assert [(e.approval.status, e.approval.by) for e in events if e.approval] == [("approved", "dana")]
+
+    def test_a_used_approval_cannot_be_replayed(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with pytest.raises(g.ApprovalPending) as info:
+            agent.refund("A-1", 500)
+        request_id = info.value.request.id
+        agent.gov.approvals.approve(request_id, by="dana")
+        agent.refund("A-1", 500)
+        with pytest.raises(g.ApprovalError, match="already used"):
+            agent.gov.approvals.approve(request_id, by="erin")
+        assert agent.gov.approvals.get(request_id).status == "used"  # type: ignore[union-attr]
+
+    def test_other_arguments_are_another_request(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with pytest.raises(g.ApprovalPending) as first:
+            agent.refund("A-1", 500)
+        agent.gov.approvals.approve(first.value.request.id, by="dana")
+        with pytest.raises(g.ApprovalPending) as second:
+            agent.refund("A-1", 900)  # not what dana approved
+        assert second.value.request.id != first.value.request.id
+        assert agent.refund("A-1", 500) == "refunded 500"
+
+    def test_denied_then_asked_again(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with pytest.raises(g.ApprovalPending) as info:
+            agent.refund("A-1", 500)
+        agent.gov.approvals.deny(info.value.request.id, by="dana", reason="duplicate")
+        with pytest.raises(g.ApprovalDenied, match="refused by dana: duplicate"):
+            agent.refund("A-1", 500)
+        with pytest.raises(g.ApprovalPending):
+            agent.refund("A-1", 500)  # the refusal was used: a new request
+
+    def test_requests_expire(self) -> None:
+        agent = Agent(g.DeferredApprover(), approval_expiry=0.1)
+        with pytest.raises(g.ApprovalPending) as info:
+            agent.refund("A-1", 500)
+        time.sleep(0.15)
+        assert agent.gov.approvals.pending() == []
+        with pytest.raises(g.ApprovalError, match="expired"):
+            agent.gov.approvals.approve(info.value.request.id, by="dana")
+        with pytest.raises(g.ApprovalPending) as again:
+            agent.refund("A-1", 500)
+        assert again.value.request.id != info.value.request.id
+        expired = [r for r in agent.audit.records if r.kind == "approval" and r.approval]
+        assert [e.approval.status for e in expired if e.approval] == ["expired"]
+
+    def test_approved_but_expired_before_the_retry(self) -> None:
+        agent = Agent(g.DeferredApprover(), approval_expiry=0.1)
+        with pytest.raises(g.ApprovalPending) as info:
+            agent.refund("A-1", 500)
+        agent.gov.approvals.approve(info.value.request.id, by="dana")
+        time.sleep(0.15)
+        with pytest.raises(g.ApprovalPending):
+            agent.refund("A-1", 500)
+        assert agent.ran == []
+
+    def test_a_cap_on_waiting_requests(self) -> None:
+        agent = Agent(g.DeferredApprover(), max_pending=2)
+        with g.context(session="flood"):
+            for amount in (200, 300):
+                with pytest.raises(g.ApprovalPending):
+                    agent.refund("A-1", amount)
+            with pytest.raises(g.ApprovalDenied, match="2 approval requests already wait"):
+                agent.refund("A-1", 400)
+        with g.context(session="other"), pytest.raises(g.ApprovalPending):
+            agent.refund("A-1", 400)
+
+    def test_unknown_requests_and_bad_answers(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with pytest.raises(g.ApprovalError, match="no approval request"):
+            agent.gov.approvals.approve("nope", by="dana")
+        with pytest.raises(g.ApprovalError, match="by="):
+            agent.gov.approvals.approve("nope", by="")
+
+    def test_a_failing_notify_refuses(self) -> None:
+        def notify(request: g.ApprovalRequest) -> None:
+            raise ConnectionError("chat is down")
+
+        agent = Agent(g.DeferredApprover(notify))
+        with pytest.raises(g.ApprovalDenied, match="chat is down"):
+            agent.refund("A-1", 500)
+        assert agent.gov.approvals.pending() == []
+
+
+class TestWhoMayApprove:
+    def test_two_people_deferred(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with g.context(user="agent-7"), pytest.raises(g.ApprovalPending) as info:
+            agent.wire("DE89", 10_000)
+        request_id = info.value.request.id
+        assert agent.gov.approvals.approve(request_id, by="alice").status == "pending"
+        with pytest.raises(g.ApprovalError, match=r"approved request .* already"):
+            agent.gov.approvals.approve(request_id, by="alice")
+        with pytest.raises(g.ApprovalError, match="not one of the approvers"):
+            agent.gov.approvals.approve(request_id, by="mallory")
+        with g.context(user="agent-7"), pytest.raises(g.ApprovalPending):
+            agent.wire("DE89", 10_000)  # one approval is not enough
+        assert agent.gov.approvals.approve(request_id, by="bob").status == "approved"
+        with g.context(user="agent-7"):
+            assert agent.wire("DE89", 10_000) == "sent"
+        record = [r for r in agent.audit.records if r.outcome is g.Outcome.STARTED][-1]
+        assert record.approval is not None and record.approval.approvers == ("alice", "bob")
+
+    def test_the_same_person_twice_does_not_make_two(self) -> None:
+        approver = answers(g.ApprovalResponse(True, by="alice"), g.ApprovalResponse(True, by="alice"))
+        agent = Agent(approver)
+        with pytest.raises(g.ApprovalDenied, match="'alice' approved already; it needs 2 different people"):
+            agent.wire("DE89", 10_000)
+        assert agent.ran == []
+
+    def test_two_people_in_turn(self) -> None:
+        approver = answers(g.ApprovalResponse(True, by="alice"), g.ApprovalResponse(True, by="bob"))
+        agent = Agent(approver)
+        assert agent.wire("DE89", 10_000) == "sent"
+        assert [len(r.approvals) for r in approver.requests] == [0, 1]  # the second saw the first
+
+    @pytest.mark.parametrize(
+        ("response", "message"),
+        [
+            (g.ApprovalResponse(True), "must say who"),
+            (g.ApprovalResponse(True, by="mallory"), "not one of the approvers"),
+            (g.ApprovalResponse(True, by="alice", args={"amount": 1}), "cannot count toward a quorum"),
+        ],
+    )
+    def test_approvals_that_do_not_count(self, response: g.ApprovalResponse, message: str) -> None:
+        agent = Agent(lambda r: response)
+        with pytest.raises(g.ApprovalDenied, match=message):
+            agent.wire("DE89", 10_000)
+
+    def test_nobody_approves_their_own_call(self) -> None:
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="alice"))
+        with (
+            g.context(user="alice"),
+            pytest.raises(g.ApprovalDenied, match="made the call and cannot approve"),
+        ):
+            agent.refund("A-1", 500)
+        deferred = Agent(g.DeferredApprover())
+        with g.context(user="alice"), pytest.raises(g.ApprovalPending) as info:
+            deferred.refund("A-1", 500)
+        with pytest.raises(g.ApprovalError, match="made the call"):
+            deferred.gov.approvals.approve(info.value.request.id, by="alice")
+
+    def test_approvers_by_predicate(self) -> None:
+        policy = g.Policy(
+            [g.require_approval("refund", approvers=lambda by: by.endswith("@finance")), g.allow("refund")]
+        )
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="eve@sales"), policy)
+        with pytest.raises(g.ApprovalDenied, match="not one of the approvers"):
+            agent.refund("A-1", 5)
+        agent.gov.configure(approver=lambda r: g.ApprovalResponse(True, by="dana@finance"))
+        assert agent.refund("A-1", 5) == "refunded 5"
+
+
+class TestSessionMemory:
+    def test_remember_the_action(self) -> None:
+        approver = answers(g.ApprovalResponse(True, by="dana", remember="action"), True)
+        agent = Agent(approver)
+        with g.context(session="s1"):
+            agent.refund("A-1", 500)
+            agent.refund("A-2", 700)  # remembered: not asked
+        assert len(approver.requests) == 1
+        record = [r for r in agent.audit.records if r.outcome is g.Outcome.STARTED][-1]
+        assert record.approval is not None and record.approval.status == "remembered"
+        with g.context(session="s2"):
+            agent.refund("A-3", 500)  # another session: asked
+        assert len(approver.requests) == 2
+
+    def test_remember_the_arguments(self) -> None:
+        approver = answers(g.ApprovalResponse(True, by="dana", remember="args"), True)
+        agent = Agent(approver)
+        with g.context(session="s1"):
+            agent.refund("A-1", 500)
+            agent.refund("A-1", 500)
+            agent.refund("A-1", 600)
+        assert len(approver.requests) == 2
+
+    def test_a_rule_can_forbid_it(self) -> None:
+        approver = answers(
+            g.ApprovalResponse(True, by="alice", remember="action"),
+            g.ApprovalResponse(True, by="bob", remember="action"),
+            g.ApprovalResponse(True, by="alice"),
+            g.ApprovalResponse(True, by="carol"),
+        )
+        agent = Agent(approver)
+        with g.context(session="s1"):
+            agent.wire("DE89", 10)
+            agent.wire("DE89", 10)  # rememberable=False: asked again
+        assert len(approver.requests) == 4
+
+
+class TestBuiltIns:
+    def test_static_approvers(self) -> None:
+        assert Agent(g.allow_all).refund("A-1", 500) == "refunded 500"
+        with pytest.raises(g.ApprovalDenied, match="refused by deny_all"):
+            Agent(g.deny_all).refund("A-1", 500)
+        assert Agent(g.StaticApprover(True, by="ci")).refund("A-1", 500) == "refunded 500"
+
+    def test_chain_first_answer_wins(self) -> None:
+        def small(request: g.ApprovalRequest) -> bool | None:
+            return True if request.args["amount"] < 300 else None
+
+        agent = Agent(g.chain(small, g.DeferredApprover()))
+        assert agent.refund("A-1", 200) == "refunded 200"
+        with pytest.raises(g.ApprovalPending):
+            agent.refund("A-1", 500)
+        nobody = Agent(g.chain(lambda r: None, lambda r: None))
+        with pytest.raises(g.ApprovalDenied, match="no approver in the chain answered"):
+            nobody.refund("A-1", 500)
+
+    def test_chain_with_async_approvers(self) -> None:
+        async def later(request: g.ApprovalRequest) -> bool | None:
+            return None
+
+        async def yes(request: g.ApprovalRequest) -> bool:
+            return True
+
+        agent = Agent(g.chain(lambda r: None, later, yes))
+        assert asyncio.run(agent.refund_async("A-1", 500)) == "refunded 500"
+        with pytest.raises(g.ConfigurationError, match="async"):
+            agent.refund("A-1", 500)  # a sync tool cannot wait for it
+
+
+class TestDocuments:
+    def test_round_trip(self) -> None:
+        doc = {
+            "version": 1,
+            "default": "deny",
+            "rules": [
+                {
+                    "id": "two-person",
+                    "action": "wire",
+                    "effect": "require_approval",
+                    "approval": {
+                        "timeout": 60,
+                        "quorum": 2,
+                        "approvers": ["alice", "bob"],
+                        "rememberable": False,
+                    },
+                }
+            ],
+        }
+        policy = g.Policy.from_dict(doc)
+        rules = policy.rules[0].approval
+        assert rules == g.ApprovalRules(60, 2, ("alice", "bob"), False)
+        assert policy.to_dict() == doc
+
+    @pytest.mark.parametrize(
+        ("approval", "message"),
+        [
+            ({"quorum": 0}, "quorum"),
+            ({"timeout": -1}, "timeout"),
+            ({"approvers": "alice"}, "approvers"),
+            ({"quorom": 2}, "quorom"),
+        ],
+    )
+    def test_errors(self, approval: dict[str, Any], message: str) -> None:
+        doc = {"version": 1, "rules": [{"action": "w", "effect": "require_approval", "approval": approval}]}
+        with pytest.raises(g.PolicyError, match=message):
+            g.Policy.from_dict(doc)
+
+    def test_only_on_approval_rules(self) -> None:
+        with pytest.raises(g.PolicyError, match="require_approval rule"):
+            g.Rule("w", "deny", approval=g.ApprovalRules(quorum=2))
+
+
+# ---- a second process, through SQLite -------------------------------------------------
+
+
+def _approve_elsewhere(path: str, request_id: str) -> None:
+    store = g.SQLiteStore(path)
+    try:
+        gov = g.Governor(POLICY, store=store)
+        (waiting,) = gov.approvals.pending()
+        assert waiting.id == request_id
+        gov.approvals.approve(request_id, by="dana")
+    finally:
+        store.close()
+
+
+def test_approval_from_a_second_process(tmp_path: Path) -> None:
+    """One process pauses; another, sharing the SQLite file, approves; the retry runs —
+    also after the first process 'restarts' (a new governor and store on the file)."""
+    path = str(tmp_path / "state.db")
+    store = g.SQLiteStore(path)
+    try:
+        agent = Agent(g.DeferredApprover(), store=store)
+        with pytest.raises(g.ApprovalPending) as info:
+            agent.refund("A-1", 500)
+    finally:
+        store.close()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_approve_elsewhere, args=(path, info.value.request.id)
+    )
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    restarted = g.SQLiteStore(path)
+    try:
+        agent = Agent(g.DeferredApprover(), store=restarted)
+        assert agent.refund("A-1", 500) == "refunded 500"
+        assert agent.gov.approvals.get(info.value.request.id).status == "used"  # type: ignore[union-attr]
+    finally:
+        restarted.close()
