@@ -82,7 +82,7 @@ class ApprovalRecord:
 
     def to_json(self) -> str:
         data = {**self.__dict__, "answers": list(self.answers)}
-        return json.dumps(data, sort_keys=True, default=str)
+        return json.dumps(data, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> ApprovalRecord:

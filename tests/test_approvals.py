@@ -297,6 +297,44 @@ class TestDeferred:
         with g.context(session="other"), pytest.raises(g.ApprovalPending):
             agent.refund("A-1", 400)
 
+    def test_async_tools_pause_too(self) -> None:
+        agent = Agent(g.DeferredApprover())
+        with pytest.raises(g.ApprovalPending) as info:
+            asyncio.run(agent.refund_async("A-1", 500))
+        agent.gov.approvals.deny(info.value.request.id, by="dana")
+        with pytest.raises(g.ApprovalDenied, match="refused by dana"):
+            asyncio.run(agent.refund_async("A-1", 500))
+        events = [r for r in agent.audit.records if r.kind == "approval"]
+        assert [(e.approval.status, e.approval.by) for e in events if e.approval] == [("denied", "dana")]
+        pending = [
+            r
+            for r in agent.audit.records
+            if r.kind == "call" and r.approval and r.approval.status == "pending"
+        ]
+        assert pending and pending[0].outcome is g.Outcome.NOT_RUN
+        assert pending[0].approval is not None and pending[0].approval.request_id == info.value.request.id
+
+    def test_people_approving_at_once(self) -> None:
+        """Two people approving the same request at the same moment both count."""
+        import threading
+
+        agent = Agent(g.DeferredApprover())
+        for attempt in range(20):
+            with g.context(user="agent-7"), pytest.raises(g.ApprovalPending) as info:
+                agent.wire("DE89", 10_000 + attempt)
+            request_id = info.value.request.id
+            threads = [
+                threading.Thread(target=agent.gov.approvals.approve, args=(request_id,), kwargs={"by": who})
+                for who in ("alice", "bob")
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            record = agent.gov.approvals.get(request_id)
+            assert record is not None and record.status == "approved"
+            assert sorted(record.approvers) == ["alice", "bob"]
+
     def test_unknown_requests_and_bad_answers(self) -> None:
         agent = Agent(g.DeferredApprover())
         with pytest.raises(g.ApprovalError, match="no approval request"):
@@ -533,3 +571,116 @@ def test_approval_from_a_second_process(tmp_path: Path) -> None:
         assert agent.gov.approvals.get(info.value.request.id).status == "used"  # type: ignore[union-attr]
     finally:
         restarted.close()
+
+
+# ---- the console approver, through a real pseudo-terminal ---------------------------
+
+CONSOLE_AGENT = """
+import sys
+import guardrails as g
+
+policy = g.Policy(
+    [g.require_approval("refund", when=g.arg("amount") > 100, reason="refunds over 100"), g.allow("refund")]
+)
+gov = g.Governor(policy, approver=g.ConsoleApprover(by="dana"))
+
+@g.governed("refund", governor=gov)
+def refund(order: str, amount: float) -> str:
+    return f"refunded {amount} for {order}"
+
+print("TTY", sys.stdin.isatty(), flush=True)
+for amount in (500, 600, 700, 800):
+    try:
+        print("RESULT", refund("A-1", amount), flush=True)
+    except g.ApprovalDenied as denial:
+        print("DENIED", denial, flush=True)
+"""
+
+
+class Terminal:
+    """A child process on the far side of a pseudo-terminal."""
+
+    def __init__(self, script: str) -> None:
+        import os
+        import pty
+        import subprocess
+        import sys
+
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script], stdin=slave, stdout=slave, stderr=slave, close_fds=True
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 30) -> str:
+        import os
+        import select
+
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{text!r} never came; the terminal shows:\n{self.seen}")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"{text!r} never came; the terminal shows:\n{self.seen}")
+                self.seen += chunk.decode(errors="replace").replace("\r\n", "\n")
+        before, _, after = self.seen.partition(text)
+        self.seen = after
+        return before + text
+
+    def type(self, line: str) -> None:
+        import os
+
+        os.write(self.master, (line + "\n").encode())
+
+    def close(self) -> None:
+        import os
+
+        self.process.kill()
+        self.process.wait(10)
+        os.close(self.master)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a POSIX pseudo-terminal")
+def test_console_approver_in_a_terminal() -> None:
+    """Approve, refuse, edit (then judged again), and a wrong key, typed at a real terminal."""
+    terminal = Terminal(CONSOLE_AGENT)
+    try:
+        assert "TTY True" in terminal.expect("TTY True")
+        shown = terminal.expect("approve? [y]es / [s]ession / [n]o / [e]dit: ")
+        assert "approval needed: refund" in shown and "amount = 500" in shown and "order = 'A-1'" in shown
+        assert "reason: refunds over 100" in shown and "rule: require_approval:refund:" in shown
+        terminal.type("y")
+        assert "RESULT refunded 500 for A-1" in terminal.expect("for A-1")
+        terminal.expect("approve?")
+        terminal.type("n")
+        assert "refused by dana: refused at the console" in terminal.expect("console")
+        terminal.expect("approve?")
+        terminal.type("maybe")
+        terminal.expect("answer y, s, n or e")
+        terminal.expect("approve?")
+        terminal.type("e")
+        terminal.expect("> ")
+        terminal.type("amount=50")
+        terminal.expect("> ")
+        terminal.type("")
+        assert "RESULT refunded 50 for A-1" in terminal.expect("for A-1")
+        terminal.expect("approve?")
+        terminal.type("e")
+        terminal.expect("> ")
+        terminal.type("amount=5000")  # still under the rule dana is approving: it covers the edit
+        terminal.expect("> ")
+        terminal.type("fee=1")
+        assert "no argument 'fee'" in terminal.expect("> ")
+        terminal.type("")
+        assert "RESULT refunded 5000 for A-1" in terminal.expect("for A-1")  # the rule dana approved
+        assert terminal.process.wait(30) == 0
+    finally:
+        terminal.close()

@@ -113,6 +113,38 @@ class TestBudgetsExample:
         assert "A second store on the same file sees 580.00 used." in out
 
 
+class TestApprovalExamples:
+    def test_deferred_two_person_wire(self) -> None:
+        """One process pauses, another approves as two people; the retry runs once."""
+        result = run("examples/approvals_deferred.py")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert out.count("waits for approval (request") == 4
+        assert "[finance desk] alice approves -> pending" in out
+        assert "[finance desk] bob approves -> approved" in out
+        assert "agent: wired 12,500.00 to DE89" in out
+        assert "approved by alice, bob" in out and "2 requests still wait." in out
+
+    def test_console_answers_from_input(self) -> None:
+        """Yes, no and an edit typed on standard input; the capped refund never asks."""
+        result = subprocess.run(
+            [sys.executable, "examples/approvals_console.py"],
+            cwd=ROOT,
+            input="y\nn\ne\namount=40\n\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "agent: refunded 250.00 on A-1002" in out
+        assert "refused at the console" in out
+        assert "agent: not done - never more than 1000" in out
+        assert "agent: refunded 40.00 on A-1005" in out
+        assert out.count("approval needed: refund") == 3
+
+
 class TestPolicyTestsExample:
     def test_pytest_runs_the_cases_and_the_fixtures(self) -> None:
         """`pytest examples/policy_tests` collects the case file and the test file, all passing, all rules covered."""
