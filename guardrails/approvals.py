@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from guardrails.chain import json_text
@@ -57,29 +59,54 @@ PENDING: Final = Pending()
 
 
 def call_digest(call: Call) -> str:
-    """SHA-256 of what an approval is bound to: the action, every argument, and
-    who calls in which session (``ctx('user')``, ``ctx('session')``).
+    """SHA-256 of what an approval is bound to: the action, every argument, and the
+    context (who calls, in which session, from where), except ``tool_call_id``
+    (a framework may give a retry a new one).
 
-    Values JSON cannot show exactly are taken by their ``repr``; one that
-    differs between runs (an object's address) makes every retry a new request.
+    Values are encoded with their type (``1``, ``1.0``, ``"1"``, ``[1]`` and
+    ``(1,)`` differ); one JSON cannot show is taken by its type and ``repr``,
+    so a value whose ``repr`` differs between runs (an object's address)
+    makes every retry a new request.
     """
-    user, session = call.context.get("user"), call.context.get("session")
-    text = json_text([call.action, _canonical(dict(call.args)), _canonical(user), _canonical(session)])
+    context = {k: v for k, v in call.context.items() if k != "tool_call_id"}
+    text = json_text([call.action, _canonical(dict(call.args)), _canonical(context)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _canonical(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
+    """``value`` as JSON that tells apart every value a policy tells apart."""
+    if value is None or type(value) in (bool, int, str):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+        return {"f": repr(float(value))}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, (str, int)):  # a subclass: its plain value, marked
+        return {"v": _canonical(str.__str__(value) if isinstance(value, str) else int.__int__(value))}
     if isinstance(value, Mapping):
-        return {"mapping": sorted([_canonical(k), _canonical(v)] for k, v in value.items())}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
+        items = [[_canonical(k), _canonical(v)] for k, v in value.items()]
+        return {"m": sorted(items, key=json_text)}
+    if isinstance(value, list):
+        return {"l": [_canonical(v) for v in value]}
+    if isinstance(value, tuple):
+        return {"t": [_canonical(v) for v in value]}
     if isinstance(value, (set, frozenset)):
-        return {"set": sorted((_canonical(v) for v in value), key=repr)}
-    return {type(value).__qualname__: repr(value)}
+        return {"s": sorted((_canonical(v) for v in value), key=json_text)}
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken repr: the digest cannot match a retry
+        text = f"<unrepresentable {id(value)}>"
+    return {"o": f"{type(value).__module__}.{type(value).__qualname__}", "r": text}
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two ids name one person: compared as NFKC, case-folded, stripped text."""
+    return a is not None and b is not None and person(a) == person(b)
+
+
+def person(name: str) -> str:
+    """The form of an id that people are compared by (``" Alice"`` is ``"alice"``)."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
 @dataclass(frozen=True)
@@ -233,7 +260,7 @@ class ApprovalRules:
         """Why ``by`` may not approve a call of ``requester``; None when they may."""
         if by is None:
             return "an approval must say who gave it (by=...)" if self.named else None
-        if requester is not None and by == requester:
+        if same_person(by, requester):
             return f"{by!r} made the call and cannot approve it"
         approvers = self.approvers
         if approvers is None:
@@ -244,7 +271,7 @@ class ApprovalRules:
             except Exception as exc:  # noqa: BLE001 - a failing predicate says no
                 return f"the approvers check failed for {by!r} ({type(exc).__name__}: {exc})"
         else:
-            allowed = by in approvers
+            allowed = person(by) in {person(a) for a in approvers}
         return None if allowed else f"{by!r} is not one of the approvers of this rule"
 
     def to_doc(self, *, callables: bool = False) -> dict[str, Any]:

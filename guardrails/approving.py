@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +23,14 @@ from guardrails.approvals import (
     PENDING,
     ApprovalRequest,
     ApprovalResponse,
-    ApprovalRules,
     as_response,
+    same_person,
 )
 from guardrails.audit import AuditApproval
+from guardrails.chain import json_text
 from guardrails.errors import ApprovalError, ApprovalPending, ConfigurationError
 from guardrails.recording import record_event
-from guardrails.rules import Effect
+from guardrails.rules import Effect, Rule
 from guardrails.steps import AskApprover, Step
 from guardrails.values import show
 
@@ -69,6 +70,8 @@ class ApprovalRecord:
     quorum: int
     status: str = "pending"
     answers: tuple[Mapping[str, Any], ...] = ()
+    #: Every approval rule that asked (all must be satisfied), sorted.
+    rule_ids: tuple[str, ...] = ()
 
     @property
     def expired(self) -> bool:
@@ -88,6 +91,7 @@ class ApprovalRecord:
     def from_json(cls, text: str) -> ApprovalRecord:
         data = json.loads(text)
         data["answers"] = tuple(data.get("answers", ()))
+        data["rule_ids"] = tuple(data.get("rule_ids", ()))
         return cls(**data)
 
 
@@ -147,10 +151,10 @@ class Approvals:
             if record.status != "pending":
                 raise ApprovalError(f"approval request {request_id} is already {record.status}")
             if approved:
-                why = _rules_of(self._governor.setup, record).refusal(by, record.requester)
+                why = _needs_of(self._governor.setup, record).refusal(by, record.requester)
                 if why is not None:
                     raise ApprovalError(f"{by!r} cannot approve request {request_id}: {why}")
-                if by in record.approvers:
+                if any(same_person(by, other) for other in record.approvers):
                     raise ApprovalError(
                         f"{by!r} approved request {request_id} already; it needs {record.quorum} different people"
                     )
@@ -183,7 +187,13 @@ class Approvals:
         )
         return updated
 
-    def open(self, request: ApprovalRequest, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    def open(
+        self,
+        request: ApprovalRequest,
+        args: Mapping[str, Any],
+        context: Mapping[str, Any],
+        rule_ids: tuple[str, ...],
+    ) -> None:
         """Keep a request a person decides later."""
         call = request.call
         session = call.context.get("session")
@@ -204,6 +214,7 @@ class Approvals:
                 {"by": a.by, "approved": True, "reason": a.reason, "at": request.created}
                 for a in request.approvals
             ),
+            rule_ids=rule_ids,
         )
         store = self._store
         if not store.swap(_REQUEST + request.id, None, record.to_json(), _keep(record)):
@@ -242,23 +253,23 @@ class Approvals:
                 approval=AuditApproval(approved=False, status="expired", request_id=record.id),
             )
 
-    def waiting(self, session: str | None) -> int:
-        """How many requests of ``session`` wait for a person."""
-        return sum(1 for r in self.pending() if r.session == session)
+    def waiting(self, session: str | None, requester: str | None) -> int:
+        """How many requests wait from ``session`` (without one: from ``requester``)."""
+        if session is not None:
+            return sum(1 for r in self.pending() if r.session == session)
+        return sum(1 for r in self.pending() if r.session is None and r.requester == requester)
 
-    def remembered(self, session: str, action: str, digest: str) -> Mapping[str, Any] | None:
-        """An approval remembered in ``session`` for ``action`` (any arguments, or these)."""
-        for key in (f"{_MEMORY}{session}:{action}", f"{_MEMORY}{session}:{action}:{digest}"):
+    def remembered(self, scope: str, digest: str) -> Mapping[str, Any] | None:
+        """An approval remembered for ``scope`` (any arguments, or these)."""
+        for key in (f"{_MEMORY}{scope}", f"{_MEMORY}{scope}:{digest}"):
             raw = self._store.read(key)
             if raw is not None:
                 return dict(json.loads(raw))
         return None
 
-    def remember(
-        self, session: str, action: str, digest: str | None, response: ApprovalResponse, ttl: float
-    ) -> None:
-        """Remember an approval for the rest of the session (``ttl`` seconds at most)."""
-        key = f"{_MEMORY}{session}:{action}" + ("" if digest is None else f":{digest}")
+    def remember(self, scope: str, digest: str | None, response: ApprovalResponse, ttl: float) -> None:
+        """Remember an approval for ``scope`` (``ttl`` seconds at most)."""
+        key = f"{_MEMORY}{scope}" + ("" if digest is None else f":{digest}")
         value = json.dumps({"by": response.by, "reason": response.reason, "at": time.time()})
         store = self._store
         current = store.read(key)
@@ -270,10 +281,49 @@ def _keep(record: ApprovalRecord) -> float | None:
     return None if record.expires is None else max(1.0, record.expires - time.time() + 86_400)
 
 
-def _rules_of(setup: Setup, record: ApprovalRecord) -> ApprovalRules:
-    rule = next((r for r in setup.policy.rules if r.id == record.rule_id), None)
-    rules = DEFAULT_RULES if rule is None or rule.approval is None else rule.approval
-    return rules if rules.quorum == record.quorum else replace(rules, quorum=record.quorum)
+class Needs:
+    """What every approval rule that applies to a call asks, together: the largest
+    quorum, the shortest timeout, each rule's approvers; remembering only when
+    every rule allows it and one person suffices."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        unique = {rule.id: rule for rule in rules}
+        self.rule_ids = tuple(sorted(unique))
+        self.rules = tuple(DEFAULT_RULES if r.approval is None else r.approval for r in unique.values())
+        self.quorum = max((r.quorum for r in self.rules), default=1)
+        timeouts = [r.timeout for r in self.rules if r.timeout is not None]
+        self.timeout = min(timeouts) if timeouts else None
+        self.rememberable = self.quorum == 1 and all(r.rememberable for r in self.rules)
+
+    @classmethod
+    def of(cls, decision: Decision) -> Needs:
+        """The approval rules that apply to the decision's call (its deciding rule at least)."""
+        asking = [r for r, matched, _ in decision.outcomes if matched and r.effect is Effect.REQUIRE_APPROVAL]
+        if decision.rule is not None and decision.rule.effect is Effect.REQUIRE_APPROVAL:
+            asking.append(decision.rule)
+        return cls(asking)
+
+    def refusal(self, by: str | None, requester: str | None) -> str | None:
+        """Why ``by`` may not approve (for one rule or another); None when they may."""
+        for rules in self.rules or (DEFAULT_RULES,):
+            why = rules.refusal(by, requester)
+            if why is not None:
+                return why
+        return None
+
+
+def _needs_of(setup: Setup, record: ApprovalRecord) -> Needs:
+    """What the rules that asked need now; a rule gone from the policy (removed, or
+    changed so that its id changed) leaves nobody able to approve."""
+    by_id = {rule.id: rule for rule in setup.policy.rules}
+    missing = [rule_id for rule_id in record.rule_ids or (record.rule_id,) if rule_id not in by_id]
+    if missing:
+        raise ApprovalError(
+            f"approval request {record.id} was asked by rule {missing[0]!r}, which the policy no longer has"
+        )
+    needs = Needs([by_id[rule_id] for rule_id in record.rule_ids or (record.rule_id,)])
+    needs.quorum = max(needs.quorum, record.quorum)
+    return needs
 
 
 # ---- the flow -------------------------------------------------------------------------
@@ -282,29 +332,40 @@ def _rules_of(setup: Setup, record: ApprovalRecord) -> ApprovalRules:
 def ask(setup: Setup, decision: Decision, approvals: Approvals) -> Generator[Step, Any, Decision]:
     """From a ``require_approval`` decision to an approved or refused one.
 
-    Raises ``ApprovalPending`` when a person decides later.
+    Every approval rule that applies to the call must be satisfied (see
+    ``Needs``). Raises ``ApprovalPending`` when a person decides later.
     """
-    rule = decision.rule
-    rules = DEFAULT_RULES if rule is None or rule.approval is None else rule.approval
     call = decision.call
+    needs = Needs.of(decision)
     in_context = call.context.get("session")
     session = None if in_context is None else str(in_context)
-    request = ApprovalRequest(
-        call,
-        decision,
-        expires=None if setup.approval_expiry is None else time.time() + setup.approval_expiry,
-        quorum=rules.quorum,
+    try:
+        request = ApprovalRequest(
+            call,
+            decision,
+            expires=None if setup.approval_expiry is None else time.time() + setup.approval_expiry,
+            quorum=needs.quorum,
+        )
+    except Exception as exc:  # noqa: BLE001 - a call that cannot be described is not approved
+        return _refused(
+            decision, f"the request could not be made ({type(exc).__name__}: {exc})", "failed", None, None
+        )
+    # Remembered approvals are kept per session, caller and the rules that asked.
+    scope = (
+        None
+        if session is None
+        else json_text([session, request.requester, list(needs.rule_ids), call.action])
     )
     try:
         # 1. Remembered for this session?
-        if rules.rememberable and session is not None:
-            memory = approvals.remembered(session, call.action, request.digest)
-            if memory is not None:
+        if needs.rememberable and scope is not None:
+            memory = approvals.remembered(scope, request.digest)
+            if memory is not None and needs.refusal(memory.get("by"), request.requester) is None:
                 response = ApprovalResponse(True, by=memory.get("by"), reason="remembered for this session")
                 return _approved(decision, response, request, "remembered")
-        # 2. Decided by a person since the call was last tried?
+        # 2. Decided by a person since the call was last tried (under the same rules)?
         found = approvals.for_call(request.digest)
-        if found is not None:
+        if found is not None and found[1].rule_ids == needs.rule_ids:
             raw, record = found
             if record.expired:
                 approvals.expire(raw, record)
@@ -326,7 +387,7 @@ def ask(setup: Setup, decision: Decision, approvals: Approvals) -> Generator[Ste
     # 3. Ask the approver, as many times as the quorum needs distinct people.
     if setup.approver is None:
         return _refused(decision, "no approver is configured", "failed", None, request)
-    timeout = rules.timeout if rules.timeout is not None else setup.approval_timeout
+    timeout = needs.timeout if needs.timeout is not None else setup.approval_timeout
     while True:
         started = time.monotonic()
         try:
@@ -347,43 +408,50 @@ def ask(setup: Setup, decision: Decision, approvals: Approvals) -> Generator[Ste
                 decision, f"the answer came after the {timeout:g}s timeout", "timed_out", None, request
             )
         if given is PENDING:
-            return _defer(setup, decision, request, approvals, session)
+            return _defer(setup, decision, request, approvals, session, needs)
         assert isinstance(given, ApprovalResponse)
         response = given
         if not response.approved:
             return _refused(decision, _said(response, "refused"), "refused", response, request)
-        refusal = rules.refusal(response.by, request.requester)
-        if refusal is None and response.by is not None and response.by in (a.by for a in request.approvals):
-            refusal = f"{response.by!r} approved already; it needs {rules.quorum} different people"
-        if refusal is None and response.args is not None and rules.quorum > 1:
+        refusal = needs.refusal(response.by, request.requester)
+        if refusal is None and any(same_person(response.by, a.by) for a in request.approvals):
+            refusal = f"{response.by!r} approved already; it needs {needs.quorum} different people"
+        if refusal is None and response.args is not None and needs.quorum > 1:
             refusal = "an approval that changes the arguments cannot count toward a quorum"
         if refusal is not None:
             return _refused(decision, f"approval not counted: {refusal}", "refused", response, request)
         request = replace(request, approvals=(*request.approvals, response))
-        if len(request.approvals) >= rules.quorum:
+        if len(request.approvals) >= needs.quorum:
             break
     if response.remember is not None:
-        if not rules.rememberable or session is None:
-            # Approved for this call only: the rule forbids more, or there is no session.
+        if not needs.rememberable or scope is None or response.args is not None:
+            # Approved for this call only: a rule forbids more, it needs more than one
+            # person, there is no session, or the approval changed the arguments.
             response = replace(response, remember=None)
         else:
             try:
                 digest = None if response.remember == "action" else request.digest
-                approvals.remember(session, call.action, digest, response, setup.approval_expiry or 86_400)
+                approvals.remember(scope, digest, response, setup.approval_expiry or 86_400)
             except Exception as exc:  # noqa: BLE001 - this call stays approved; later ones will ask
                 return _approved(decision, response, request, "approved", note=f"not remembered ({exc})")
     return _approved(decision, response, request, "approved")
 
 
 def _defer(
-    setup: Setup, decision: Decision, request: ApprovalRequest, approvals: Approvals, session: str | None
+    setup: Setup,
+    decision: Decision,
+    request: ApprovalRequest,
+    approvals: Approvals,
+    session: str | None,
+    needs: Needs,
 ) -> Decision:
     try:
-        if approvals.waiting(session) >= setup.max_pending:
-            why = f"{setup.max_pending} approval requests already wait in this session"
+        if approvals.waiting(session, request.requester) >= setup.max_pending:
+            who = "in this session" if session is not None else "from this caller"
+            why = f"{setup.max_pending} approval requests already wait {who}"
             return _refused(decision, why, "refused", None, request)
         view = setup.policy.redaction.view(request.call.args, request.call.context)
-        approvals.open(request, view.args, view.context)
+        approvals.open(request, view.args, view.context, needs.rule_ids)
     except Exception as exc:  # noqa: BLE001 - nobody could decide it later: not approved
         return _refused(decision, f"the request could not be kept for later ({exc})", "failed", None, request)
     return _pending(decision, request, "waiting for approval")

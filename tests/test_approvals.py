@@ -684,3 +684,189 @@ def test_console_approver_in_a_terminal() -> None:
         assert terminal.process.wait(30) == 0
     finally:
         terminal.close()
+
+
+class TestReviewed:
+    """Holes an independent review found, each closed."""
+
+    def test_every_approval_rule_that_applies_must_be_satisfied(self) -> None:
+        """A looser rule with an id sorting first does not waive a stricter rule's quorum."""
+        policy = g.Policy(
+            [
+                g.allow("wire"),
+                g.require_approval("wire", id="any-wire"),
+                g.require_approval(
+                    "wire", when=g.arg("amount") > 10_000, id="two-person", quorum=2, approvers=["cfo", "ceo"]
+                ),
+            ]
+        )
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="intern"), policy)
+        with pytest.raises(g.ApprovalDenied, match="not one of the approvers"):
+            agent.wire("DE89", 1_000_000)
+        assert agent.wire("DE89", 500) == "sent"  # only any-wire asks: the intern may
+        approver = answers(g.ApprovalResponse(True, by="cfo"), g.ApprovalResponse(True, by="ceo"))
+        agent.gov.configure(approver=approver)
+        assert agent.wire("DE89", 1_000_000) == "sent"
+        assert approver.requests[0].quorum == 2
+
+    def test_a_limit_rule_asking_too_is_satisfied(self) -> None:
+        policy = g.Policy(
+            [
+                g.allow("refund"),
+                g.require_approval("refund", when=g.arg("amount") > 100, id="z-large"),
+                g.require_approval(
+                    "refund", limit=g.budget("amount", 1000, per="1d"), id="a-budget", approvers=["cfo"]
+                ),
+            ]
+        )
+        agent = Agent(lambda r: g.ApprovalResponse(True, by="intern"), policy)
+        agent.refund("A-1", 900)
+        with pytest.raises(g.ApprovalDenied, match="not one of the approvers"):
+            agent.refund("A-2", 900)  # over the budget: the budget rule's approvers count
+        assert agent.gov.usage("a-budget") == 900
+
+    def test_a_deferred_approval_is_bound_to_the_context_and_rules(self) -> None:
+        policy = g.Policy(
+            [
+                g.allow("deploy"),
+                g.require_approval("deploy", when=g.ctx("env") == "staging", id="a-staging"),
+                g.require_approval(
+                    "deploy", when=g.ctx("env") == "prod", id="b-prod", quorum=2, approvers=["lead1", "lead2"]
+                ),
+            ]
+        )
+        gov = g.Governor(policy, approver=g.DeferredApprover())
+        deploy = g.governed("deploy", governor=gov)(lambda version: f"deployed {version}")
+        with g.context(user="agent", session="s", env="staging"), pytest.raises(g.ApprovalPending) as info:
+            deploy("v2")
+        gov.approvals.approve(info.value.request.id, by="dev")
+        with g.context(user="agent", session="s", env="prod"), pytest.raises(g.ApprovalPending) as prod:
+            deploy("v2")  # approved for staging, not for prod
+        assert prod.value.request.id != info.value.request.id
+        with g.context(user="agent", session="s", env="staging"):
+            assert deploy("v2") == "deployed v2"
+
+    def test_remembered_approvals_stay_with_the_caller_and_the_rules(self) -> None:
+        policy = g.Policy(
+            [
+                g.allow("refund"),
+                g.require_approval("refund", when=g.arg("amount") > 100, id="large"),
+                g.require_approval(
+                    "refund", when=g.arg("amount") > 1000, id="a-huge", quorum=2, approvers=["cfo", "ceo"]
+                ),
+            ]
+        )
+        approver = answers(g.ApprovalResponse(True, by="alice", remember="action"), False, False, False)
+        agent = Agent(approver, policy)
+        with g.context(user="bob", session="shared"):
+            agent.refund("A-1", 200)
+            agent.refund("A-2", 300)  # remembered for bob, rule 'large'
+            with pytest.raises(g.ApprovalDenied):
+                agent.refund("A-3", 50_000)  # rule a-huge also asks: not remembered
+        with g.context(user="mallory", session="shared"), pytest.raises(g.ApprovalDenied):
+            agent.refund("A-4", 200)  # another caller in the same session: asked
+        with g.context(user="alice", session="shared"), pytest.raises(g.ApprovalDenied):
+            agent.refund("A-5", 200)  # nor may alice's own calls ride on what she approved for bob
+        assert len(approver.requests) == 4
+
+    def test_no_memory_of_an_edit(self) -> None:
+        approver = answers(
+            g.ApprovalResponse(True, by="dana", args={"amount": 80}, remember="args"),
+            g.ApprovalResponse(True, by="dana", args={"amount": 5000}, remember="args"),
+            False,
+        )
+        agent = Agent(approver)
+        with g.context(session="s"):
+            assert agent.refund("A-1", 500) == "refunded 80"
+            with pytest.raises(g.ApprovalDenied, match="cap"):
+                agent.refund("A-1", 500)  # asked again: the edit was not remembered
+            with pytest.raises(g.ApprovalDenied):
+                agent.refund("A-1", 1500)  # nor the refused edit
+        assert len(approver.requests) == 3
+
+    def test_no_memory_for_a_quorum(self) -> None:
+        policy = g.Policy([g.allow("wire"), g.require_approval("wire", quorum=2)])
+        approver = answers(
+            g.ApprovalResponse(True, by="alice"),
+            g.ApprovalResponse(True, by="bob", remember="action"),
+            g.ApprovalResponse(True, by="alice"),
+            False,
+        )
+        agent = Agent(approver, policy)
+        with g.context(session="s"):
+            agent.wire("DE89", 10)
+            with pytest.raises(g.ApprovalDenied):
+                agent.wire("XX00", 9_999_999)
+        assert len(approver.requests) == 4
+
+    @pytest.mark.parametrize("spelling", ["Alice", "alice ", "ＡＬＩＣＥ"])
+    def test_one_person_however_spelled(self, spelling: str) -> None:
+        policy = g.Policy(
+            [
+                g.allow("wire"),
+                g.require_approval(
+                    "wire",
+                    quorum=2,
+                    approvers=lambda by: by.strip().lower() in {"alice", "bob", "ａｌｉｃｅ"},
+                ),
+            ]
+        )
+        agent = Agent(g.DeferredApprover(), policy)
+        with g.context(user="alice"), pytest.raises(g.ApprovalPending) as info:
+            agent.wire("DE89", 10)
+        with pytest.raises(g.ApprovalError, match="made the call"):
+            agent.gov.approvals.approve(info.value.request.id, by=spelling)
+        with g.context(user="carol"), pytest.raises(g.ApprovalPending) as other:
+            agent.wire("DE89", 10)
+        agent.gov.approvals.approve(other.value.request.id, by="alice")
+        with pytest.raises(g.ApprovalError, match="already"):
+            agent.gov.approvals.approve(other.value.request.id, by=spelling)
+
+    def test_a_changed_rule_leaves_nobody_able_to_approve(self) -> None:
+        def policy(approvers: list[str]) -> g.Policy:
+            return g.Policy([g.allow("wire"), g.require_approval("wire", approvers=approvers)])
+
+        agent = Agent(g.DeferredApprover(), policy(["alice", "mallory"]))
+        with pytest.raises(g.ApprovalPending) as info:
+            agent.wire("DE89", 10)
+        agent.gov.policy = policy(["alice"])
+        with pytest.raises(g.ApprovalError, match="no longer has"):
+            agent.gov.approvals.approve(info.value.request.id, by="mallory")
+
+    def test_digests_tell_values_apart(self) -> None:
+        digest = g.approvals.call_digest  # type: ignore[attr-defined]
+        pairs = [
+            ({"amount": float("nan")}, {"amount": "nan"}),
+            ({"amount": float("inf")}, {"amount": "inf"}),
+            ({"ids": (1, 2)}, {"ids": [1, 2]}),
+            ({"n": 1}, {"n": 1.0}),
+            ({"n": 1}, {"n": True}),
+            ({"n": 1}, {"n": "1"}),
+        ]
+        for a, b in pairs:
+            assert digest(g.Call("t", a)) != digest(g.Call("t", b)), (a, b)
+        assert digest(g.Call("t", {"a": 1, "b": 2})) == digest(g.Call("t", {"b": 2, "a": 1}))
+        assert digest(g.Call("t", {}, {"tool_call_id": "x"})) == digest(
+            g.Call("t", {}, {"tool_call_id": "y"})
+        )
+
+    def test_arguments_without_an_order_are_not_approved_unseen(self) -> None:
+        """A mapping with keys that do not sort against each other still makes a request."""
+        gov = g.Governor(
+            g.Policy([g.require_approval("t"), g.allow("t")]),
+            approver=g.allow_all,
+            on_deny=lambda d: "denied",
+        )
+        t = g.governed("t", governor=gov)(lambda mapping: "ran")
+        assert t({1: "a", "b": "c"}) == "ran"
+
+    def test_callers_without_a_session_each_have_their_cap(self) -> None:
+        agent = Agent(g.DeferredApprover(), max_pending=2)
+        with g.context(user="mallory"):
+            for amount in (200, 300):
+                with pytest.raises(g.ApprovalPending):
+                    agent.refund("A-1", amount)
+            with pytest.raises(g.ApprovalDenied, match="from this caller"):
+                agent.refund("A-1", 400)
+        with g.context(user="alice"), pytest.raises(g.ApprovalPending):
+            agent.refund("A-1", 400)

@@ -359,6 +359,23 @@ class TestFailClosed:
             agent.send_email("a")
         assert agent.ran == []
 
+    def test_the_short_path_gives_back_what_it_held(self) -> None:
+        """Two limits, one reached: the share held under the other is given back."""
+        policy = g.Policy(
+            [
+                g.allow("send_email"),
+                g.deny("send_email", limit=g.rate(100, per="1m"), id="wide"),
+                g.deny("send_email", limit=g.rate(1, per="1m", key=g.ctx("user")), id="per-user"),
+            ]
+        )
+        agent = Agent(policy, audit=None)
+        with g.context(user="alice"):
+            agent.send_email("a")
+            for _ in range(3):
+                with pytest.raises(g.ActionDenied, match="per-user"):
+                    agent.send_email("b")
+        assert agent.gov.usage("wide") == 1
+
     def test_only_stores(self) -> None:
         """Something else as a store is a configuration error."""
         with pytest.raises(g.ConfigurationError, match="store must be a Store"):
