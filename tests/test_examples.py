@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,3 +187,18 @@ class TestBenchmark:
         assert result.returncode == 0, result.stderr
         assert "governed / bare wrapt wrapper" in result.stdout
         assert "1,000 rules / 10 rules" in result.stdout
+
+    def test_comparison_smoke(self, tmp_path: Path) -> None:
+        """The comparison with pycasbin and cedarpy runs end to end and writes its JSON and
+        chart (a smoke run: timings are not judged here, only that every engine agreed)."""
+        for module in ("casbin", "cedarpy", "matplotlib"):
+            need(module)
+        result = run("benchmarks/compare.py", "--quick", "--out", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        data = json.loads((tmp_path / "compare.json").read_text())
+        assert data["ns"] == [10, 100] and data["quick"] is True
+        for n in ("10", "100"):
+            assert data["latency_us"][n]["pycasbin: enforce"] > 0
+            assert data["latency_us"][n]["cedarpy: is_authorized"] > 0
+        assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "ratio to guardrails' governed call" in result.stdout
