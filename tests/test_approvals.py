@@ -231,6 +231,22 @@ class TestDeferred:
         events = [r for r in agent.audit.records if r.kind == "approval"]
         assert [(e.approval.status, e.approval.by) for e in events if e.approval] == [("approved", "dana")]
 
+    def test_on_every_store(self, kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        """The deferred round trip through memory, a SQLite file and a real Redis server."""
+        from conftest import make
+
+        agent = Agent(g.DeferredApprover(), store=make(kind, tmp_path, request))
+        with g.context(user="agent-7", session="s"):
+            with pytest.raises(g.ApprovalPending) as info:
+                agent.wire("DE89", 10_000)
+            assert [r.id for r in agent.gov.approvals.pending()] == [info.value.request.id]
+            agent.gov.approvals.approve(info.value.request.id, by="alice")
+            agent.gov.approvals.approve(info.value.request.id, by="bob")
+            assert agent.wire("DE89", 10_000) == "sent"
+            with pytest.raises(g.ApprovalPending):
+                agent.wire("DE89", 10_000)
+        assert agent.ran == [("DE89", 10_000)]
+
     def test_a_used_approval_cannot_be_replayed(self) -> None:
         agent = Agent(g.DeferredApprover())
         with pytest.raises(g.ApprovalPending) as info:
