@@ -34,6 +34,7 @@ from guardrails.jsonl import JsonlAudit
 from guardrails.limits import Limit, budget, rate
 from guardrails.otel import OtelAudit
 from guardrails.policy import Policy
+from guardrails.provenance import Provenance
 from guardrails.redaction import Redaction
 from guardrails.refs import arg, ctx
 from guardrails.rules import Effect, Rule, allow, deny, require_approval
@@ -87,6 +88,7 @@ __all__ = [
     "Outcome",
     "Policy",
     "PolicyError",
+    "Provenance",
     "Redaction",
     "RedisStore",
     "Rule",

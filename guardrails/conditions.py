@@ -51,6 +51,10 @@ class Condition:
         """Yield the ``after(...)`` parts: what this condition asks of earlier calls."""
         return iter(())
 
+    def reads_store(self) -> bool:
+        """Whether judging it reads the governor's store (``after``, ``provenance``)."""
+        return False
+
     def fingerprint(self) -> str:
         """A text that tells this condition apart from others, stable across runs.
 
@@ -123,6 +127,9 @@ class _Combination(Condition):
         for c in self.conditions:
             yield from c.histories()
 
+    def reads_store(self) -> bool:
+        return any(c.reads_store() for c in self.conditions)
+
     def __repr__(self) -> str:
         return f" {self.symbol} ".join(_wrap(c) for c in self.conditions)
 
@@ -187,6 +194,9 @@ class Not(Condition):
 
     def histories(self) -> Iterator[After]:
         return self.condition.histories()
+
+    def reads_store(self) -> bool:
+        return self.condition.reads_store()
 
     def __repr__(self) -> str:
         return f"~{_wrap(self.condition)}"

@@ -8,7 +8,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, overload
 
 import wrapt
 from typing_extensions import ParamSpec
@@ -33,17 +33,32 @@ R = TypeVar("R")
 _ACTION_NAME = re.compile(r"[^\s\[\]{}*?<>]+")
 _ALLOW = Effect.ALLOW
 Limited: TypeAlias = "bool | tuple[Rule, ...]"
+#: Whether a tool's output is recorded as untrusted (``provenance``).
+Output = Literal["trusted", "untrusted"]
 
 
 class _Spec:
     """What a governed function needs per call, prepared when it is decorated."""
 
-    __slots__ = ("action", "governor", "function", "binder", "_method_binder", "compiled")
+    __slots__ = (
+        "action",
+        "governor",
+        "function",
+        "binder",
+        "_method_binder",
+        "compiled",
+        "output",
+        "_untrusted",
+    )
 
-    def __init__(self, action: str, governor: Governor, function: Callable[..., Any]) -> None:
+    def __init__(
+        self, action: str, governor: Governor, function: Callable[..., Any], output: Output | None = None
+    ) -> None:
         self.action = action
         self.governor = governor
         self.function = function
+        self.output = output
+        self._untrusted: tuple[object, bool] = (None, False)
         try:
             self.binder = Binder.for_function(function)
         except (TypeError, ValueError) as exc:
@@ -68,6 +83,16 @@ class _Spec:
                 limited = stateful or False  # limits only: an allowed call may reserve quickly
             self.compiled = (policy, judge, limited)
         return judge, limited
+
+    def untrusted(self, setup: Setup) -> bool:
+        """Whether what the tool returns is recorded as untrusted (its own say, else the governor's)."""
+        if self.output is not None:
+            return self.output == "untrusted"
+        patterns, answer = self._untrusted
+        if patterns is not setup.untrusted:
+            answer = any(p.match(self.action) for p in setup.untrusted)
+            self._untrusted = (setup.untrusted, answer)
+        return answer
 
     def method_binder(self) -> Binder:
         """The binder for calls as a method: wrapt passes self/cls as ``instance``, not in args."""
@@ -183,7 +208,8 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
         if compiled_for is not setup.policy:
             judge, limited = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and setup.fast:
+        untrusted = spec.untrusted(setup)
+        if winner is not None and winner.effect is _ALLOW and setup.fast and not untrusted:
             if not limited:
                 return wrapped(*args, **kwargs)  # nothing to ask, count or record: skip the flow
             if type(limited) is tuple and (held := reserve_quickly(setup.store, limited, call)) is not None:
@@ -196,7 +222,7 @@ def _sync_wrapper(spec: _Spec) -> Callable[..., Any]:
                 return result
         decision = setup.policy.decision(call, winner, outcomes)
         unbind = spec.binder.unbind if instance is None else spec.method_binder().unbind
-        return drive_sync(call_flow(setup, decision, live, unbind), wrapped, args, kwargs)
+        return drive_sync(call_flow(setup, decision, live, unbind, untrusted), wrapped, args, kwargs)
 
     return wrapper
 
@@ -220,7 +246,8 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
         if compiled_for is not setup.policy:
             judge, limited = spec.judge(setup.policy)
         winner, outcomes = judge(call)
-        if winner is not None and winner.effect is _ALLOW and setup.fast:
+        untrusted = spec.untrusted(setup)
+        if winner is not None and winner.effect is _ALLOW and setup.fast and not untrusted:
             if not limited:
                 return await wrapped(*args, **kwargs)
             if type(limited) is tuple and (held := reserve_quickly(setup.store, limited, call)) is not None:
@@ -233,7 +260,7 @@ def _async_wrapper(spec: _Spec) -> Callable[..., Awaitable[Any]]:
                 return result
         decision = setup.policy.decision(call, winner, outcomes)
         unbind = spec.binder.unbind if instance is None else spec.method_binder().unbind
-        return await drive_async(call_flow(setup, decision, live, unbind), wrapped, args, kwargs)
+        return await drive_async(call_flow(setup, decision, live, unbind, untrusted), wrapped, args, kwargs)
 
     return wrapper
 
@@ -244,17 +271,24 @@ def governed(func: Callable[P, R], /) -> Callable[P, R]: ...
 
 @overload
 def governed(
-    action: str | None = None, /, *, governor: Governor | None = None
+    action: str | None = None, /, *, governor: Governor | None = None, output: Output | None = None
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
 @overload
 def governed(
-    *, action: str | None = None, governor: Governor | None = None
+    *, action: str | None = None, governor: Governor | None = None, output: Output | None = None
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
-def governed(target: Any = None, /, *, action: str | None = None, governor: Governor | None = None) -> Any:
+def governed(
+    target: Any = None,
+    /,
+    *,
+    action: str | None = None,
+    governor: Governor | None = None,
+    output: Output | None = None,
+) -> Any:
     """Govern a tool: every call is judged by the policy before it runs.
 
     Use bare (``@governed``) or with options (``@governed("payments.refund")``,
@@ -263,24 +297,31 @@ def governed(target: Any = None, /, *, action: str | None = None, governor: Gove
     ``governor`` the default one (``guardrails.configure``) is used, as it is
     configured at call time.
 
+    ``output="untrusted"`` records what the tool returns (web pages, e-mails,
+    files) so that ``provenance(...)`` rules can tell values planted in it;
+    ``"trusted"`` says it never needs recording; unset, the governor's
+    ``untrusted`` patterns decide.
+
     Works on sync and async functions, methods, classmethods and
     staticmethods; the result keeps the function's name, docstring, signature
     and type hints.
     """
+    if output not in (None, "trusted", "untrusted"):
+        raise ConfigurationError(f"@governed output must be 'trusted' or 'untrusted', got {show(output)}")
     if isinstance(target, str):
         if action is not None:
             raise ConfigurationError(f"@governed got two action names: {target!r} and action={action!r}")
-        return _decorator(target, governor)
+        return _decorator(target, governor, output)
     if target is None:
-        return _decorator(action, governor)
-    if action is not None or governor is not None:
+        return _decorator(action, governor, output)
+    if action is not None or governor is not None or output is not None:
         raise ConfigurationError(
             "@governed(func, ...) takes no options; use @governed(action=..., governor=...)"
         )
-    return _decorator(None, None)(target)
+    return _decorator(None, None, None)(target)
 
 
-def _decorator(action: str | None, governor: Governor | None) -> Callable[[Any], Any]:
+def _decorator(action: str | None, governor: Governor | None, output: Output | None) -> Callable[[Any], Any]:
     if action is not None and (not isinstance(action, str) or not _ACTION_NAME.fullmatch(action)):
         raise ConfigurationError(
             f"@governed action must be a tool name without spaces, brackets or wildcards, got {show(action)}"
@@ -301,7 +342,7 @@ def _decorator(action: str | None, governor: Governor | None) -> Callable[[Any],
         name = action if action is not None else getattr(function, "__name__", None)
         if not isinstance(name, str) or not _ACTION_NAME.fullmatch(name):
             raise ConfigurationError(f"cannot name the action of {show(func)}; pass @governed('name')")
-        spec = _Spec(name, governor if governor is not None else get_governor(), function)
+        spec = _Spec(name, governor if governor is not None else get_governor(), function, output)
         make = _async_wrapper if inspect.iscoroutinefunction(function) else _sync_wrapper
         wrapper = GovernedFunction(func, make(spec))
         wrapper._self_spec = spec  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from guardrails.errors import PolicyError
 from guardrails.history import After, after
 from guardrails.limits import Limit, budget, rate
 from guardrails.loading import read_document
+from guardrails.provenance import Provenance
 from guardrails.redaction import Redaction
 from guardrails.refs import Compare, Matcher, Ref, arg, ctx
 from guardrails.rules import Effect, Rule
@@ -148,6 +149,8 @@ def condition_from_doc(doc: ComparisonDoc | AllDoc | AnyDoc | NotDoc | AfterDoc,
     try:
         ref = doc.reference()
         op, value = doc.operator()
+        if op == "from":
+            return ref.provenance(*([value] if isinstance(value, str) else value))
         if op in MATCHERS:
             return _matcher_from_doc(ref, op, value)
         return Compare(ref, OPERATORS[op], tuple(value) if op == "between" else value)
@@ -175,6 +178,9 @@ def condition_to_doc(condition: Condition, *, callables: bool = False) -> dict[s
         return {"any": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
     if isinstance(condition, Not):
         return {"not": condition_to_doc(condition.condition, callables=callables)}
+    if isinstance(condition, Provenance):
+        kinds = condition.kinds
+        return {**_ref_doc(condition.ref), "from": kinds[0] if len(kinds) == 1 else list(kinds)}
     if isinstance(condition, After):
         doc = condition.to_doc()
         if condition.when is not None:

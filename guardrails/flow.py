@@ -26,6 +26,7 @@ from guardrails.errors import ActionDenied, ApprovalDenied, ApprovalPending, Aud
 from guardrails.history import note
 from guardrails.limiting import Limiter, token_for
 from guardrails.policy import Policy
+from guardrails.provenance import record_output
 from guardrails.recording import OnAuditError, Recorder, describe_error
 from guardrails.rules import Effect, Rule
 from guardrails.state import MemoryStore, Store, StoreError
@@ -69,6 +70,8 @@ class Setup:
     #: Deferred requests that may wait at once in one session (floods are refused).
     max_pending: int = 10
     approvals: Approvals | None = None
+    #: Actions (compiled globs) whose output is recorded as untrusted unless the tool says.
+    untrusted: tuple[re.Pattern[str], ...] = ()
     #: Nothing to record, block or shadow: an allowed call may skip the flow.
     fast: bool = field(init=False, default=False)
 
@@ -81,12 +84,14 @@ def call_flow(
     decision: Decision,
     live: Callable[[], Setup] | None = None,
     unbind: Unbind | None = None,
+    untrusted: bool = False,
 ) -> Generator[Step, Any, Any]:
     """From the policy's decision to the tool's result (or the denial).
 
     ``live`` returns the governor's setup now: a block set while a human was
     deciding still stops the call. ``unbind`` turns arguments by name back
-    into ``(args, kwargs)``, for an approver that changed them.
+    into ``(args, kwargs)``, for an approver that changed them. ``untrusted``:
+    what the tool returns is recorded for ``provenance(...)``.
     """
     call = decision.call
     recorder = Recorder(setup)
@@ -110,7 +115,7 @@ def call_flow(
                     decision.rule_id,
                 ):
                     recorder.record(shadow, None)
-        return (yield from _run(setup, decision, live, recorder, unbind))
+        return (yield from _run(setup, decision, live, recorder, unbind, untrusted))
     finally:
         for held in (limiter, recorder.limiter):
             if held is not None:
@@ -123,6 +128,7 @@ def _run(
     live: Callable[[], Setup] | None,
     recorder: Recorder,
     unbind: Unbind | None,
+    untrusted: bool,
 ) -> Generator[Step, Any, Any]:
     call = decision.call
     limiter = recorder.limiter
@@ -170,6 +176,13 @@ def _run(
     recorder.record(decision, Outcome.STARTED)
     started = time.perf_counter()
     result = yield RunTool(arguments)
+    if untrusted and type(result) is not Raised:
+        try:
+            record_output(setup.store, call, result)
+        except StoreError as exc:
+            # Unrecorded, a value planted in it could pass provenance rules later:
+            # the caller does not get it.
+            result = Raised(StoreError(f"{call.action!r} ran, but its output was withheld: {exc}"))
     if type(result) is Raised:
         if limiter is not None:
             limiter.release()  # a tool that failed does not use up the budget

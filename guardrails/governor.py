@@ -23,6 +23,7 @@ from guardrails.errors import ConfigurationError, PolicyError
 from guardrails.flow import Block, Mode, OnDeny, Setup
 from guardrails.limiting import Limiter
 from guardrails.policy import Policy
+from guardrails.provenance import record_trusted
 from guardrails.recording import OnAuditError, record_event
 from guardrails.rules import Effect, Rule
 from guardrails.state import MemoryStore, Store
@@ -69,6 +70,7 @@ class Governor:
         store: Store | None = None,
         approval_expiry: float | None = 86_400.0,
         max_pending: int = 10,
+        untrusted: Iterable[str] = (),
     ) -> None:
         #: The requests a person decides later: ``pending()``, ``approve(id, by=...)``, ``deny(...)``.
         self.approvals = Approvals(self)
@@ -86,6 +88,7 @@ class Governor:
             store=MemoryStore() if store is None else store,
             approval_expiry=approval_expiry,
             max_pending=max_pending,
+            untrusted=untrusted,
         )
 
     def configure(
@@ -101,6 +104,7 @@ class Governor:
         store: Store = _UNSET,
         approval_expiry: float | None = _UNSET,
         max_pending: int = _UNSET,
+        untrusted: Iterable[str] = _UNSET,
     ) -> None:
         """Change some parts at once; calls already under way keep what they started with.
 
@@ -143,6 +147,11 @@ class Governor:
             if type(max_pending) is not int or max_pending < 0:
                 raise ConfigurationError(f"max_pending must be a whole number, got {show(max_pending)}")
             changes["max_pending"] = max_pending
+        if untrusted is not _UNSET:
+            patterns = [untrusted] if isinstance(untrusted, str) else list(untrusted)
+            if not all(isinstance(p, str) and p for p in patterns):
+                raise ConfigurationError(f"untrusted takes tool names or globs, got {show(untrusted)}")
+            changes["untrusted"] = tuple(re.compile(fnmatch.translate(p)) for p in patterns)
         if mode is not _UNSET:
             if mode not in ("enforce", "shadow"):
                 raise ConfigurationError(f"mode must be 'enforce' or 'shadow', got {show(mode)}")
@@ -283,6 +292,15 @@ class Governor:
         if stateful:
             decision = Limiter(setup.store, stateful, decision.call).peek(decision)
         return decision
+
+    def trust(self, *texts: Any, session: str | None = None) -> None:
+        """Record what the user said (a request, an address book, an allow-list) as
+        trusted input for ``session`` (the current context's when not given):
+        ``provenance(...)`` then sees values found in it as trusted."""
+        if session is None:
+            current = current_context().get("session")
+            session = "" if current is None else str(current)
+        record_trusted(self._setup.store, session, list(texts))
 
     def usage(
         self, rule_id: str, args: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
 from decimal import Decimal
 from fnmatch import translate
 from typing import TYPE_CHECKING, Any
@@ -36,15 +35,14 @@ from guardrails.limits import key_refs, key_text, parse_window
 from guardrails.refs import Ref, ctx
 from guardrails.rules import ACTION
 from guardrails.state import Entry, Store, StoreError
+from guardrails.state.store import READING
 from guardrails.values import brief, show
 
 if TYPE_CHECKING:
     from guardrails.call import Call
 
-__all__ = ["After", "after", "note", "reading"]
+__all__ = ["After", "after", "note"]
 
-#: The store ``after(...)`` reads while the governor judges a call's stateful rules.
-_STORE: ContextVar[Store | None] = ContextVar("guardrails_history_store", default=None)
 
 _NONE = Decimal(0)  # noting is never refused: the limit of a note's entry is not checked
 
@@ -88,7 +86,7 @@ class After(Condition):
         self.pattern = re.compile(translate(action))
 
     def __call__(self, call: Call) -> bool:
-        store = _STORE.get()
+        store = READING.get()
         if store is None:
             raise EvaluationError(
                 f"{self!r} reads the calls a governor noted in its store; judge it with a Governor"
@@ -116,6 +114,9 @@ class After(Condition):
 
     def histories(self) -> Iterator[After]:
         yield self
+
+    def reads_store(self) -> bool:
+        return True
 
     def to_doc(self) -> dict[str, Any]:
         """``{after = "read_file", when = {...}, within = "1d", key = [{ctx = "session"}], at_least = 1}``."""
@@ -162,19 +163,6 @@ def after(
     ``when`` held started in the last ``within`` (``"1h"``, ``"1d"``, or seconds)
     under the same ``key`` (the session by default; ``key=[]`` for every caller)."""
     return After(action, when, within, key, at_least)
-
-
-def reading(store: Store) -> Any:
-    """Context for judging stateful rules: ``after(...)`` reads ``store``.
-
-    Returns the token to pass to ``done``.
-    """
-    return _STORE.set(store)
-
-
-def done(token: Any) -> None:
-    """The end of ``reading``."""
-    _STORE.reset(token)
 
 
 def note(store: Store, token: str, histories: Sequence[After], call: Call) -> int:

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from guardrails import history
 from guardrails.chain import json_text
 from guardrails.decision import Decision
 from guardrails.rules import PRECEDENCE, Effect, Rule
 from guardrails.state import Entry, Store, StoreError
+from guardrails.state.store import READING
 from guardrails.values import brief
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Limiter:
         that apply."""
         failed: list[tuple[Rule, str]] = []
         held_true: list[Rule] = []
-        reading = history.reading(self.reads)
+        reading = READING.set(self.reads)
         try:
             for rule in self.rules:
                 try:
@@ -101,7 +101,7 @@ class Limiter:
                 except Exception as exc:  # noqa: BLE001 - fail closed: the rule applies
                     failed.append((rule, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
         finally:
-            history.done(reading)
+            READING.reset(reading)
         if self.entries:
             try:
                 held = self.store.reserve(self.token, [entry for _, entry in self.entries])

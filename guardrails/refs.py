@@ -163,6 +163,15 @@ class Ref:
 
     # ---- matchers: normalise, then compare; fail closed on what does not parse
 
+    def provenance(self, *kinds: str) -> Condition:
+        """True when the value (any item of a list) was seen where ``kinds`` say:
+        ``"untrusted"`` (in an untrusted tool's output and not in trusted input),
+        ``"trusted"`` (in what the user gave), ``"invented"`` (in neither). See
+        ``guardrails.provenance``; judged by a governor, which keeps what was seen."""
+        from guardrails.provenance import Provenance
+
+        return Provenance(self, kinds)
+
     def within(self, root: str) -> Condition:
         """True when the path, resolved as the OS will open it, is ``root`` or inside it."""
         return Matcher(self, "within", (root,), {}, lambda: matchers.within(root)[1])

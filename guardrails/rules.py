@@ -121,14 +121,16 @@ class Rule:
             if approval == ApprovalRules():
                 approval = None  # the defaults: the same rule as one without
         self.approval = approval
-        if self.when is not None and next(self.when.histories(), None) is not None:
+        if self.when is not None and self.when.reads_store():
             if self.effect is Effect.ALLOW:
                 raise PolicyError(
-                    "after(...) goes on a deny or require_approval rule: what already ran can only restrict"
+                    "after(...) and provenance(...) go on a deny or require_approval rule: "
+                    "what the store knows can only restrict"
                 )
             if shadow:
                 raise PolicyError(
-                    "a shadow rule cannot use after(...): shadow rules are judged without the store"
+                    "a shadow rule cannot use after(...) or provenance(...): "
+                    "shadow rules are judged without the store"
                 )
             self.stateful = True
         else:

@@ -110,6 +110,7 @@ class RegexDoc(_Model):
 
 
 Conversion = Literal["decimal", "nfkc", "casefold"]
+ProvenanceKind = Literal["untrusted", "trusted", "invented"]
 
 
 class ComparisonDoc(_Model):
@@ -142,6 +143,9 @@ class ComparisonDoc(_Model):
     matches: StrictStr | None = None
     regex: StrictStr | RegexDoc | None = None
     shell_command_in: list[StrictStr] | None = None
+    from_: ProvenanceKind | list[ProvenanceKind] | None = Field(
+        None, alias="from", description="Where the value was seen: untrusted, trusted, invented."
+    )
 
     @model_validator(mode="after")
     def _one_reference_one_operator(self) -> ComparisonDoc:
@@ -152,7 +156,7 @@ class ComparisonDoc(_Model):
         ops = [name for name in given if name not in _MODIFIERS]
         if len(ops) != 1:
             found = ", ".join(repr(_doc_name(o)) for o in sorted(ops)) or "none"
-            names = ", ".join([*OPERATORS, *MATCHERS])
+            names = ", ".join([*OPERATORS, *MATCHERS, "from"])
             raise ValueError(f"a comparison has exactly one operator ({names}); found {found}")
         return self
 
@@ -301,7 +305,7 @@ class PolicyDocument(_Model):
 
 
 def _doc_name(field: str) -> str:
-    return "in" if field == "in_" else field
+    return {"in_": "in", "from_": "from"}.get(field, field)
 
 
 def json_schema() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._sweep_at = _SWEEP_AT
         self._records: dict[str, tuple[str, float]] = {}  # key: (value, kept until)
+        self._tokens: dict[str, tuple[set[str], float]] = {}  # key: (tokens, kept until)
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
         return self._reserve(token, entries, check=True)
@@ -131,6 +132,25 @@ class MemoryStore:
                 if key.startswith(prefix) and (value := self._record(key, now)) is not None:
                     found[key] = value
             return found
+
+    def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        with self._lock:
+            now = self._clock()
+            kept = self._tokens.get(key)
+            held = set() if kept is None or kept[1] <= now else kept[0]
+            held.update(tokens)
+            self._tokens[key] = (held, now + ttl)
+            return len(held)
+
+    def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        with self._lock:
+            kept = self._tokens.get(key)
+            if kept is None:
+                return set()
+            if kept[1] <= self._clock():
+                del self._tokens[key]
+                return set()
+            return kept[0].intersection(tokens)
 
     def _record(self, key: str, now: float) -> str | None:
         kept = self._records.get(key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -249,6 +249,29 @@ class RedisStore:
             for name, value in zip(names, values, strict=True)
             if value is not None
         }
+
+    def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        name, items = self._set(key), list(tokens)
+
+        def add() -> int:
+            pipe = self._redis.pipeline(transaction=True)
+            for start in range(0, len(items), 1000):
+                pipe.sadd(name, *items[start : start + 1000])
+            pipe.pexpire(name, max(1, math.ceil(ttl * 1000)))
+            pipe.scard(name)
+            return int(pipe.execute()[-1])
+
+        return int(self._call(add)) if items else int(self._call(self._redis.scard, name=name))
+
+    def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        items = list(dict.fromkeys(tokens))
+        if not items:
+            return set()
+        flags = self._call(self._redis.smismember, name=self._set(key), values=items)
+        return {token for token, flag in zip(items, flags, strict=True) if flag}
+
+    def _set(self, key: str) -> str:
+        return f"{self.prefix}{key}:s"  # counters end in :t, :a or :n, records in :r
 
     def _record(self, key: str) -> str:
         return f"{self.prefix}{key}{_RECORD}"  # counters end in :t, :a or :n; records never do

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +36,16 @@ CREATE TABLE IF NOT EXISTS guardrails_records (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
     until REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS guardrails_token_sets (
+    key TEXT PRIMARY KEY,
+    until REAL NOT NULL,
+    size INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS guardrails_tokens (
+    key TEXT NOT NULL,
+    token TEXT NOT NULL,
+    PRIMARY KEY (key, token)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS guardrails_totals (
     key TEXT PRIMARY KEY,
@@ -157,6 +167,47 @@ class SQLiteStore:
                 (len(prefix), prefix, self._clock()),
             ).fetchall()
         return dict(rows)
+
+    def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        with self._transaction() as db:
+            now = self._clock()
+            row = db.execute("SELECT until, size FROM guardrails_token_sets WHERE key = ?", (key,)).fetchone()
+            size = 0
+            if row is not None and row[0] <= now:  # expired: start again
+                db.execute("DELETE FROM guardrails_tokens WHERE key = ?", (key,))
+            elif row is not None:
+                size = int(row[1])
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO guardrails_tokens (key, token) VALUES (?, ?)",
+                [(key, token) for token in tokens],
+            )
+            size += db.total_changes - before
+            db.execute(
+                "INSERT INTO guardrails_token_sets (key, until, size) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET until = excluded.until, size = excluded.size",
+                (key, now + ttl, size),
+            )
+            return size
+
+    def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(tokens))
+        found: set[str] = set()
+        with self._transaction(write=False) as db:
+            row = db.execute("SELECT until FROM guardrails_token_sets WHERE key = ?", (key,)).fetchone()
+            if row is None or row[0] <= self._clock():
+                return found
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found.update(
+                    token
+                    for (token,) in db.execute(
+                        f"SELECT token FROM guardrails_tokens WHERE key = ? AND token IN ({marks})",
+                        (key, *chunk),
+                    )
+                )
+        return found
 
     def close(self) -> None:
         """Close the connections (a later call opens new ones)."""
@@ -281,6 +332,11 @@ def _sweep(db: sqlite3.Connection, now: float) -> None:
         db.execute("DELETE FROM guardrails_usage WHERE key = ? AND until <= ?", (key, now))
         db.execute("DELETE FROM guardrails_totals WHERE key = ?", (key,))  # summed again when next used
     db.execute("DELETE FROM guardrails_records WHERE until <= ?", (now,))
+    for (key,) in db.execute(
+        "SELECT key FROM guardrails_token_sets WHERE until <= ? LIMIT ?", (now, _SWEEP_BATCH)
+    ).fetchall():
+        db.execute("DELETE FROM guardrails_tokens WHERE key = ?", (key,))
+        db.execute("DELETE FROM guardrails_token_sets WHERE key = ?", (key,))
 
 
 def _close_all(pool: list[sqlite3.Connection]) -> None:

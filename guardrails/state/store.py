@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from typing import Literal, Protocol, runtime_checkable
 
 from guardrails.errors import GovernanceError
 
-__all__ = ["EXACT", "Entry", "Held", "Store", "StoreError"]
+__all__ = ["EXACT", "READING", "Entry", "Held", "Store", "StoreError"]
 
 #: What ``reserve`` did for one entry: ``held`` (reserved for this call now),
 #: ``counted`` (this token was used before — a re-run — nothing added),
@@ -99,3 +100,17 @@ class Store(Protocol):
     def scan(self, prefix: str) -> dict[str, str]:
         """Every record whose key starts with ``prefix``."""
         ...
+
+    def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        """Add ``tokens`` to the set under ``key`` (kept ``ttl`` seconds after the
+        last addition); return how many the set holds."""
+        ...
+
+    def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        """Which of ``tokens`` the set under ``key`` holds."""
+        ...
+
+
+#: The store that conditions reading it (``after``, ``provenance``) use while the
+#: governor judges a call's stateful rules.
+READING: ContextVar[Store | None] = ContextVar("guardrails_reading_store", default=None)
