@@ -146,6 +146,37 @@ def limit_cases() -> dict[str, Callable[[], Any]]:
     }
 
 
+def provenance_cases() -> dict[str, Callable[[], Any]]:
+    """A governed call whose one argument is checked against 1 MB of untrusted output
+    recorded in the session (the calls run in ``context(session="bench")``)."""
+    p10 = policy_with(10, 10)
+    checked = p10 + g.Policy(
+        [
+            g.deny("refund", when=g.arg("order_id").provenance("untrusted"), id="planted"),
+            g.allow("read_page"),
+        ]
+    )
+    store = g.MemoryStore()
+    gov = g.Governor(checked, store=store)
+    page = g.governed("read_page", governor=gov, output="untrusted")(lambda n: PAGES[n])
+    for n in range(len(PAGES)):
+        page(n)
+    governed = g.governed("refund", governor=gov)(refund)
+    if governed("o-1", 50) != "o-1":
+        raise RuntimeError("the provenance case must be allowed")
+    return {"provenance: 1 argument, 1 MB recorded": lambda: governed("o-1", 50)}
+
+
+# Four pages of mail-like text, about a megabyte, full of addresses, hosts and numbers.
+PAGES = [
+    " ".join(
+        f"From user{i}@site{i % 97}.example: see https://h{i}.example/p, account {i:010d}"
+        for i in range(page * 3500, (page + 1) * 3500)
+    )
+    for page in range(4)
+]
+
+
 def clear_rotated() -> None:
     for path in AUDIT_DIR.glob("*.jsonl.*"):
         path.unlink()
@@ -197,7 +228,7 @@ def time_async(fn: Callable[..., Any], calls: int) -> float:
 
 
 def measure(repeats: int, calls: int) -> dict[str, float]:
-    sync = {**sync_cases(), **audit_cases(), **limit_cases(), **matcher_cases()}
+    sync = {**sync_cases(), **audit_cases(), **limit_cases(), **provenance_cases(), **matcher_cases()}
     async_cases: dict[str, Callable[..., Any]] = {
         "plain async call": refund_async,
         "governed async, 10 rules": g.governed("refund", governor=g.Governor(policy_with(10, 10)))(
@@ -232,6 +263,12 @@ DIFFERENCES = [
     # (label, case, baseline, target in µs or None): what one part adds to a call
     ("recording two records (any sink)", "audit: a sink that does nothing", "governed, 10 rules", None),
     ("JSONL never, over no audit", "audit: JSONL, fsync=never", "governed, 10 rules", 10.0),
+    (
+        "provenance, 1 argument, 1 MB recorded",
+        "provenance: 1 argument, 1 MB recorded",
+        "governed, 10 rules",
+        10.0,
+    ),
     ("JSONL batch, over no audit", "audit: JSONL, fsync=batch", "governed, 10 rules", 10.0),
     ("JSONL never, over recording", "audit: JSONL, fsync=never", "audit: a sink that does nothing", None),
     ("JSONL batch, over recording", "audit: JSONL, fsync=batch", "audit: a sink that does nothing", None),
@@ -301,7 +338,8 @@ def main() -> None:
         f"guardrails {info['guardrails']} · Python {info['python']} · {info['platform']} · {info['cpus']} CPUs"
     )
     print(f"median of {repeats} batches of {calls:,} calls\n")
-    results = measure(repeats, calls)
+    with g.context(session="bench"):  # every case alike: provenance is kept per session
+        results = measure(repeats, calls)
     ratios = report(results)
     if options.json:
         options.json.write_text(
