@@ -13,7 +13,7 @@ and the texts the user gave (``context(trusted=[...])``, ``gov.trust(...)``),
 per session, in the governor's store, as *tokens*:
 
 - each string, normalised (NFKC, case-folded, runs of white space made one
-  space, trimmed) — ``text:...``;
+  space, trimmed) — ``text:...`` — and each part of it in quotes;
 - the identifiers inside it: e-mail addresses (case-folded), URLs and the
   hosts in them or standing alone (case-folded, IDNA, no trailing dot), IBANs
   (upper case, no spaces; printed in groups, each length the groups can end
@@ -75,6 +75,7 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \t]?[A-Z0-9])+", re.IGNORECASE)
 _PATH = re.compile(r"(?:(?<=\s)|^)(?:~|\.{1,2})?/[^\s'\"`<>|;]+|\b[A-Za-z]:\\[^\s'\"`<>|;]+")
 _DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{4,}\d)")
 _SPACE = re.compile(r"\s+")
+_QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 
 
@@ -82,6 +83,10 @@ def tokens(text: str) -> set[str]:
     """The tokens a string is known by: itself, normalised, and its identifiers."""
     plain = _normal(text)
     found = {"text:" + plain} if plain else set()
+    for match in _QUOTED.finditer(plain):  # 'a value in quotes' is one too
+        inner = match.group(1) or match.group(2) or match.group(3)
+        if inner and inner.strip():
+            found.add("text:" + inner.strip())
     for match in _EMAIL.finditer(plain):
         found.add("email:" + match.group())
         found.add("host:" + _host(match.group().rpartition("@")[2]))
@@ -94,7 +99,11 @@ def tokens(text: str) -> set[str]:
         if host:
             found.add("host:" + _host(host))
     for match in _HOST.finditer(plain):
-        found.add("host:" + _host(match.group()))
+        # "www.acme.com.They" (a missing space) holds www.acme.com: each run of
+        # two or more labels from the left is a candidate.
+        labels = _host(match.group()).split(".")
+        for end in range(2, len(labels) + 1):
+            found.add("host:" + ".".join(labels[:end]))
     for match in _IBAN.finditer(plain):
         # "UK12 3456 ... 90 please": the IBAN may end at any gap between groups;
         # each length an IBAN can have is a candidate (15 to 34 characters).
@@ -247,7 +256,8 @@ class Provenance(Condition):
 
 
 def classify(store: Store, call: Call, value: Any) -> set[str]:
-    """The kinds of the items of ``value`` (a string, or a list of them)."""
+    """The kinds of the items of ``value`` (a string, or a list of them); an item with
+    nothing in it (None, an empty string) has none."""
     items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
     per_item = []
     wanted: set[str] = set()
@@ -256,8 +266,9 @@ def classify(store: Store, call: Call, value: Any) -> set[str]:
         for text in strings(item, budget=100_000):
             if text is not _OVERFLOW_MARK:
                 found |= tokens(text)
-        per_item.append(found)
-        wanted |= found
+        if found:  # None, "" and [] carry no value to place
+            per_item.append(found)
+            wanted |= found
     session = session_of(call)
     trusted_now = _trusted_in_context(call)
     try:
