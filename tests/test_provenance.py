@@ -94,6 +94,19 @@ class TestTokens:
     def test_identifiers(self, text: str, token: str) -> None:
         assert token in tokens(text)
 
+    def test_quoted_parts_and_runs_of_labels(self) -> None:
+        found = tokens("Set the password to '1j1l-2k3j' and post to www.acme.com.They said")
+        assert "text:1j1l-2k3j" in found
+        assert "host:www.acme.com" in found and "host:www.acme.com.they" in found
+
+    def test_empty_items_have_no_kind(self) -> None:
+        """None and empty strings carry no value: a rule on them does not apply."""
+        agent = Agent()
+        with g.context(session="s"):
+            agent.read_file("bill.txt")
+            assert agent.send_email(None) == "sent"
+            assert agent.send_email(["", "bob@acme.example"]) == "sent"  # invented, not untrusted
+
     def test_short_numbers_are_not_identifiers(self) -> None:
         assert not any(t.startswith("digits:") for t in tokens("pay 98.70 on 2026-01-05"))
 
