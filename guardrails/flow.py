@@ -176,13 +176,19 @@ def _run(
     recorder.record(decision, Outcome.STARTED)
     started = time.perf_counter()
     result = yield RunTool(arguments)
-    if untrusted and type(result) is not Raised:
-        try:
-            record_output(setup.store, call, result)
+    if untrusted:
+        ran = type(result) is not Raised
+        try:  # what it returned, or the error it raised: both reach the model
+            record_output(setup.store, call, result if ran else result.exception)
         except StoreError as exc:
             # Unrecorded, a value planted in it could pass provenance rules later:
-            # the caller does not get it.
-            result = Raised(StoreError(f"{call.action!r} ran, but its output was withheld: {exc}"))
+            # the caller does not get it. A tool that ran still used its share.
+            if ran and limiter is not None:
+                limiter.commit()
+            what = "output" if ran else "error"
+            withheld = StoreError(f"{call.action!r} ran, but its {what} was withheld: {exc}")
+            recorder.record_after(decision, Outcome.RAISED, started, withheld)
+            return Raised(withheld)
     if type(result) is Raised:
         if limiter is not None:
             limiter.release()  # a tool that failed does not use up the budget

@@ -299,7 +299,11 @@ class Governor:
         ``provenance(...)`` then sees values found in it as trusted."""
         if session is None:
             current = current_context().get("session")
-            session = "" if current is None else str(current)
+            if current is None:
+                # Trust without a session would be everyone's: one user's words
+                # would vouch for a value planted in another's conversation.
+                raise ConfigurationError("trust() needs a session: context(session=...) or session=")
+            session = str(current)
         record_trusted(self._setup.store, session, list(texts))
 
     def usage(
@@ -363,6 +367,7 @@ def configure(
     store: Store = _UNSET,
     approval_expiry: float | None = _UNSET,
     max_pending: int = _UNSET,
+    untrusted: Iterable[str] = _UNSET,
 ) -> Governor:
     """Configure the default governor (only the parts given change); returns it."""
     _default.configure(
@@ -376,5 +381,6 @@ def configure(
         store=store,
         approval_expiry=approval_expiry,
         max_pending=max_pending,
+        untrusted=untrusted,
     )
     return _default

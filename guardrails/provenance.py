@@ -22,9 +22,9 @@ per session, in the governor's store, as *tokens*:
   identifiers).
 
 **What is asked.** An argument's value (each item of a list) is broken into
-the same tokens. It is *untrusted* when one of them was seen in untrusted
-output and not in trusted input; else *trusted* when one was seen in trusted
-input; else *invented*. ``provenance(kinds...)`` holds when any item is of
+the same tokens — its identifiers when it has any, else its text. It is
+*untrusted* when one of them was seen in untrusted output and not in trusted
+input; else *trusted* when one was seen in trusted input; else *invented*. ``provenance(kinds...)`` holds when any item is of
 one of the kinds.
 
 **Limits.** Values are matched by what they are, not what they mean: a value
@@ -38,11 +38,16 @@ output than the store keeps (``MAX_TOKENS``) treats every value as untrusted.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import inspect
+import ipaddress
 import posixpath
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from guardrails.conditions import Condition
@@ -68,63 +73,157 @@ MAX_OUTPUT = 4_000_000
 KEEP = 7 * 86_400.0
 _OVERFLOW = "overflow:"  # a token meaning "more was seen than is kept"
 
-_EMAIL = re.compile(r"[\w.%+-]+@(?:[\w-]+\.)+[\w-]{2,}")
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s<>\"'`]+", re.IGNORECASE)
-_HOST = re.compile(r"\b(?:[\w-]{1,63}\.)+[a-z][\w-]{1,62}\b", re.IGNORECASE)
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \t]?[A-Z0-9])+", re.IGNORECASE)
-_PATH = re.compile(r"(?:(?<=\s)|^)(?:~|\.{1,2})?/[^\s'\"`<>|;]+|\b[A-Za-z]:\\[^\s'\"`<>|;]+")
-_DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{4,}\d)")
+# Every repeat is bounded, and the costly patterns run only near their anchor
+# ("@", "://"): the extraction is linear in the text, whatever the text.
+_LOCAL = re.compile(r"[\w.%+'-]{1,64}$")
+_DOMAIN = re.compile(r"(?:[\w-]{1,63}\.){1,10}[\w-]{2,63}")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,31}$")
+_URL_REST = re.compile(r"[^\s<>\"'`]{1,2048}")
+_HOST = re.compile(r"\b(?:[\w-]{1,63}\.){1,10}[a-z][\w-]{1,62}\b")
+_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+_IBAN = re.compile(r"(?=\b([a-z]{2}\d{2}(?:[ \t]?[a-z0-9]){11,40}))")
+_PATH = re.compile(
+    r"(?:(?<=[\s(\[`'\"=:])|^)(?:~|\.{1,2})?/[^\s'\"`<>|;()\[\]]{1,1024}|\b[a-z]:\\[^\s'\"`<>|;]{1,1024}",
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{0,40}\d)")
 _SPACE = re.compile(r"\s+")
 _QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]")
-_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_TRAILING = ".,;:!?)]}`'\""
+
+Mode = Literal["output", "trusted", "value"]
 
 
-def tokens(text: str) -> set[str]:
-    """The tokens a string is known by: itself, normalised, and its identifiers."""
+def tokens(text: str, mode: Mode = "output") -> set[str]:
+    """The tokens a string is known by: itself, normalised, and its identifiers.
+
+    ``mode`` says whose text it is. In tool output (``"output"``) every reading
+    that could be meant counts (a host run into the next word: each run of
+    labels from the left). In what the user said (``"trusted"``) only readings
+    with a visible break do (``acme.com.They``: ``acme.com``, as a capital letter
+    starts the next word), so a look-alike is never trusted by accident. An
+    argument's value (``"value"``) is read exactly.
+    """
     plain = _normal(text)
     found = {"text:" + plain} if plain else set()
     for match in _QUOTED.finditer(plain):  # 'a value in quotes' is one too
         inner = match.group(1) or match.group(2) or match.group(3)
         if inner and inner.strip():
             found.add("text:" + inner.strip())
-    for match in _EMAIL.finditer(plain):
-        found.add("email:" + match.group())
-        found.add("host:" + _host(match.group().rpartition("@")[2]))
-    for match in _URL.finditer(plain):
-        url = match.group().rstrip(".,;:!?)]}")
-        found.add("url:" + url)
-        rest = url.split("://", 1)[1]
-        host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
-        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        if host:
-            found.add("host:" + _host(host))
+    _emails(plain, found)
+    _urls(plain, found)
+    cased = _SPACE.sub(" ", _cased(text)).strip()
+    aligned = len(cased) == len(plain)  # case folding kept every position
     for match in _HOST.finditer(plain):
-        # "www.acme.com.They" (a missing space) holds www.acme.com: each run of
-        # two or more labels from the left is a candidate.
         labels = _host(match.group()).split(".")
+        if mode == "value":
+            found.add("host:" + ".".join(labels))
+            continue
         for end in range(2, len(labels) + 1):
-            found.add("host:" + ".".join(labels[:end]))
+            if (
+                end == len(labels)
+                or mode == "output"
+                or (aligned and _capital_after(cased, match, labels, end))
+            ):
+                found.add("host:" + ".".join(labels[:end]))
+    for match in _IPV4.finditer(plain):
+        with contextlib.suppress(ValueError):
+            found.add("host:" + str(ipaddress.IPv4Address(match.group())))
     for match in _IBAN.finditer(plain):
         # "UK12 3456 ... 90 please": the IBAN may end at any gap between groups;
         # each length an IBAN can have is a candidate (15 to 34 characters).
         compact = ""
-        for part in re.split(r"[ \t]", match.group()):
+        for part in re.split(r"[ \t]", match.group(1)):
             compact += part.upper()
             if 15 <= len(compact) <= 34:
                 found.add("iban:" + compact)
-    for match in _PATH.finditer(text):  # paths keep their case
-        found.add("path:" + _path(match.group()))
+    for match in _PATH.finditer(cased):  # paths keep their case
+        found.add("path:" + _path(match.group().rstrip(_TRAILING)))
     for match in _DIGITS.finditer(plain):
-        if _DATE.fullmatch(match.group().strip()):
-            continue  # a date is not an identifier
-        digits = re.sub(r"\D", "", match.group())
-        if len(digits) >= 6:
-            found.add("digits:" + digits)
+        _digit_runs(match.group(), found)
     return found
 
 
+def _emails(plain: str, found: set[str]) -> None:
+    for at in (m.start() for m in re.finditer("@", plain)):
+        local = _LOCAL.search(plain, max(0, at - 64), at)
+        domain = _DOMAIN.match(plain, at + 1, at + 1 + 700)
+        if local and domain:
+            name = local.group().lstrip(".'")  # 'bob@x.com' in quotes: the quote is not the address
+            host = domain.group().rstrip(".-")
+            found.add(f"email:{name}@{_host(host)}")
+            found.add("host:" + _host(host))
+
+
+def _urls(plain: str, found: set[str]) -> None:
+    read_to = 0  # a "://" inside the URL just read starts no other
+    for mark in (m.start() for m in re.finditer("://", plain)):
+        if mark < read_to:
+            continue
+        scheme = _SCHEME.search(plain, max(0, mark - 32), mark)
+        rest = _URL_REST.match(plain, mark + 3)
+        if not (scheme and rest):
+            continue
+        read_to = rest.end()
+        url = (scheme.group() + "://" + rest.group()).rstrip(_TRAILING)
+        found.add("url:" + url)
+        after = rest.group().rstrip(_TRAILING)
+        if scheme.group() == "file":
+            found.add("path:" + _path(after if after.startswith("/") else "/" + after.split("/", 1)[-1]))
+            continue
+        host = after.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if host:
+            found.add("host:" + _host(host))
+
+
+def _digit_runs(run: str, found: set[str]) -> None:
+    """Phone numbers and account numbers in a run of digits and separators: every
+    span of whole groups with six digits or more (with leading zeros, and without),
+    so "+44 20 7946 0958" holds "020 7946 0958" and "12345678\\n3 items" holds 12345678."""
+    if _is_date(run.strip()):
+        return
+    groups = [g for g in re.split(r"[^\d]+", run) if g][:16]
+    for first in range(len(groups)):
+        digits = ""
+        for group in groups[first:]:
+            digits += group
+            if len(digits) >= 6:
+                found.add("digits:" + digits)
+                if digits.startswith("0") and len(digits.lstrip("0")) >= 6:
+                    found.add("digits:" + digits.lstrip("0"))
+
+
+def _is_date(text: str) -> bool:
+    parts = re.split(r"[-./]", text)
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return False
+    a, b, c = (int(p) for p in parts)
+    if len(parts[0]) == 4:  # 2026-01-05
+        return 1 <= b <= 12 and 1 <= c <= 31
+    if len(parts[2]) in (2, 4):  # 05.01.2026, 01/05/26
+        return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31)
+    return False
+
+
+def _capital_after(cased: str, match: re.Match[str], labels: list[str], end: int) -> bool:
+    """Whether, in the text as written, the label after ``end`` starts with a capital
+    letter (a sentence run into a host: ``www.acme.com.They``)."""
+    offset = match.start() + len(".".join(labels[:end])) + 1
+    return offset < len(cased) and cased[offset].isupper()
+
+
+def _cased(text: str) -> str:
+    """The text without format characters (zero-width spaces, soft hyphens), NFKC,
+    ideographic full stops as dots; case kept."""
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", text).replace("。", ".")
+
+
 def _normal(text: str) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    """NFKC, no format characters (zero-width spaces, soft hyphens), case-folded,
+    one space for every run of white space, trimmed."""
+    return _SPACE.sub(" ", _cased(text).casefold()).strip()
 
 
 def _host(host: str) -> str:
@@ -143,16 +242,20 @@ def _path(path: str) -> str:
 
 def strings(value: Any, budget: int | None = None) -> Iterator[str]:
     """Every string inside ``value`` — dict keys and values, list items, pydantic
-    models, dataclasses, object attributes — up to ``budget`` characters
-    (``MAX_OUTPUT``); then, if anything was left unread, ``_OVERFLOW_MARK``."""
+    models, dataclasses, object attributes and slots, exceptions' messages — up
+    to ``budget`` characters (``MAX_OUTPUT``); then ``_OVERFLOW_MARK`` if
+    anything could not be read: more text than that, an iterator (reading it
+    would consume it), or an object that fails to show itself."""
     left = MAX_OUTPUT if budget is None else budget
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    seen: set[int] = set()
+    stack: list[Any] = [value]
+    seen: dict[int, Any] = {}  # holding each object keeps its id from being reused
     cut = False
     while stack:
-        item, depth = stack.pop()
+        item = stack.pop()
+        if isinstance(item, memoryview):
+            item = item.tobytes()
         if isinstance(item, (bytes, bytearray)):
-            item = bytes(item).decode("utf-8", "replace")
+            item = _decoded(bytes(item))
         if isinstance(item, str):
             if len(item) > left:
                 cut = True
@@ -160,34 +263,76 @@ def strings(value: Any, budget: int | None = None) -> Iterator[str]:
             yield item
             left -= len(item)
             continue
-        if isinstance(item, (int, float)) and not isinstance(item, bool):
-            yield str(item)  # an account number returned as a number is still one
+        if isinstance(item, bool) or item is None or id(item) in seen:
             continue
-        if item is None or isinstance(item, bool) or id(item) in seen:
+        if isinstance(item, (int, float, Decimal)):
+            text = _number(item)
+            if text is None:
+                cut = True
+                break
+            yield text  # an account number returned as a number is still one
             continue
-        if depth > 32:
+        seen[id(item)] = item
+        try:
+            children = _children(item)
+        except Exception:  # noqa: BLE001 - what cannot be read is not known to be clean
             cut = True
             break
-        seen.add(id(item))
-        children: list[Any]
-        if isinstance(item, Mapping):
-            children = [part for pair in item.items() for part in pair]
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            children = list(item)
-        elif hasattr(item, "model_dump") and callable(item.model_dump):  # pydantic
-            try:
-                children = [item.model_dump()]
-            except Exception:  # noqa: BLE001 - what cannot be dumped is read as text
-                children = [repr(item)]
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            children = [getattr(item, f.name) for f in dataclasses.fields(item)]
-        elif hasattr(item, "__dict__"):
-            children = list(vars(item).values())
-        else:
-            children = [str(item)]
-        stack.extend((child, depth + 1) for child in reversed(children))
+        if children is None:
+            cut = True
+            break
+        stack.extend(reversed(children))
     if cut:
         yield _OVERFLOW_MARK
+
+
+def _children(item: Any) -> list[Any] | None:
+    """What an object holds, to read in turn; None when it cannot be read safely."""
+    if isinstance(item, Mapping):
+        return [part for pair in item.items() for part in pair]
+    if isinstance(item, (list, tuple, set, frozenset, deque)):
+        return list(item)
+    if isinstance(item, BaseException):
+        return [str(item), *item.args]
+    if isinstance(item, Iterator) or inspect.isgenerator(item) or inspect.isasyncgen(item):
+        return None  # reading it would take it from the caller
+    if hasattr(item, "model_dump") and callable(item.model_dump):  # pydantic
+        return [item.model_dump()]
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return [getattr(item, f.name) for f in dataclasses.fields(item)]
+    if hasattr(item, "getvalue") and callable(item.getvalue):  # StringIO, BytesIO
+        return [item.getvalue()]
+    parts: list[Any] = []
+    if hasattr(item, "__dict__"):
+        parts += list(vars(item).values())
+    for name in _slots(type(item)):
+        with contextlib.suppress(AttributeError):
+            parts.append(getattr(item, name))
+    parts.append(str(item))  # what it shows of itself (a UUID, a date, an Enum)
+    return parts
+
+
+def _slots(kind: type) -> list[str]:
+    names: list[str] = []
+    for klass in kind.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names += (
+            [slots] if isinstance(slots, str) else [n for n in slots if n not in ("__dict__", "__weakref__")]
+        )
+    return names
+
+
+def _number(value: int | float | Decimal) -> str | None:
+    try:
+        return str(value)
+    except ValueError:  # an int too long to show: not read
+        return None
+
+
+def _decoded(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace")
+    return data.decode("utf-8", "replace")
 
 
 _OVERFLOW_MARK = "\x00overflow"  # yielded when more was there than was read
@@ -200,7 +345,7 @@ def output_tokens(value: Any) -> set[str]:
         if text is _OVERFLOW_MARK:
             found.add(_OVERFLOW)
         else:
-            found |= tokens(text)
+            found |= tokens(text, "output")
     return found
 
 
@@ -257,30 +402,42 @@ class Provenance(Condition):
 
 def classify(store: Store, call: Call, value: Any) -> set[str]:
     """The kinds of the items of ``value`` (a string, or a list of them); an item with
-    nothing in it (None, an empty string) has none."""
+    nothing in it (None, an empty string) has none, and one too big or strange to
+    read in full is untrusted."""
     items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-    per_item = []
+    per_item: list[set[str] | None] = []  # None: could not be read in full
     wanted: set[str] = set()
     for item in items:
         found: set[str] = set()
+        unread = False
         for text in strings(item, budget=100_000):
-            if text is not _OVERFLOW_MARK:
-                found |= tokens(text)
-        if found:  # None, "" and [] carry no value to place
-            per_item.append(found)
-            wanted |= found
+            if text is _OVERFLOW_MARK:
+                unread = True
+            else:
+                found |= tokens(text, "value")
+        # A value with identifiers in it is judged by them: the user who named an
+        # IBAN vouches for it, however the sentence around it read.
+        identifiers = {t for t in found if not t.startswith("text:")}
+        if unread:
+            per_item.append(None)
+        elif found:  # None, "" and [] carry no value to place
+            per_item.append(identifiers or found)
+            wanted |= identifiers or found
     session = session_of(call)
     trusted_now = _trusted_in_context(call)
     try:
-        untrusted = store.find_tokens(untrusted_key(session), [*wanted, _OVERFLOW])
+        asked = [*wanted, _OVERFLOW]
+        untrusted = store.find_tokens(untrusted_key(session), asked)
+        if session:  # output recorded without a session (a thread lost the context) counts in all
+            untrusted |= store.find_tokens(untrusted_key(""), asked)
         trusted = store.find_tokens(trusted_key(session), list(wanted)) | (wanted & trusted_now)
     except Exception as exc:
         raise StoreError(f"the state store {brief(store)} failed to read provenance ({exc})") from exc
     kinds: set[str] = set()
-    for found in per_item:
-        if _OVERFLOW in untrusted or (found & untrusted) - trusted:
+    for held in per_item:
+        if held is None or _OVERFLOW in untrusted or (held & untrusted) - trusted:
             kinds.add("untrusted")
-        elif found & trusted:
+        elif held & trusted:
             kinds.add("trusted")
         else:
             kinds.add("invented")
@@ -306,7 +463,7 @@ def _cached_tokens(text: str) -> frozenset[str]:
     """Tokens of a trusted text, remembered: the same user request is read on every call."""
     found = _CACHE.get(text)
     if found is None:
-        found = frozenset(tokens(text))
+        found = frozenset(tokens(text, "trusted"))
         if len(_CACHE) >= 1024:
             _CACHE.clear()
         _CACHE[text] = found
@@ -314,12 +471,13 @@ def _cached_tokens(text: str) -> frozenset[str]:
 
 
 def record_output(store: Store, call: Call, output: Any) -> None:
-    """Record what an untrusted tool returned, for the call's session. Raises ``StoreError``."""
-    found = output_tokens(output)
-    if not found:
-        return
-    key = untrusted_key(session_of(call))
+    """Record what an untrusted tool returned (or the error it raised), for the
+    call's session. Raises ``StoreError`` when it cannot be recorded, whatever the reason."""
     try:
+        found = output_tokens(output)
+        if not found:
+            return
+        key = untrusted_key(session_of(call))
         size = store.add_tokens(key, found, KEEP)
         if size > MAX_TOKENS:
             store.add_tokens(key, {_OVERFLOW}, KEEP)
@@ -332,6 +490,6 @@ def record_trusted(store: Store, session: str, texts: Any) -> None:
     found: set[str] = set()
     for text in strings(texts):
         if text is not _OVERFLOW_MARK:
-            found |= tokens(text)
+            found |= tokens(text, "trusted")
     if found:
         store.add_tokens(trusted_key(session), found, KEEP)
