@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from guardrails.decision import Decision
 
 __all__ = [
+    "PASS_THROUGH",
     "PENDING",
     "ApprovalRequest",
     "ApprovalResponse",
@@ -52,6 +53,11 @@ class Pending:
     def __reduce__(self) -> str:
         return "PENDING"
 
+
+#: Exceptions an approver may raise to pause the run rather than fail (a
+#: framework's interrupt): they pass through, the tool does not run, and
+#: nothing counts the call as refused. Integrations add to it.
+PASS_THROUGH: set[type[BaseException]] = set()
 
 #: Answer this to say that a person will decide later: the call raises
 #: ``ApprovalPending``, and runs when retried once the request is approved.

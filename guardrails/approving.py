@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from guardrails.approvals import (
     DEFAULT_RULES,
+    PASS_THROUGH,
     PENDING,
     ApprovalRequest,
     ApprovalResponse,
@@ -394,9 +395,11 @@ def ask(setup: Setup, decision: Decision, approvals: Approvals) -> Generator[Ste
             answer = yield AskApprover(setup.approver, request, timeout)
         except (ConfigurationError, GeneratorExit):
             raise
-        except (TimeoutError, asyncio.TimeoutError):  # one class since Python 3.11, two before
-            return _refused(decision, f"no answer within {timeout:g}s", "timed_out", None, request)
-        except Exception as exc:  # noqa: BLE001 - an approver that breaks says no
+        except Exception as exc:
+            if isinstance(exc, tuple(PASS_THROUGH)):
+                raise  # a framework pausing the run to ask a person: not a refusal
+            if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class since 3.11, two before
+                return _refused(decision, f"no answer within {timeout:g}s", "timed_out", None, request)
             why = f"the approver failed ({type(exc).__name__}: {exc})"
             return _refused(decision, why, "failed", None, request)
         given = as_response(answer)

@@ -321,6 +321,28 @@ def governed(
     return _decorator(None, None, None)(target)
 
 
+#: Where agent frameworks keep their tool classes: a tool object given to @governed
+#: means the decorators are in the wrong order.
+_FRAMEWORKS = {
+    "langchain_core": "LangChain",
+    "langchain": "LangChain",
+    "agents": "OpenAI Agents SDK",
+    "crewai": "CrewAI",
+    "pydantic_ai": "Pydantic AI",
+    "mcp": "MCP",
+    "fastmcp": "FastMCP",
+}
+
+
+def _framework_tool(obj: object) -> str | None:
+    """The framework whose tool object ``obj`` is, if it is one."""
+    for klass in type(obj).__mro__:
+        root = klass.__module__.split(".", 1)[0]
+        if root in _FRAMEWORKS and "tool" in f"{klass.__module__}.{klass.__qualname__}".lower():
+            return _FRAMEWORKS[root]
+    return None
+
+
 def _decorator(action: str | None, governor: Governor | None, output: Output | None) -> Callable[[Any], Any]:
     if action is not None and (not isinstance(action, str) or not _ACTION_NAME.fullmatch(action)):
         raise ConfigurationError(
@@ -331,6 +353,13 @@ def _decorator(action: str | None, governor: Governor | None, output: Output | N
 
     def decorate(func: Any) -> Any:
         function = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+        framework = _framework_tool(function)
+        if framework is not None:
+            raise ConfigurationError(
+                f"@governed was given a {framework} tool object ({type(function).__name__}); its calls would "
+                "not pass through guardrails. Put the framework's decorator outermost and @governed under it, "
+                "next to the function:\n    @tool\n    @governed(...)\n    def my_tool(...): ..."
+            )
         if not callable(function) or isinstance(function, type):
             raise ConfigurationError(f"@governed decorates functions and methods, got {show(func)}")
         if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
