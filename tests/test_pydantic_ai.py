@@ -1,0 +1,158 @@
+"""Pydantic AI, against the real package: schema unchanged, calls governed through
+the agent's own tool calls, denials as ToolFailed, approvals through deferred tools,
+the tool-call id in the context."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from conftest import need
+
+import guardrails as g
+
+need("pydantic_ai")
+
+from pydantic_ai import (  # noqa: E402
+    Agent,
+    DeferredToolRequests,
+    DeferredToolResults,
+    FunctionToolset,
+    ToolDenied,
+)
+from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart  # noqa: E402
+from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
+
+from guardrails.integrations import pydantic_ai as gpa  # noqa: E402
+
+POLICY = g.Policy(
+    [
+        g.allow("refund", when=g.arg("amount") <= 1000),
+        g.require_approval("refund", when=g.arg("amount") > 100, id="large", reason="refunds over 100"),
+    ]
+)
+
+
+def scripted(calls: list[tuple[str, dict[str, Any]]]) -> FunctionModel:
+    """A model that asks for ``calls`` once, then answers "done": no LLM needed."""
+
+    def model(messages: list[Any], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            parts = [
+                ToolCallPart(name, args, tool_call_id=f"call-{i}") for i, (name, args) in enumerate(calls)
+            ]
+            return ModelResponse(parts=parts)
+        return ModelResponse(parts=[TextPart("done")])
+
+    return FunctionModel(model)
+
+
+def refund(order_id: str, amount: float) -> str:
+    """Refund part or all of an order.
+
+    Args:
+        order_id: The order.
+        amount: How much to give back.
+    """
+    return f"refunded {amount} on {order_id}"
+
+
+def toolset(gov: g.Governor) -> FunctionToolset:
+    tools = FunctionToolset()
+    tools.tool_plain(g.governed("refund", governor=gov)(refund))
+    return tools
+
+
+def run(agent: Agent[Any, Any], *args: Any, **kwargs: Any) -> Any:
+    """``agent.run`` in a loop of its own, closed after (``run_sync`` may leave one open)."""
+    return asyncio.run(agent.run(*args, **kwargs))
+
+
+def returns(result: Any) -> list[str]:
+    return [p.content for m in result.all_messages() for p in m.parts if isinstance(p, ToolReturnPart)]
+
+
+def test_the_schema_is_the_functions() -> None:
+    plain, governed = FunctionToolset(), toolset(g.Governor(POLICY))
+    plain.tool_plain(refund)
+    (a,), (b,) = plain.tools.values(), governed.tools.values()
+    assert json.dumps(a.function_schema.json_schema, sort_keys=True) == json.dumps(
+        b.function_schema.json_schema, sort_keys=True
+    )
+    assert a.description == b.description
+
+
+def test_calls_are_governed_and_denials_read() -> None:
+    audit = g.MemoryAudit()
+    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, audit=audit)
+    agent = Agent(
+        scripted(
+            [("refund", {"order_id": "A-1", "amount": 50}), ("refund", {"order_id": "A-2", "amount": 5000})]
+        ),
+        toolsets=[gpa.GovernedToolset(toolset(gov))],
+    )
+    result = run(agent, "refund both")
+    assert returns(result) == [
+        "refunded 50.0 on A-1",
+        "Not done: refunds over 100; not approved: no approver is configured",
+    ]
+    assert {r.tool_call_id for r in audit.records if r.kind == "call"} == {"call-0", "call-1"}
+
+
+def test_approval_through_deferred_tools() -> None:
+    audit = g.MemoryAudit()
+    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover(), audit=audit)
+    agent = Agent(
+        scripted([("refund", {"order_id": "A-7", "amount": 500})]),
+        toolsets=[gpa.GovernedToolset(toolset(gov))],
+        output_type=[str, DeferredToolRequests],
+    )
+    first = run(agent, "refund it")
+    assert isinstance(first.output, DeferredToolRequests)
+    (asked,) = first.output.approvals
+    assert first.output.metadata[asked.tool_call_id]["rule_id"] == "large"
+    assert [r.outcome for r in audit.records if r.kind == "call"] == [g.Outcome.NOT_RUN]  # paused, not run
+    second = run(
+        agent,
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={asked.tool_call_id: True}),
+    )
+    assert returns(second)[-1] == "refunded 500.0 on A-7"
+    ran = [r for r in audit.records if r.outcome is g.Outcome.STARTED]
+    assert len(ran) == 1 and ran[0].approval is not None and ran[0].approval.status == "approved"
+
+
+def test_a_refusal_never_reaches_the_tool() -> None:
+    ran: list[float] = []
+    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
+    tools = FunctionToolset()
+
+    @tools.tool_plain
+    @g.governed("refund", governor=gov)
+    def refund_tool(order_id: str, amount: float) -> str:
+        ran.append(amount)
+        return "refunded"
+
+    agent = Agent(
+        scripted([("refund_tool", {"order_id": "A-8", "amount": 500})]),
+        toolsets=[gpa.GovernedToolset(tools)],
+        output_type=[str, DeferredToolRequests],
+    )
+    first = run(agent, "refund it")
+    assert isinstance(first.output, DeferredToolRequests)
+    (asked,) = first.output.approvals
+    run(
+        agent,
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={asked.tool_call_id: ToolDenied("not today")}),
+    )
+    assert ran == []
+
+
+def test_wrong_order_is_caught() -> None:
+    from pydantic_ai import Tool
+
+    with pytest.raises(g.ConfigurationError, match=r"Pydantic AI tool object .* @governed under it"):
+        g.governed("refund")(Tool(refund))
