@@ -356,7 +356,7 @@ def _decorator(action: str | None, governor: Governor | None, output: Output | N
         framework = _framework_tool(function)
         if framework is not None:
             raise ConfigurationError(
-                f"@governed was given a {framework} tool object ({type(function).__name__}); its calls would "
+                f"@governed was given a tool object of {framework} ({type(function).__name__}); its calls would "
                 "not pass through guardrails. Put the framework's decorator outermost and @governed under it, "
                 "next to the function:\n    @tool\n    @governed(...)\n    def my_tool(...): ..."
             )

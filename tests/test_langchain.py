@@ -73,7 +73,7 @@ class TestTools:
             asyncio.run(t.ainvoke({"order_id": "A-2", "amount": 5000}))
 
     def test_wrong_order_is_caught(self) -> None:
-        with pytest.raises(g.ConfigurationError, match=r"LangChain tool object .* @governed under it"):
+        with pytest.raises(g.ConfigurationError, match=r"tool object of LangChain .* @governed under it"):
             g.governed("refund")(tool(refund))
 
 

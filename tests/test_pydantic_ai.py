@@ -154,5 +154,5 @@ def test_a_refusal_never_reaches_the_tool() -> None:
 def test_wrong_order_is_caught() -> None:
     from pydantic_ai import Tool
 
-    with pytest.raises(g.ConfigurationError, match=r"Pydantic AI tool object .* @governed under it"):
+    with pytest.raises(g.ConfigurationError, match=r"tool object of Pydantic AI .* @governed under it"):
         g.governed("refund")(Tool(refund))
