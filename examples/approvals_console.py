@@ -18,7 +18,9 @@ import guardrails as g
 policy = g.Policy(
     [
         g.allow("refund"),
-        g.require_approval("refund", when=g.arg("amount") > 100, id="large-refunds", reason="refunds over 100"),
+        g.require_approval(
+            "refund", when=g.arg("amount") > 100, id="large-refunds", reason="refunds over 100"
+        ),
         g.deny("refund", when=g.arg("amount") > 1000, id="refund-cap", reason="never more than 1000"),
     ]
 )

@@ -66,7 +66,9 @@ def main() -> None:
         try:
             print(f"  agent: {wire(iban, amount)}")
         except g.ApprovalPending as pending:
-            print(f"  agent: paused - {pending.request.action} waits for approval (request {pending.request.id[:8]})")
+            print(
+                f"  agent: paused - {pending.request.action} waits for approval (request {pending.request.id[:8]})"
+            )
         except g.ApprovalDenied as denial:
             print(f"  agent: denied - {denial.decision.reason}")
 
@@ -88,7 +90,9 @@ def main() -> None:
     ran = [r for r in audit.records if r.kind == "call" and r.outcome is g.Outcome.STARTED]
     (record,) = ran
     assert record.approval is not None
-    print(f"\nThe wire that ran was approved by {', '.join(record.approval.approvers)} (request {record.approval.request_id[:8]}).")
+    print(
+        f"\nThe wire that ran was approved by {', '.join(record.approval.approvers)} (request {record.approval.request_id[:8]})."
+    )
     print(f"{len(gov.approvals.pending())} requests still wait.")
     store.close()
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +147,25 @@ class TestApprovalExamples:
         assert "agent: not done - never more than 1000" in out
         assert "agent: refunded 40.00 on A-1005" in out
         assert out.count("approval needed: refund") == 3
+
+
+class TestIntegrationExamples:
+    @pytest.mark.parametrize(
+        ("script", "module"),
+        [("langgraph_refunds.py", "langgraph"), ("pydantic_ai_refunds.py", "pydantic_ai")],
+    )
+    def test_refunds(self, script: str, module: str) -> None:
+        """Offline agents: one refund runs, one is refused with the reason, one waits and runs once approved."""
+        need(module)
+        result = run(f"examples/integrations/{script}")
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stdout.splitlines() if line.startswith("tool said:")]
+        assert lines == [
+            "tool said: refunded 40.00 on A-1",
+            "tool said: Not done: never more than 2000",
+            "tool said: refunded 300.00 on A-3",
+        ]
+        assert "needs approval - refunds over 100" in result.stdout
 
 
 class TestPolicyTestsExample:
