@@ -17,6 +17,7 @@ need("pydantic_ai")
 
 from pydantic_ai import (  # noqa: E402
     Agent,
+    ApprovalRequired,
     DeferredToolRequests,
     DeferredToolResults,
     FunctionToolset,
@@ -156,3 +157,37 @@ def test_wrong_order_is_caught() -> None:
 
     with pytest.raises(g.ConfigurationError, match=r"tool object of Pydantic AI .* @governed under it"):
         g.governed("refund")(Tool(refund))
+
+
+def test_an_approval_covers_only_the_call_approved() -> None:
+    """Neither a hand-set context flag nor a call the approved tool makes in turn is approved."""
+    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
+    inner = g.governed("refund", governor=gov)(refund)
+    with g.context(**{gpa.APPROVED: True}), pytest.raises(ApprovalRequired):
+        inner("A-1", 500)  # asks (and so pauses), never runs on a hand-set flag
+    tools = FunctionToolset()
+    nested: list[str] = []
+
+    @tools.tool_plain
+    @g.governed("refund", governor=gov)
+    def refund_twice(order_id: str, amount: float) -> str:
+        try:
+            inner(order_id, amount * 2)  # not what the person approved
+        except Exception as exc:  # what the nested call met
+            nested.append(type(exc).__name__)
+        return "refunded"
+
+    agent = Agent(
+        scripted([("refund_twice", {"order_id": "A-9", "amount": 500})]),
+        toolsets=[gpa.GovernedToolset(tools)],
+        output_type=[str, DeferredToolRequests],
+    )
+    first = run(agent, "refund it")
+    (asked,) = first.output.approvals
+    second = run(
+        agent,
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={asked.tool_call_id: True}),
+    )
+    assert returns(second)[-1] == "refunded"
+    assert nested == ["ApprovalRequired"]

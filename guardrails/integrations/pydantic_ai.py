@@ -33,7 +33,7 @@ from guardrails.errors import ActionDenied
 
 __all__ = ["APPROVED", "DeferredToolsApprover", "GovernedToolset", "tool_failed"]
 
-#: The context key ``GovernedToolset`` sets when Pydantic AI says a person approved the call.
+#: The context key under which ``GovernedToolset`` passes Pydantic AI's approval of a call.
 APPROVED = "pydantic_ai_approved"
 
 
@@ -60,11 +60,35 @@ def _toolset_class() -> type:
             """Runs each tool call inside ``context(tool_call_id=..., pydantic_ai_approved=...)``."""
 
             async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
-                async with context(tool_call_id=ctx.tool_call_id, **{APPROVED: bool(ctx.tool_call_approved)}):
+                approved = _Approved(dict(tool_args)) if ctx.tool_call_approved else None
+                async with context(tool_call_id=ctx.tool_call_id, **{APPROVED: approved}):
                     return await super().call_tool(name, tool_args, ctx, tool)
 
         _CLASS.append(Governed)
     return _CLASS[0]
+
+
+class _Approved:
+    """Pydantic AI's word that a person approved one tool call with these arguments.
+
+    Made only by ``GovernedToolset`` (``context(pydantic_ai_approved=True)`` is not
+    it), and used once: a call the tool makes in turn is not approved by it.
+    """
+
+    __slots__ = ("args", "used")
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        self.args = args
+        self.used = False
+
+    def covers(self, request: ApprovalRequest) -> bool:
+        if self.used or any(request.args.get(k, _MISSING) != v for k, v in self.args.items()):
+            return False
+        self.used = True
+        return True
+
+
+_MISSING = object()
 
 
 class DeferredToolsApprover:
@@ -78,7 +102,8 @@ class DeferredToolsApprover:
         PASS_THROUGH.add(ApprovalRequired)  # a pause, not an approver that failed
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
-        if request.context.get(APPROVED) is True:
+        approved = request.context.get(APPROVED)
+        if isinstance(approved, _Approved) and approved.covers(request):
             return ApprovalResponse(True, by="pydantic-ai deferred approval")
         from pydantic_ai import ApprovalRequired
 
