@@ -79,7 +79,10 @@ class TestTools:
 
 def graph(gov: g.Governor, calls: list[dict[str, Any]]) -> Any:
     """A graph whose 'model' asks for ``calls`` once, then stops: no LLM needed."""
-    t = tool(g.governed("refund", governor=gov)(refund))
+    return graph_with(tool(g.governed("refund", governor=gov)(refund)), calls)
+
+
+def graph_with(t: Any, calls: list[dict[str, Any]]) -> Any:
 
     def model(state: MessagesState) -> dict[str, Any]:
         if any(isinstance(m, ToolMessage) for m in state["messages"]):
@@ -118,13 +121,52 @@ class TestGraph:
         (pending,) = paused["__interrupt__"]
         assert pending.value["action"] == "refund" and pending.value["rule_id"] == "large"
         assert pending.value["args"] == {"order_id": "A-7", "amount": 500.0}
-        done = app.invoke(Command(resume={"approved": True, "by": "dana", "reason": "checked"}), config)
+        answer = {"approved": True, "by": "dana", "reason": "checked", "digest": pending.value["digest"]}
+        done = app.invoke(Command(resume=answer), config)
         answers = [m.content for m in done["messages"] if isinstance(m, ToolMessage)]
         assert answers == ["refunded 500.0 on A-7"]
         ran = [r for r in audit.records if r.outcome is g.Outcome.STARTED]
         assert len(ran) == 1 and ran[0].approval is not None and ran[0].approval.by == "dana"
         assert ran[0].tool_call_id == "call-7"
         assert gov.usage("once-per-order", {"order_id": "A-7"}) == 1
+
+    @pytest.mark.parametrize(
+        "answer",
+        [True, {"approved": True}, {"approved": True, "digest": "0" * 64}],
+        ids=["bare-true", "no-digest", "another-digest"],
+    )
+    def test_an_answer_must_name_the_request(self, answer: Any) -> None:
+        """LangGraph hands a resume value to whichever paused call asks first: an answer
+        that does not echo this request's digest approves nothing."""
+        gov = g.Governor(POLICY, on_deny=glc.tool_error, approver=glc.InterruptApprover())
+        app = graph(gov, [{"name": "refund", "args": {"order_id": "A-5", "amount": 500}, "id": "call-5"}])
+        config = {"configurable": {"thread_id": "t5"}}
+        app.invoke({"messages": [("user", "refund it")]}, config)
+        done = app.invoke(Command(resume=answer), config)
+        (reply,) = [m for m in done["messages"] if isinstance(m, ToolMessage)]
+        assert reply.status == "error" and "digest" in reply.content
+
+    def test_the_pause_shows_redacted_arguments(self) -> None:
+        gov = g.Governor(g.Policy([g.require_approval("refund")]), approver=glc.InterruptApprover())
+
+        def pay(order_id: str, amount: float, api_key: str = "") -> str:
+            """Pay."""
+            return "done"
+
+        t = tool(g.governed("refund", governor=gov)(pay))
+        app = graph_with(
+            t,
+            [
+                {
+                    "name": "pay",
+                    "args": {"order_id": "A", "amount": 1, "api_key": "sk-live-abcdefghijklmnopqrstuvwx"},
+                    "id": "c",
+                }
+            ],
+        )
+        paused = app.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "t6"}})
+        shown = paused["__interrupt__"][0].value
+        assert shown["args"]["order_id"] == "A" and "sk-live" not in json.dumps(shown)
 
     def test_a_refusal_on_resume_is_the_tools_answer(self) -> None:
         gov = g.Governor(POLICY, on_deny=glc.tool_error, approver=glc.InterruptApprover())

@@ -56,3 +56,27 @@ def test_schema_invocation_and_denials(fn: Any) -> None:
 def test_wrong_order_is_caught() -> None:
     with pytest.raises(g.ConfigurationError, match=r"tool object of OpenAI Agents SDK .* @governed under it"):
         g.governed("refund")(function_tool(refund))
+
+
+def test_a_package_of_the_same_name_is_not_the_framework(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's own class in a module under ``agents`` whose package the SDK did not install is governed."""
+    import sys
+    import types
+
+    fake = types.ModuleType("agents")
+    fake.__file__ = str(tmp_path / "agents" / "__init__.py")
+    monkeypatch.setitem(sys.modules, "agents", fake)
+
+    class RetryingTool:
+        def __call__(self, x: int) -> int:
+            return x
+
+    RetryingTool.__module__ = "agents.toolkit"
+    gov = g.Governor(g.Policy([g.allow("retry")]))
+    governed = g.governed("retry", governor=gov)(RetryingTool().__call__)
+    assert governed(3) == 3
+    from guardrails.decorator import _framework_tool
+
+    assert _framework_tool(RetryingTool()) is None

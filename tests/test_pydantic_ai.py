@@ -115,14 +115,60 @@ def test_approval_through_deferred_tools() -> None:
     (asked,) = first.output.approvals
     assert first.output.metadata[asked.tool_call_id]["rule_id"] == "large"
     assert [r.outcome for r in audit.records if r.kind == "call"] == [g.Outcome.NOT_RUN]  # paused, not run
+    digest = first.output.metadata[asked.tool_call_id]["digest"]
     second = run(
         agent,
         message_history=first.all_messages(),
-        deferred_tool_results=DeferredToolResults(approvals={asked.tool_call_id: True}),
+        deferred_tool_results=DeferredToolResults(
+            approvals={asked.tool_call_id: True},
+            metadata={asked.tool_call_id: {"digest": digest, "by": "dana"}},
+        ),
     )
     assert returns(second)[-1] == "refunded 500.0 on A-7"
     ran = [r for r in audit.records if r.outcome is g.Outcome.STARTED]
     assert len(ran) == 1 and ran[0].approval is not None and ran[0].approval.status == "approved"
+    assert ran[0].approval.by == "dana"
+
+
+def test_an_approval_without_the_digest_or_of_other_arguments_does_nothing() -> None:
+    """An answer must name the digest of what the person saw; history edited between
+    the runs (another amount) is not what was approved."""
+    ran: list[float] = []
+    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
+    tools = FunctionToolset()
+
+    @tools.tool_plain
+    @g.governed("refund", governor=gov)
+    def refund_tool(order_id: str, amount: float) -> str:
+        ran.append(amount)
+        return "refunded"
+
+    agent = Agent(
+        scripted([("refund_tool", {"order_id": "A-1", "amount": 150})]),
+        toolsets=[gpa.GovernedToolset(tools)],
+        output_type=[str, DeferredToolRequests],
+    )
+    first = run(agent, "refund it")
+    (asked,) = first.output.approvals
+    digest = first.output.metadata[asked.tool_call_id]["digest"]
+    run(
+        agent,
+        message_history=first.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={asked.tool_call_id: True}),
+    )
+    history = first.all_messages()
+    for message in history:
+        for part in message.parts:
+            if isinstance(part, ToolCallPart):
+                part.args = {"order_id": "A-1", "amount": 999}
+    run(
+        agent,
+        message_history=history,
+        deferred_tool_results=DeferredToolResults(
+            approvals={asked.tool_call_id: True}, metadata={asked.tool_call_id: {"digest": digest}}
+        ),
+    )
+    assert ran == []
 
 
 def test_a_refusal_never_reaches_the_tool() -> None:
@@ -163,7 +209,7 @@ def test_an_approval_covers_only_the_call_approved() -> None:
     """Neither a hand-set context flag nor a call the approved tool makes in turn is approved."""
     gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
     inner = g.governed("refund", governor=gov)(refund)
-    with g.context(**{gpa.APPROVED: True}), pytest.raises(ApprovalRequired):
+    with g.context(pydantic_ai_approved=True), pytest.raises(ApprovalRequired):
         inner("A-1", 500)  # asks (and so pauses), never runs on a hand-set flag
     tools = FunctionToolset()
     nested: list[str] = []
@@ -184,10 +230,13 @@ def test_an_approval_covers_only_the_call_approved() -> None:
     )
     first = run(agent, "refund it")
     (asked,) = first.output.approvals
+    digest = first.output.metadata[asked.tool_call_id]["digest"]
     second = run(
         agent,
         message_history=first.all_messages(),
-        deferred_tool_results=DeferredToolResults(approvals={asked.tool_call_id: True}),
+        deferred_tool_results=DeferredToolResults(
+            approvals={asked.tool_call_id: True}, metadata={asked.tool_call_id: {"digest": digest}}
+        ),
     )
     assert returns(second)[-1] == "refunded"
     assert nested == ["ApprovalRequired"]

@@ -70,7 +70,8 @@ def main() -> None:
         ask = state["__interrupt__"][0].value
         print(f"paused: {ask['action']}({ask['args']}) needs approval - {ask['reason']}")
         print("  the finance desk approves")
-        state = app.invoke(Command(resume={"approved": True, "by": "finance-desk"}), config)
+        answer = {"approved": True, "by": "finance-desk", "digest": ask["digest"]}  # names what was shown
+        state = app.invoke(Command(resume=answer), config)
     for message in state["messages"]:
         if isinstance(message, ToolMessage):
             print(f"tool said: {message.content}")

@@ -35,15 +35,16 @@ def refund(order_id: str, amount: float) -> str:
     return f"refunded {amount:.2f} on {order_id}"
 
 
+CALLS = [("A-1", 40), ("A-2", 5000), ("A-3", 300)]
+
+
 def scripted(messages: list[Any], info: AgentInfo) -> ModelResponse:
-    if len(messages) == 1:
-        calls = [("A-1", 40), ("A-2", 5000), ("A-3", 300)]
-        return ModelResponse(
-            parts=[
-                ToolCallPart("refund", {"order_id": o, "amount": a}, tool_call_id=f"call-{o}")
-                for o, a in calls
-            ]
-        )
+    """One refund per turn, as the queue says; then done."""
+    asked = sum(isinstance(p, ToolCallPart) for m in messages for p in getattr(m, "parts", ()))
+    if asked < len(CALLS):
+        order, amount = CALLS[asked]
+        call = ToolCallPart("refund", {"order_id": order, "amount": amount}, tool_call_id=f"call-{order}")
+        return ModelResponse(parts=[call])
     return ModelResponse(parts=[TextPart("All done.")])
 
 
@@ -55,15 +56,16 @@ async def main() -> None:
     )
     result = await agent.run("Please process today's refunds.")
     if isinstance(result.output, DeferredToolRequests):
-        approvals = {}
+        approvals, answers = {}, {}
         for call in result.output.approvals:
             ask = result.output.metadata[call.tool_call_id]
             print(f"waiting: {ask['action']}({ask['args']}) needs approval - {ask['reason']}")
             print("  the finance desk approves")
             approvals[call.tool_call_id] = True
+            answers[call.tool_call_id] = {"digest": ask["digest"], "by": "finance-desk"}  # names what was shown
         result = await agent.run(
             message_history=result.all_messages(),
-            deferred_tool_results=DeferredToolResults(approvals=approvals),
+            deferred_tool_results=DeferredToolResults(approvals=approvals, metadata=answers),
         )
     for message in result.all_messages():
         for part in message.parts:

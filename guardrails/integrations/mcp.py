@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from guardrails.errors import ActionDenied
+from guardrails.integrations import reason
 
 __all__ = ["tool_error"]
 
@@ -33,4 +34,4 @@ def tool_error(denial: ActionDenied) -> NoReturn:
         module = importlib.import_module("mcp.server.mcpserver.exceptions")  # mcp 2.x
     except ImportError:  # pragma: no cover - mcp 1.x
         module = importlib.import_module("mcp.server.fastmcp.exceptions")
-    raise module.ToolError(f"Not done: {denial.decision.reason}") from None
+    raise module.ToolError(f"Not done: {reason(denial)}") from None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from guardrails.errors import ActionDenied, ApprovalPending, GovernanceError
+from guardrails.integrations import reason
 
 __all__ = ["failure_error_function"]
 
@@ -24,7 +25,7 @@ __all__ = ["failure_error_function"]
 def failure_error_function(ctx: Any, error: Exception) -> str:
     """``function_tool(failure_error_function=...)``: what the model reads when the call failed."""
     if isinstance(error, ActionDenied):
-        return f"Not done: {error.decision.reason}"
+        return f"Not done: {reason(error)}"
     if isinstance(error, ApprovalPending):
         return f"Waiting for a person to approve (request {error.request.id}); try again later."
     if isinstance(error, GovernanceError):

@@ -16,32 +16,39 @@ approvals through Pydantic AI's deferred tools.
 
 ``tool_failed`` raises ``ToolFailed`` with the denial's reason: the model
 reads it as the tool's answer. ``GovernedToolset`` runs each call inside
-``context(tool_call_id=..., pydantic_ai_approved=...)``. ``DeferredToolsApprover``
+``context(tool_call_id=...)``, passing Pydantic AI's approval of it on. ``DeferredToolsApprover``
 raises ``ApprovalRequired`` (with the request in its metadata): the run ends
 with ``DeferredToolRequests``; a person decides; the next run, given
-``DeferredToolResults(approvals={tool_call_id: True | ToolApproved(...) | ToolDenied(...)})``,
-calls the tool again and it runs — a denial never reaches the tool.
+``DeferredToolResults(approvals={tool_call_id: True}, metadata={tool_call_id:
+{"digest": <the request's digest>, "by": "dana"}})``, calls the tool again and it
+runs — only if the answer names the digest of the arguments the person saw
+(the message history can be edited between runs). A ``ToolDenied`` never
+reaches the tool.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
 from guardrails.context import context
 from guardrails.errors import ActionDenied
+from guardrails.integrations import payload, reason
 
-__all__ = ["APPROVED", "DeferredToolsApprover", "GovernedToolset", "tool_failed"]
+__all__ = ["DeferredToolsApprover", "GovernedToolset", "tool_failed"]
 
-#: The context key under which ``GovernedToolset`` passes Pydantic AI's approval of a call.
-APPROVED = "pydantic_ai_approved"
+# Pydantic AI's approval of the tool call under way, set by GovernedToolset. Kept
+# out of guardrails.context: nothing the host or a tool writes there can approve,
+# and it does not change the digest of the call.
+_APPROVAL: ContextVar[_Approved | None] = ContextVar("guardrails_pydantic_ai_approval", default=None)
 
 
 def tool_failed(denial: ActionDenied) -> NoReturn:
     """An ``on_deny`` hook: raise ``ToolFailed`` with the reason the model should read."""
     from pydantic_ai import ToolFailed
 
-    raise ToolFailed(f"Not done: {denial.decision.reason}") from None
+    raise ToolFailed(f"Not done: {reason(denial)}") from None
 
 
 def GovernedToolset(toolset: Any) -> Any:  # noqa: N802 - it makes an instance of a class built on first use
@@ -57,12 +64,18 @@ def _toolset_class() -> type:
         from pydantic_ai import WrapperToolset
 
         class Governed(WrapperToolset):
-            """Runs each tool call inside ``context(tool_call_id=..., pydantic_ai_approved=...)``."""
+            """Runs each tool call inside ``context(tool_call_id=...)``, with Pydantic AI's approval of it."""
 
             async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
-                approved = _Approved(dict(tool_args)) if ctx.tool_call_approved else None
-                async with context(tool_call_id=ctx.tool_call_id, **{APPROVED: approved}):
-                    return await super().call_tool(name, tool_args, ctx, tool)
+                approved = (
+                    _Approved(dict(tool_args), ctx.tool_call_metadata) if ctx.tool_call_approved else None
+                )
+                token = _APPROVAL.set(approved)
+                try:
+                    async with context(tool_call_id=ctx.tool_call_id):
+                        return await super().call_tool(name, tool_args, ctx, tool)
+                finally:
+                    _APPROVAL.reset(token)
 
         _CLASS.append(Governed)
     return _CLASS[0]
@@ -71,21 +84,31 @@ def _toolset_class() -> type:
 class _Approved:
     """Pydantic AI's word that a person approved one tool call with these arguments.
 
-    Made only by ``GovernedToolset`` (``context(pydantic_ai_approved=True)`` is not
-    it), and used once: a call the tool makes in turn is not approved by it.
+    Made only by ``GovernedToolset`` (nothing in ``guardrails.context`` is it), and
+    used once: a call the tool makes in turn is not approved by it.
     """
 
-    __slots__ = ("args", "used")
+    __slots__ = ("args", "metadata", "used")
 
-    def __init__(self, args: dict[str, Any]) -> None:
+    def __init__(self, args: dict[str, Any], metadata: Any) -> None:
         self.args = args
+        self.metadata = metadata if isinstance(metadata, dict) else {}
         self.used = False
 
     def covers(self, request: ApprovalRequest) -> bool:
-        if self.used or any(request.args.get(k, _MISSING) != v for k, v in self.args.items()):
+        """Whether it approves ``request``: the person's answer names its digest (the
+        arguments they saw), and the call's arguments are the ones approved."""
+        if self.used or self.metadata.get("digest") != request.digest:
+            return False
+        if any(request.args.get(k, _MISSING) != v for k, v in self.args.items()):
             return False
         self.used = True
         return True
+
+    @property
+    def by(self) -> str:
+        by = self.metadata.get("by")
+        return by if isinstance(by, str) and by else "pydantic-ai deferred approval"
 
 
 _MISSING = object()
@@ -102,20 +125,12 @@ class DeferredToolsApprover:
         PASS_THROUGH.add(ApprovalRequired)  # a pause, not an approver that failed
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
-        approved = request.context.get(APPROVED)
-        if isinstance(approved, _Approved) and approved.covers(request):
-            return ApprovalResponse(True, by="pydantic-ai deferred approval")
+        approved = _APPROVAL.get()
+        if approved is not None and approved.covers(request):
+            return ApprovalResponse(True, by=approved.by)
         from pydantic_ai import ApprovalRequired
 
-        raise ApprovalRequired(
-            metadata={
-                "action": request.action,
-                "args": dict(request.args),
-                "rule_id": request.rule_id,
-                "reason": request.reason,
-                "request_id": request.id,
-            }
-        )
+        raise ApprovalRequired(metadata=payload(request))
 
     def __repr__(self) -> str:
         return "DeferredToolsApprover()"
