@@ -61,22 +61,18 @@ def test_wrong_order_is_caught() -> None:
 def test_a_package_of_the_same_name_is_not_the_framework(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A user's own class in a module under ``agents`` whose package the SDK did not install is governed."""
+    """A class under ``agents`` that the SDK's distribution did not install is not a tool of it."""
     import sys
     import types
 
+    from guardrails.decorator import _framework_tool
+
+    class RetryingTool:
+        pass
+
+    RetryingTool.__module__ = "agents.toolkit"
+    assert _framework_tool(function_tool(refund)) == "OpenAI Agents SDK"
     fake = types.ModuleType("agents")
     fake.__file__ = str(tmp_path / "agents" / "__init__.py")
     monkeypatch.setitem(sys.modules, "agents", fake)
-
-    class RetryingTool:
-        def __call__(self, x: int) -> int:
-            return x
-
-    RetryingTool.__module__ = "agents.toolkit"
-    gov = g.Governor(g.Policy([g.allow("retry")]))
-    governed = g.governed("retry", governor=gov)(RetryingTool().__call__)
-    assert governed(3) == 3
-    from guardrails.decorator import _framework_tool
-
     assert _framework_tool(RetryingTool()) is None
