@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from guardrails.chain import json_text
+from guardrails.errors import PolicyError
 from guardrails.values import show
 
 if TYPE_CHECKING:
@@ -237,8 +238,6 @@ class ApprovalRules:
     rememberable: bool = True
 
     def __post_init__(self) -> None:
-        from guardrails.errors import PolicyError
-
         if self.timeout is not None and not (
             isinstance(self.timeout, (int, float)) and not isinstance(self.timeout, bool) and self.timeout > 0
         ):
@@ -285,8 +284,6 @@ class ApprovalRules:
 
         A predicate has none (unless ``callables``, for fingerprints: then it is named).
         """
-        from guardrails.errors import PolicyError
-
         doc: dict[str, Any] = {}
         if self.timeout is not None:
             doc["timeout"] = self.timeout

@@ -171,22 +171,28 @@ class Approvals:
             updated = replace(record, answers=answers, status=status)
             if store.swap(key, raw, updated.to_json(), _keep(updated)):
                 break  # else someone else answered meanwhile: read again
+        done = status if status != "pending" else f"approved by {by}, waiting for more"
+        approval = AuditApproval(
+            approved=approved,
+            by=by,
+            reason=reason,
+            status=status,
+            request_id=request_id,
+            approvers=updated.approvers,
+        )
+        self._event(record, f"request {request_id} {done}", approval)
+        return updated
+
+    def _event(self, record: ApprovalRecord, reason: str, approval: AuditApproval) -> None:
+        """Record what happened to a request outside any call (decided, expired)."""
         record_event(
             self._governor.setup.sinks,
             "approval",
             action=record.action,
             rule_id=record.rule_id,
-            reason=f"request {request_id} {status if status != 'pending' else 'approved by ' + by + ', waiting for more'}",
-            approval=AuditApproval(
-                approved=approved,
-                by=by,
-                reason=reason,
-                status=status,
-                request_id=request_id,
-                approvers=updated.approvers,
-            ),
+            reason=reason,
+            approval=approval,
         )
-        return updated
 
     def open(
         self,
@@ -245,14 +251,8 @@ class Approvals:
         store = self._store
         if store.swap(_REQUEST + record.id, raw, None):
             store.swap(_CALL + record.digest, record.id, None)
-            record_event(
-                self._governor.setup.sinks,
-                "approval",
-                action=record.action,
-                rule_id=record.rule_id,
-                reason=f"request {record.id} expired ({record.status})",
-                approval=AuditApproval(approved=False, status="expired", request_id=record.id),
-            )
+            expired = AuditApproval(approved=False, status="expired", request_id=record.id)
+            self._event(record, f"request {record.id} expired ({record.status})", expired)
 
     def waiting(self, session: str | None, requester: str | None) -> int:
         """How many requests wait from ``session`` (without one: from ``requester``)."""

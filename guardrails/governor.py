@@ -123,26 +123,15 @@ class Governor:
                 changes[name] = hook
         if audit is not _UNSET:
             changes["sinks"] = _sinks(audit)
-        if approval_timeout is not _UNSET:
-            if approval_timeout is not None and not (
-                isinstance(approval_timeout, (int, float))
-                and not isinstance(approval_timeout, bool)
-                and approval_timeout > 0
-            ):
-                raise ConfigurationError(
-                    f"approval_timeout must be a positive number, got {show(approval_timeout)}"
-                )
-            changes["approval_timeout"] = approval_timeout
-        if approval_expiry is not _UNSET:
-            if approval_expiry is not None and not (
-                isinstance(approval_expiry, (int, float))
-                and not isinstance(approval_expiry, bool)
-                and approval_expiry > 0
-            ):
-                raise ConfigurationError(
-                    f"approval_expiry must be a positive number of seconds, got {show(approval_expiry)}"
-                )
-            changes["approval_expiry"] = approval_expiry
+        for name, seconds in (("approval_timeout", approval_timeout), ("approval_expiry", approval_expiry)):
+            if seconds is not _UNSET:
+                if seconds is not None and not (
+                    isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0
+                ):
+                    raise ConfigurationError(
+                        f"{name} must be a positive number of seconds, got {show(seconds)}"
+                    )
+                changes[name] = seconds
         if max_pending is not _UNSET:
             if type(max_pending) is not int or max_pending < 0:
                 raise ConfigurationError(f"max_pending must be a whole number, got {show(max_pending)}")
