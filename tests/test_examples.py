@@ -152,7 +152,11 @@ class TestApprovalExamples:
 class TestIntegrationExamples:
     @pytest.mark.parametrize(
         ("script", "module"),
-        [("langgraph_refunds.py", "langgraph"), ("pydantic_ai_refunds.py", "pydantic_ai")],
+        [
+            ("langgraph_refunds.py", "langgraph"),
+            ("pydantic_ai_refunds.py", "pydantic_ai"),
+            ("openai_agents_refunds.py", "agents"),
+        ],
     )
     def test_refunds(self, script: str, module: str) -> None:
         """Offline agents: one refund runs, one is refused with the reason, one waits and runs once approved."""
