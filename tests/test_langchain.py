@@ -82,7 +82,8 @@ def graph(gov: g.Governor, calls: list[dict[str, Any]]) -> Any:
     return graph_with(tool(g.governed("refund", governor=gov)(refund)), calls)
 
 
-def graph_with(t: Any, calls: list[dict[str, Any]]) -> Any:
+def graph_with(t: Any, calls: list[dict[str, Any]], wrap: Any = glc.wrap_tool_call, awrap: Any = None) -> Any:
+    """``wrap``: the ToolNode's ``wrap_tool_call`` (None: a ToolNode without one)."""
 
     def model(state: MessagesState) -> dict[str, Any]:
         if any(isinstance(m, ToolMessage) for m in state["messages"]):
@@ -95,7 +96,9 @@ def graph_with(t: Any, calls: list[dict[str, Any]]) -> Any:
 
     builder = StateGraph(MessagesState)
     builder.add_node("model", model)
-    builder.add_node("tools", ToolNode([t], wrap_tool_call=glc.wrap_tool_call, handle_tool_errors=True))
+    builder.add_node(
+        "tools", ToolNode([t], wrap_tool_call=wrap, awrap_tool_call=awrap, handle_tool_errors=True)
+    )
     builder.add_edge(START, "model")
     builder.add_conditional_edges("model", route, ["tools", END])
     builder.add_edge("tools", "model")
@@ -176,3 +179,166 @@ class TestGraph:
         done = app.invoke(Command(resume=False), config)
         (answer,) = [m for m in done["messages"] if isinstance(m, ToolMessage)]
         assert answer.status == "error" and "refused" in answer.content
+
+
+# ---- LangGraph re-runs a paused node: calls that already ran are not run again ---------
+
+
+def counting_graph(
+    gov: g.Governor, calls: list[dict[str, Any]], wrapper: Any = glc.wrap_tool_call
+) -> tuple[Any, list[str]]:
+    """A graph whose one model turn asks for ``calls`` in parallel; and what ran."""
+    ran: list[str] = []
+
+    def refund(order_id: str, amount: float) -> str:
+        """Refund part or all of an order."""
+        ran.append(order_id)
+        return f"refunded {amount} on {order_id}"
+
+    t = tool(g.governed("refund", governor=gov)(refund))
+    return graph_with(t, calls, wrap=wrapper), ran
+
+
+# No limit here: a limit would also stop the second run, and hide what is tested.
+APPROVING = g.Policy(
+    [
+        g.allow("refund", when=g.arg("amount") <= 1000),
+        g.require_approval("refund", when=g.arg("amount") > 100, id="large", reason="refunds over 100"),
+    ]
+)
+PARALLEL = [
+    {"name": "refund", "args": {"order_id": "A-1", "amount": 40}, "id": "call-a"},
+    {"name": "refund", "args": {"order_id": "A-2", "amount": 500}, "id": "call-b"},
+]
+
+
+def pause_and_approve(app: Any, thread: str) -> Any:
+    config = {"configurable": {"thread_id": thread}}
+    paused = app.invoke({"messages": [("user", "refund both")]}, config)
+    (pending,) = paused["__interrupt__"]
+    return app.invoke(Command(resume={"approved": True, "digest": pending.value["digest"]}), config)
+
+
+class TestReRuns:
+    def test_a_call_that_ran_before_the_pause_is_not_run_again(self) -> None:
+        audit = g.MemoryAudit()
+        gov = g.Governor(APPROVING, on_deny=glc.tool_error, approver=glc.InterruptApprover(), audit=audit)
+        app, ran = counting_graph(gov, PARALLEL)
+        done = pause_and_approve(app, "r1")
+        assert sorted(ran) == ["A-1", "A-2"]  # each once, though the node ran twice
+        answers = {m.tool_call_id: m.content for m in done["messages"] if isinstance(m, ToolMessage)}
+        assert answers == {"call-a": "refunded 40.0 on A-1", "call-b": "refunded 500.0 on A-2"}
+        assert len([r for r in audit.records if r.outcome is g.Outcome.STARTED]) == 2
+
+    def test_async_graphs_too(self) -> None:
+        gov = g.Governor(APPROVING, on_deny=glc.tool_error, approver=glc.InterruptApprover())
+        ran: list[str] = []
+
+        async def refund(order_id: str, amount: float) -> str:
+            """Refund part or all of an order."""
+            ran.append(order_id)
+            return f"refunded {amount} on {order_id}"
+
+        app = graph_with(
+            tool(g.governed("refund", governor=gov)(refund)), PARALLEL, awrap=glc.awrap_tool_call
+        )
+        config = {"configurable": {"thread_id": "async"}}
+
+        async def go() -> Any:
+            paused = await app.ainvoke({"messages": [("user", "refund both")]}, config)
+            (pending,) = paused["__interrupt__"]
+            return await app.ainvoke(
+                Command(resume={"approved": True, "digest": pending.value["digest"]}), config
+            )
+
+        done = asyncio.run(go())
+        assert sorted(ran) == ["A-1", "A-2"]
+        assert len([m for m in done["messages"] if isinstance(m, ToolMessage)]) == 2
+
+    def test_without_the_wrapper_langgraph_runs_it_again(self) -> None:
+        """What ToolCalls prevents: the plain ToolNode runs the finished call a second time."""
+        gov = g.Governor(APPROVING, on_deny=glc.tool_error, approver=glc.InterruptApprover())
+        app, ran = counting_graph(gov, PARALLEL, wrapper=None)
+        pause_and_approve(app, "r2")
+        assert sorted(ran) == ["A-1", "A-1", "A-2"]
+
+    def test_answers_are_kept_per_thread_and_bound_to_the_arguments(self) -> None:
+        """Another thread, or the same id with other arguments, is a call of its own."""
+        gov = g.Governor(g.Policy([g.allow("refund")]), store=g.MemoryStore())
+        calls = glc.ToolCalls()
+        app, ran = counting_graph(gov, PARALLEL[:1], wrapper=calls.wrap)
+        for thread in ("t-1", "t-2"):
+            app.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": thread}})
+        assert ran == ["A-1", "A-1"]
+        other, ran_other = counting_graph(
+            gov,
+            [{"name": "refund", "args": {"order_id": "A-9", "amount": 1}, "id": "call-a"}],
+            wrapper=calls.wrap,
+        )
+        other.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "t-1"}})
+        assert ran_other == ["A-9"]
+
+    def test_a_store_that_cannot_answer_runs_nothing(self) -> None:
+        class Broken(g.MemoryStore):
+            def read(self, key: str) -> str | None:
+                if key.startswith("langgraph:ran:"):
+                    raise OSError("disk gone")
+                return super().read(key)
+
+        gov = g.Governor(g.Policy([g.allow("refund")]), store=Broken())
+        app, ran = counting_graph(gov, PARALLEL[:1], wrapper=glc.ToolCalls().wrap)
+        out = app.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "b"}})
+        (answer,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+        assert ran == []
+        assert answer.status == "error" and "could not check whether it already ran" in answer.content
+        assert "disk gone" in answer.content
+
+    def test_an_answer_that_cannot_be_kept_is_not_run_again(self) -> None:
+        gov = g.Governor(g.Policy([g.allow("refund")]))
+        ran: list[int] = []
+
+        @tool(response_format="content_and_artifact")
+        @g.governed("refund", governor=gov)
+        def refund(order_id: str, amount: float) -> tuple[str, bytes]:
+            """Refund part or all of an order."""
+            ran.append(1)
+            return "refunded", b"\x00raw"  # an artifact JSON cannot hold
+
+        calls = glc.ToolCalls()
+        app = graph_with(refund, PARALLEL[:1], wrap=calls.wrap)
+        config = {"configurable": {"thread_id": "k"}}
+        app.invoke({"messages": [("user", "go")]}, config)
+        again = graph_with(refund, PARALLEL[:1], wrap=calls.wrap)
+        out = again.invoke({"messages": [("user", "go")]}, config)
+        assert ran == [1]
+        (answer,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+        assert answer.status == "error" and "could not be kept" in answer.content
+
+    def test_remember_must_be_seconds(self) -> None:
+        for bad in (0, -1, "1h", True):
+            with pytest.raises(g.ConfigurationError, match="remember must be a number of seconds"):
+                glc.ToolCalls(remember=bad)  # type: ignore[arg-type]
+
+
+class TestIdentity:
+    def test_identity_from_the_runtime_reaches_the_policy_and_the_audit(self) -> None:
+        audit = g.MemoryAudit()
+        gov = g.Governor(
+            g.Policy([g.allow("refund", when=g.ctx("user") == "sam")]), audit=audit, on_deny=glc.tool_error
+        )
+        calls = glc.ToolCalls(
+            identity=lambda rt: {
+                "user": rt.config["configurable"]["user"],
+                "session": rt.config["configurable"]["thread_id"],
+            }
+        )
+        app, ran = counting_graph(gov, PARALLEL[:1], wrapper=calls.wrap)
+        for user in ("mallory", "sam"):
+            app.invoke(
+                {"messages": [("user", "go")]}, {"configurable": {"thread_id": f"s-{user}", "user": user}}
+            )
+        assert ran == ["A-1"]
+        started = [r for r in audit.records if r.outcome is g.Outcome.STARTED]
+        assert [(r.context["user"], r.context["session"], r.tool_call_id) for r in started] == [
+            ("sam", "s-sam", "call-a")
+        ]

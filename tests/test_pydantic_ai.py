@@ -240,3 +240,23 @@ def test_an_approval_covers_only_the_call_approved() -> None:
     )
     assert returns(second)[-1] == "refunded"
     assert nested == ["ApprovalRequired"]
+
+
+def test_identity_from_the_run_context_reaches_the_policy_and_the_audit() -> None:
+    """``identity`` reads who is calling from the run's deps; it survives Pydantic AI
+    copying the toolset for each run."""
+    audit = g.MemoryAudit()
+    gov = g.Governor(
+        g.Policy([g.allow("refund", when=g.ctx("user") == "sam")]), on_deny=gpa.tool_failed, audit=audit
+    )
+    agent = Agent(
+        scripted([("refund", {"order_id": "A-1", "amount": 50})]),
+        deps_type=str,
+        toolsets=[gpa.GovernedToolset(toolset(gov), identity=lambda ctx: {"user": ctx.deps})],
+    )
+    assert returns(run(agent, "refund it", deps="sam")) == ["refunded 50.0 on A-1"]
+    assert returns(run(agent, "refund it", deps="mallory")) == [
+        "Not done: no rule matched 'refund'; the policy's default is deny"
+    ]
+    done = [r for r in audit.records if r.kind == "call" and r.outcome is not g.Outcome.STARTED]
+    assert [(r.context["user"], r.tool_call_id) for r in done] == [("sam", "call-0"), ("mallory", "call-0")]

@@ -16,7 +16,9 @@ approvals through Pydantic AI's deferred tools.
 
 ``tool_failed`` raises ``ToolFailed`` with the denial's reason: the model
 reads it as the tool's answer. ``GovernedToolset`` runs each call inside
-``context(tool_call_id=...)``, passing Pydantic AI's approval of it on. ``DeferredToolsApprover``
+``context(tool_call_id=...)`` (plus what ``identity=`` reads from the run
+context, e.g. ``lambda ctx: {"user": ctx.deps.user_id}``), passing Pydantic
+AI's approval of it on. ``DeferredToolsApprover``
 raises ``ApprovalRequired`` (with the request in its metadata): the run ends
 with ``DeferredToolRequests``; a person decides; the next run, given
 ``DeferredToolResults(approvals={tool_call_id: True}, metadata={tool_call_id:
@@ -28,6 +30,7 @@ reaches the tool.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
@@ -37,6 +40,9 @@ from guardrails.errors import ActionDenied
 from guardrails.integrations import payload, reason
 
 __all__ = ["DeferredToolsApprover", "GovernedToolset", "tool_failed"]
+
+#: Who is calling, read from Pydantic AI's ``RunContext`` (its ``deps``).
+Identity = Callable[[Any], Mapping[str, Any]]
 
 # Pydantic AI's approval of the tool call under way, set by GovernedToolset. Kept
 # out of guardrails.context: nothing the host or a tool writes there can approve,
@@ -51,9 +57,11 @@ def tool_failed(denial: ActionDenied) -> NoReturn:
     raise ToolFailed(f"Not done: {reason(denial)}") from None
 
 
-def GovernedToolset(toolset: Any) -> Any:  # noqa: N802 - it makes an instance of a class built on first use
-    """Wrap a toolset so each call runs with its tool-call id and approval in the context."""
-    return _toolset_class()(toolset)
+def GovernedToolset(toolset: Any, *, identity: Identity | None = None) -> Any:  # noqa: N802 - it makes an instance of a class built on first use
+    """Wrap a toolset so each call runs with its tool-call id, Pydantic AI's approval
+    of it and ``identity`` — a function of the ``RunContext`` returning ``context``
+    values, e.g. ``lambda ctx: {"user": ctx.deps.user_id}`` — in the context."""
+    return _toolset_class()(toolset, identity)
 
 
 _CLASS: list[type] = []
@@ -61,18 +69,26 @@ _CLASS: list[type] = []
 
 def _toolset_class() -> type:
     if not _CLASS:
+        from dataclasses import dataclass
+
         from pydantic_ai import WrapperToolset
 
+        @dataclass
         class Governed(WrapperToolset):
-            """Runs each tool call inside ``context(tool_call_id=...)``, with Pydantic AI's approval of it."""
+            """Runs each tool call inside ``context(tool_call_id=..., **identity(ctx))``,
+            with Pydantic AI's approval of it."""
+
+            identity: Identity | None = None  # a field: Pydantic AI copies toolsets per run
 
             async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
                 approved = (
                     _Approved(dict(tool_args), ctx.tool_call_metadata) if ctx.tool_call_approved else None
                 )
+                values = dict(self.identity(ctx)) if self.identity is not None else {}
+                values["tool_call_id"] = ctx.tool_call_id
                 token = _APPROVAL.set(approved)
                 try:
-                    async with context(tool_call_id=ctx.tool_call_id):
+                    async with context(**values):
                         return await super().call_tool(name, tool_args, ctx, tool)
                 finally:
                     _APPROVAL.reset(token)
