@@ -62,7 +62,8 @@ async def main() -> None:
             print(f"waiting: {ask['action']}({ask['args']}) needs approval - {ask['reason']}")
             print("  the finance desk approves")
             approvals[call.tool_call_id] = True
-            answers[call.tool_call_id] = {"digest": ask["digest"], "by": "finance-desk"}  # names what was shown
+            # the answer names what was shown: the request's digest
+            answers[call.tool_call_id] = {"digest": ask["digest"], "by": "finance-desk"}
         result = await agent.run(
             message_history=result.all_messages(),
             deferred_tool_results=DeferredToolResults(approvals=approvals, metadata=answers),

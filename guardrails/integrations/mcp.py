@@ -1,29 +1,121 @@
 """MCP servers (the ``mcp`` SDK: 2.x ``MCPServer``, 1.x ``FastMCP``): denials the
-client's model can read.
+client's model can read, who is calling in the context, approvals asked of the
+client's user through elicitation.
 
     from mcp.server.mcpserver import MCPServer
     from guardrails.integrations import mcp as gmcp
 
-    gov = g.Governor(policy, on_deny=gmcp.tool_error)
-    server = MCPServer("shop")
+    gov = g.Governor(policy, on_deny=gmcp.tool_error, approver=gmcp.ElicitationApprover())
+    server = gmcp.install(MCPServer("shop"))
 
     @server.tool()             # the framework's decorator outermost
     @g.governed(governor=gov)  # guardrails' under it: the input schema stays the function's
-    def refund(order_id: str, amount: float) -> str: ...
+    async def refund(order_id: str, amount: float) -> str: ...
 
 ``tool_error`` raises the SDK's ``ToolError`` with the denial's reason: the
 server answers the call with ``isError: true`` and that text, which the
 client hands to its model.
+
+``install`` runs every ``tools/call`` inside ``context(...)`` with what the
+server knows of its caller: ``user`` (the access token's subject, else its
+client id) and ``client_id`` and ``scopes`` when the server checks tokens;
+``session`` (the transport's session id, else one made per connection; none
+on 2026-07-28 connections, where every request stands alone); ``tool_call_id``
+(the JSON-RPC request id with a suffix of the server's own: a client may send
+an id again, and a re-sent id must not make an identical call count once).
+
+``ElicitationApprover`` asks the client's user. On handshake-era connections
+(mcp 1.x, or 2.x with ``mode="legacy"``) it sends ``elicitation/create`` and
+waits; on 2026-07-28 connections it answers the call with the question
+(``input_required``), and the client's retry, carrying the answer and the
+state the SDK sealed, is judged again and runs if approved. A client that
+cannot elicit, declines or cancels refuses. The answer is only as good as
+the client: one that answers without asking a person approves its own calls.
 """
 
 from __future__ import annotations
 
-from typing import NoReturn
+import asyncio
+import json
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, NoReturn
 
-from guardrails.errors import ActionDenied
-from guardrails.integrations import reason
+from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
+from guardrails.context import context
+from guardrails.errors import ActionDenied, ConfigurationError
+from guardrails.integrations import payload, reason
+from guardrails.values import brief
 
-__all__ = ["tool_error"]
+__all__ = ["ElicitationApprover", "install", "tool_error"]
+
+#: The key of guardrails' question among a call's ``input_requests``.
+QUESTION = "guardrails.approval"
+#: What the client's user fills in: one yes/no.
+SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean", "title": "Approve", "description": "Let this call run?"},
+    },
+    "required": ["approved"],
+}
+_STATE = "guardrails-approval:"  # + the request's digest
+MODERN = ("2026-07-28",)  # protocol versions without server-to-client requests
+
+#: Asks the client one question (legacy elicitation): ``(message, schema) -> (action, content)``.
+Ask = Callable[[str, Mapping[str, Any]], Awaitable[tuple[str, Any]]]
+
+
+class Exchange:
+    """One ``tools/call`` under way: who calls, and how to ask them back.
+
+    ``ask`` sends a question and waits (handshake-era connections whose client
+    can elicit; else None). ``modern``: the question rides the call's answer
+    instead, and ``answers``/``state`` are what the client's retry carried.
+    """
+
+    __slots__ = ("identity", "ask", "modern", "can_elicit", "answers", "state", "question", "pause")
+
+    def __init__(
+        self,
+        identity: dict[str, Any],
+        *,
+        ask: Ask | None = None,
+        modern: bool = False,
+        can_elicit: bool = False,
+        answers: Mapping[str, Any] | None = None,
+        state: str | None = None,
+        pause: type[Exception] | None = None,
+    ) -> None:
+        self.identity = identity
+        self.ask = ask
+        self.modern = modern
+        self.can_elicit = can_elicit
+        self.answers = answers or {}
+        self.state = state
+        #: Set when the call is answered with a question: (message, state).
+        self.question: tuple[str, str] | None = None
+        self.pause = pause or AskTheClient
+
+    def resume(self, request: ApprovalRequest) -> ApprovalResponse:
+        """The client's answer to ``request`` carried by this retry, or raise to ask it."""
+        state = _STATE + request.digest
+        answer = self.answers.get(QUESTION)
+        # The SDK seals the state it sent and binds it to the tool, arguments and
+        # caller; matching the digest too, an answer counts only for the call asked.
+        if self.state == state and answer is not None:
+            return _response(_field(answer, "action"), _field(answer, "content"))
+        self.question = (_message(request), state)
+        raise self.pause(f"{request.action!r} waits for the MCP client's answer to an approval request")
+
+
+class AskTheClient(Exception):
+    """The call is answered with a question (2026-07-28): the tool did not run."""
+
+
+_EXCHANGE: ContextVar[Exchange | None] = ContextVar("guardrails_mcp_exchange", default=None)
 
 
 def tool_error(denial: ActionDenied) -> NoReturn:
@@ -32,6 +124,278 @@ def tool_error(denial: ActionDenied) -> NoReturn:
 
     try:
         module = importlib.import_module("mcp.server.mcpserver.exceptions")  # mcp 2.x
-    except ImportError:  # pragma: no cover - mcp 1.x
-        module = importlib.import_module("mcp.server.fastmcp.exceptions")
+    except ImportError:
+        module = importlib.import_module("mcp.server.fastmcp.exceptions")  # mcp 1.x
     raise module.ToolError(f"Not done: {reason(denial)}") from None
+
+
+def install(server: Any) -> Any:
+    """Run each ``tools/call`` of ``server`` (2.x ``MCPServer`` or 1.x ``FastMCP``)
+    inside ``context(...)`` naming its caller, with the request reachable by
+    ``ElicitationApprover``. Returns the server; installing twice is installing once."""
+    try:
+        from mcp.server.mcpserver import MCPServer  # type: ignore[import-not-found, unused-ignore]  # 2.x only
+    except ImportError:
+        return _install_v1(server)
+    if not isinstance(server, MCPServer):
+        raise ConfigurationError(f"gmcp.install takes an mcp MCPServer, got {brief(server)}{_HINT}")
+    if not any(isinstance(m, _Middleware) for m in server.middleware):
+        server.middleware.append(_Middleware())
+    return server
+
+
+_HINT = " (for a fastmcp server, use guardrails.integrations.fastmcp.install)"
+
+
+def _install_v1(server: Any) -> Any:
+    from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined, unused-ignore]  # 1.x only
+    from mcp.types import CallToolRequest
+
+    if not isinstance(server, FastMCP):
+        raise ConfigurationError(f"gmcp.install takes an mcp FastMCP, got {brief(server)}{_HINT}")
+    # mcp 1.x has no middleware: its tools/call handler is the one place that
+    # runs before the tool, inside the request.
+    handlers = server._mcp_server.request_handlers
+    handler = handlers.get(CallToolRequest)
+    if handler is None:
+        raise ConfigurationError(f"{brief(server)} has no tools/call handler to install on")
+    if not getattr(handler, "_guardrails", False):
+        handlers[CallToolRequest] = _v1_handler(handler)
+    return server
+
+
+def _v1_handler(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+    async def governed_call(request: Any) -> Any:
+        from mcp.server.lowlevel.server import request_ctx  # type: ignore[attr-defined, unused-ignore]
+
+        result, _ = await run_in(v1_exchange(request_ctx.get()), lambda: handler(request))
+        return result
+
+    governed_call._guardrails = True  # type: ignore[attr-defined]
+    return governed_call
+
+
+def v1_exchange(request_context: Any) -> Exchange:
+    """The exchange of an mcp 1.x request (``mcp.server.lowlevel.server.request_ctx``)."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    session, request_id = request_context.session, request_context.request_id
+    headers = getattr(request_context.request, "headers", None)
+    session_id = (headers.get("mcp-session-id") if headers is not None else None) or _v1_session_id(session)
+    can_elicit = client_can_elicit(session)
+    return Exchange(
+        caller(request_id, session_id, get_access_token()),
+        ask=asker(session, request_id) if can_elicit else None,
+        can_elicit=can_elicit,
+    )
+
+
+_V1_SESSIONS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _v1_session_id(session: Any) -> str:
+    known = _V1_SESSIONS.get(session)
+    if known is None:
+        known = _V1_SESSIONS[session] = uuid.uuid4().hex
+    return known
+
+
+class _Middleware:
+    """mcp 2.x server middleware: each ``tools/call`` in the caller's context, with its exchange."""
+
+    async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        exchange = v2_exchange(ctx)
+        result, asked = await run_in(exchange, lambda: call_next(ctx))
+        return input_required(exchange) if asked else result
+
+
+async def run_in(exchange: Exchange, call_next: Callable[[], Awaitable[Any]]) -> tuple[Any, bool]:
+    """Run the rest of a ``tools/call`` in its caller's context: its result, and
+    whether the call is to be answered with guardrails' question instead."""
+    token = _EXCHANGE.set(exchange)
+    try:
+        async with context(**exchange.identity):
+            return await call_next(), False
+    except Exception:
+        if exchange.question is None:
+            raise
+        return None, True  # the approver asked (the SDK may have wrapped its pause): the tool did not run
+    finally:
+        _EXCHANGE.reset(token)
+
+
+def v2_exchange(ctx: Any) -> Exchange:
+    """The exchange of an mcp 2.x request (``ServerRequestContext``)."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    session = ctx.session
+    modern = ctx.protocol_version in MODERN
+    params = ctx.params or {}
+    headers = getattr(ctx.request, "headers", None)
+    session_id = headers.get("mcp-session-id") if headers is not None else None
+    if session_id is None and not modern:  # on 2026-07-28 each request stands alone: no session
+        connection = getattr(
+            session, "_connection", None
+        )  # one per client; the SDK makes a session per request
+        if connection is not None:
+            session_id = connection.state.setdefault("guardrails.session", uuid.uuid4().hex)
+    can_elicit = client_can_elicit(session)
+    answers, state = params.get("inputResponses"), params.get("requestState")
+    return Exchange(
+        caller(ctx.request_id, session_id, get_access_token()),
+        ask=asker(session, ctx.request_id) if can_elicit and not modern else None,
+        modern=modern,
+        can_elicit=can_elicit,
+        answers=answers if isinstance(answers, Mapping) else None,
+        state=state if isinstance(state, str) else None,
+        pause=mcp_error_pause() if modern else None,
+    )
+
+
+def client_can_elicit(session: Any) -> bool:
+    """Whether the client declared the elicitation capability (mcp 2.x or 1.x session)."""
+    capabilities = getattr(session, "client_capabilities", None)
+    if capabilities is None:
+        params = getattr(session, "client_params", None)
+        capabilities = getattr(params, "capabilities", None)
+    return getattr(capabilities, "elicitation", None) is not None
+
+
+_PAUSE: list[type[Exception]] = []
+
+
+def mcp_error_pause() -> type[Exception]:
+    """``AskTheClient`` as an ``MCPError``: mcp 2.x passes those on untouched (not
+    logged as the tool's crash) to the middleware, which answers with the question."""
+    if not _PAUSE:
+        from mcp.shared.exceptions import MCPError  # type: ignore[attr-defined, unused-ignore]  # 2.x only
+
+        class Pause(AskTheClient, MCPError):  # type: ignore[misc, unused-ignore]
+            def __init__(self, message: str) -> None:
+                MCPError.__init__(self, -32000, message)  # seen only if the middleware is missing
+
+        _PAUSE.append(Pause)
+    return _PAUSE[0]
+
+
+def input_required(exchange: Exchange) -> Any:
+    """The answer to a call that waits for the client (2026-07-28): guardrails' question."""
+    from mcp_types import (  # type: ignore[import-not-found, unused-ignore]  # 2.x only
+        ElicitRequest,
+        ElicitRequestFormParams,
+        InputRequiredResult,
+    )
+
+    assert exchange.question is not None
+    message, state = exchange.question
+    question = ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=dict(SCHEMA)))
+    return InputRequiredResult(input_requests={QUESTION: question}, request_state=state)
+
+
+def caller(request_id: Any, session_id: str | None, token: Any) -> dict[str, Any]:
+    """The context values of a request: the access token's holder, the session, the call."""
+    values: dict[str, Any] = {"tool_call_id": f"{request_id}~{uuid.uuid4().hex[:12]}"}
+    if token is not None:
+        values["client_id"] = token.client_id
+        values["user"] = getattr(token, "subject", None) or token.client_id
+        values["scopes"] = list(token.scopes)
+    if session_id is not None:
+        values["session"] = session_id
+    return values
+
+
+def asker(session: Any, request_id: Any) -> Ask:
+    """Ask through ``session`` (mcp 2.x or 1.x), as part of request ``request_id``."""
+
+    async def ask(message: str, schema: Mapping[str, Any]) -> tuple[str, Any]:
+        send = getattr(session, "elicit_form", None) or session.elicit  # 2.x, 1.x
+        result = await send(message, dict(schema), request_id)
+        return result.action, result.content
+
+    return ask
+
+
+class ElicitationApprover:
+    """Asks the MCP client's user, through elicitation, whether a call may run.
+
+    The question shows the action, its arguments as the audit trail shows them
+    (secrets redacted) and why it needs approval, and takes one yes/no. Accepted
+    with yes: approved. Declined, cancelled, no, a client that cannot elicit, a
+    call that did not come through ``install``-ed server: refused, saying why.
+
+    Async tools can always ask. A sync tool can when the SDK runs it in a worker
+    thread (mcp 2.x, fastmcp) or the connection is 2026-07-28; on mcp 1.x a sync
+    tool runs on the event loop, where waiting for the client would stop the
+    server: the call is refused, with a message saying to make the tool async.
+    """
+
+    def __init__(self) -> None:
+        PASS_THROUGH.add(AskTheClient)  # a question asked, not an approver that failed
+
+    def __call__(self, request: ApprovalRequest) -> ApprovalResponse | Awaitable[ApprovalResponse]:
+        exchange = _EXCHANGE.get()
+        if exchange is None:
+            return _refuse("it did not come through a server with guardrails' MCP install()")
+        if not exchange.can_elicit:
+            return _refuse("the MCP client does not support elicitation")
+        if exchange.modern:
+            return exchange.resume(request)
+        if exchange.ask is None:  # pragma: no cover - every handshake-era exchange that can elicit asks
+            return _refuse("this MCP connection cannot ask the client")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return _from_worker_thread(exchange, request)
+        return _ask(exchange, request)
+
+    def __repr__(self) -> str:
+        return "ElicitationApprover()"
+
+
+def _from_worker_thread(exchange: Exchange, request: ApprovalRequest) -> ApprovalResponse:
+    """Ask from a sync tool in a worker thread: through the event loop that started it."""
+    import anyio.from_thread
+
+    try:
+        return anyio.from_thread.run(_ask, exchange, request)
+    except RuntimeError as exc:  # not a thread anyio started: no loop to ask through
+        return _refuse(f"a sync tool in this thread cannot ask the MCP client ({exc})")
+
+
+async def _ask(exchange: Exchange, request: ApprovalRequest) -> ApprovalResponse:
+    assert exchange.ask is not None
+    try:
+        action, content = await exchange.ask(_message(request), SCHEMA)
+    except Exception as exc:  # noqa: BLE001 - a question that fails is a refusal
+        return _refuse(f"asking the MCP client failed ({type(exc).__name__}: {exc})")
+    return _response(action, content)
+
+
+def _message(request: ApprovalRequest) -> str:
+    shown = payload(request)
+    args = json.dumps(shown["args"], ensure_ascii=False, default=str)
+    return (
+        f"Approve {shown['action']} {args}?\n"
+        f"It needs approval: {shown['reason']} (rule {shown['rule_id']!r})."
+    )
+
+
+def _response(action: Any, content: Any) -> ApprovalResponse:
+    if action == "accept":
+        if isinstance(content, Mapping) and content.get("approved") is True:
+            return ApprovalResponse(True, reason="approved by the MCP client's user")
+        return ApprovalResponse(False, reason="the MCP client's user answered no")
+    if action in ("decline", "cancel"):
+        done = {"decline": "declined", "cancel": "cancelled"}[action]
+        return ApprovalResponse(False, reason=f"the MCP client's user {done} the approval request")
+    return ApprovalResponse(False, reason=f"the MCP client answered {brief(action)}")
+
+
+def _refuse(why: str) -> ApprovalResponse:
+    return ApprovalResponse(False, reason=f"not asked: {why}")
+
+
+def _field(answer: Any, name: str) -> Any:
+    return answer.get(name) if isinstance(answer, Mapping) else getattr(answer, name, None)

@@ -1,0 +1,132 @@
+"""FastMCP (the ``fastmcp`` package): denials the client's model can read, who is
+calling in the context, approvals asked of the client's user through elicitation.
+
+    from fastmcp import FastMCP
+    from guardrails.integrations import fastmcp as gfm
+
+    gov = g.Governor(policy, on_deny=gfm.tool_error, approver=gfm.ElicitationApprover())
+    server = gfm.install(FastMCP("shop"))
+
+    @server.tool               # the framework's decorator outermost
+    @g.governed(governor=gov)  # guardrails' under it: the input schema stays the function's
+    async def refund(order_id: str, amount: float) -> str: ...
+
+``tool_error`` raises FastMCP's ``ToolError`` with the denial's reason: the
+client's model reads it as the tool's error. ``install`` adds a middleware
+that runs each ``tools/call`` inside ``context(...)`` with what the server
+knows of its caller (``user``, ``client_id``, ``scopes`` from the access
+token; ``session``; ``tool_call_id``), as ``guardrails.integrations.mcp.install``
+does for the SDK's own servers, and lets ``ElicitationApprover`` (the same
+class) ask the client: by ``elicitation/create`` on handshake-era connections,
+by answering the call with the question on 2026-07-28 ones (fastmcp 3+ on mcp 2.x).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from guardrails.errors import ActionDenied, ConfigurationError
+from guardrails.integrations import reason
+from guardrails.integrations.mcp import (
+    MODERN,
+    AskTheClient,
+    ElicitationApprover,
+    Exchange,
+    asker,
+    caller,
+    client_can_elicit,
+    input_required,
+    run_in,
+)
+from guardrails.values import brief
+
+__all__ = ["ElicitationApprover", "install", "tool_error"]
+
+
+def tool_error(denial: ActionDenied) -> NoReturn:
+    """An ``on_deny`` hook: raise FastMCP's ``ToolError`` with the reason the model should read."""
+    from fastmcp.exceptions import ToolError
+
+    raise ToolError(f"Not done: {reason(denial)}") from None
+
+
+def install(server: Any) -> Any:
+    """Add guardrails' middleware to a ``fastmcp.FastMCP`` server: each ``tools/call``
+    runs inside ``context(...)`` naming its caller, with the request reachable by
+    ``ElicitationApprover``. Returns the server; installing twice is installing once."""
+    from fastmcp import FastMCP
+
+    if not isinstance(server, FastMCP):
+        raise ConfigurationError(
+            f"gfm.install takes a fastmcp FastMCP, got {brief(server)} "
+            "(for the mcp SDK's own servers, use guardrails.integrations.mcp.install)"
+        )
+    kind = _middleware_class()
+    if not any(isinstance(m, kind) for m in server.middleware):
+        server.add_middleware(kind())
+    return server
+
+
+_CLASS: list[type] = []
+
+
+def _middleware_class() -> type:
+    if not _CLASS:
+        from fastmcp.server.middleware import Middleware
+
+        class GuardrailsMiddleware(Middleware):  # type: ignore[misc, unused-ignore]
+            """Runs each ``tools/call`` in its caller's context, with its exchange."""
+
+            async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+                ctx = context.fastmcp_context
+                if ctx is None or ctx.request_context is None:  # not a client's request: nobody to name
+                    return await call_next(context)
+                exchange = _exchange(ctx)
+                result, asked = await run_in(exchange, lambda: call_next(context))
+                if asked:
+                    from fastmcp.tools.base import InputRequiredToolResult
+
+                    return InputRequiredToolResult(input_required(exchange))
+                return result
+
+        _CLASS.append(GuardrailsMiddleware)
+    return _CLASS[0]
+
+
+def _exchange(ctx: Any) -> Exchange:
+    """The exchange of a fastmcp request, from its ``Context``."""
+    from fastmcp.server.dependencies import get_access_token
+
+    modern = getattr(ctx.request_context, "protocol_version", None) in MODERN  # fastmcp 3+ on mcp 2.x
+    session = ctx.session
+    can_elicit = client_can_elicit(session)
+    request_id = ctx.request_context.request_id
+    return Exchange(
+        # fastmcp makes a session id per connection; on 2026-07-28 one per request, so none
+        caller(request_id, None if modern else ctx.session_id, get_access_token()),
+        ask=asker(session, request_id) if can_elicit and not modern else None,
+        modern=modern,
+        can_elicit=can_elicit,
+        answers=ctx.input_responses if modern else None,
+        state=ctx.request_state if modern else None,
+        pause=_pause() if modern else None,
+    )
+
+
+_PAUSE: list[type[Exception]] = []
+
+
+def _pause() -> type[Exception]:
+    """``AskTheClient`` as a ``FastMCPError``: fastmcp passes those on to the middleware
+    logging one line (at DEBUG), not the traceback of a crashed tool."""
+    if not _PAUSE:
+        import logging
+
+        from fastmcp.exceptions import FastMCPError
+
+        class Pause(AskTheClient, FastMCPError):
+            def __init__(self, message: str) -> None:
+                FastMCPError.__init__(self, message, log_level=logging.DEBUG)
+
+        _PAUSE.append(Pause)
+    return _PAUSE[0]
