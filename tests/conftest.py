@@ -34,7 +34,7 @@ def need_program(name: str) -> str:
         message = f"{name} is not installed (bash .ci/run installs it)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(message, allow_module_level=True)  # called at the top of test modules
     return path
 
 
@@ -77,7 +77,7 @@ def need(module: str) -> None:
         message = f"{module} is not installed (pip install -e '.[test]')"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(message, allow_module_level=True)  # called at the top of test modules
 
 
 class Clock:

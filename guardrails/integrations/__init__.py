@@ -2,8 +2,10 @@
 
 - ``guardrails.integrations.langchain``: LangChain tools and LangGraph's ``ToolNode``.
 - ``guardrails.integrations.pydantic_ai``: Pydantic AI toolsets and deferred tools.
-- ``guardrails.integrations.mcp``: MCP servers (the ``mcp`` SDK).
+- ``guardrails.integrations.mcp``: MCP servers (the ``mcp`` SDK, 2.x and 1.x).
+- ``guardrails.integrations.fastmcp``: FastMCP servers (the ``fastmcp`` package).
 - ``guardrails.integrations.openai_agents``: the OpenAI Agents SDK.
+- ``guardrails.integrations.crewai``: CrewAI tools.
 """
 
 from __future__ import annotations
