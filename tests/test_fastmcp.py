@@ -106,6 +106,33 @@ class TestTools:
         with pytest.raises(g.ConfigurationError, match=r"tool object of FastMCP .* @governed under it"):
             g.governed("refund")(Tool.from_function(refund))
 
+    @pytest.mark.parametrize("install", [True, False], ids=["installed", "bare"])
+    def test_governed_above_server_tool_is_refused_by_install(self, install: bool) -> None:
+        """``@server.tool`` returns the function it registers: ``@governed`` above it
+        governs nothing that comes over MCP. An installed server refuses the call;
+        a bare one runs it ungoverned (what install() is for)."""
+        ran: list[str] = []
+        app = gfm.install(FastMCP("shop")) if install else FastMCP("shop")
+
+        @g.governed("refund", governor=g.Governor(g.Policy([g.deny("refund", reason="closed")])))
+        @app.tool(name="refund")
+        def wrong_order(order_id: str, amount: float) -> str:
+            """Refund part or all of an order."""
+            ran.append(order_id)
+            return "refunded"
+
+        ((is_error, text),) = calls(app, {"order_id": "A", "amount": 1})
+        if install:
+            assert ran == [] and is_error
+            assert "the tool 'refund' is not governed" in text and "@g.governed under it" in text
+        else:
+            assert ran == ["A"] and not is_error
+
+    def test_allow_ungoverned_lets_a_bare_tool_run(self) -> None:
+        app = gfm.install(FastMCP("shop"), allow_ungoverned=True)
+        app.tool(name="refund")(refund)
+        assert calls(app, {"order_id": "A", "amount": 1}) == [(False, "refunded 1.0 on A")]
+
     def test_install_refuses_what_is_not_a_fastmcp_server(self) -> None:
         with pytest.raises(g.ConfigurationError, match=r"gfm\.install takes a fastmcp FastMCP"):
             gfm.install(object())

@@ -165,6 +165,44 @@ class TestTools:
         assert not result.is_error and len(named) == 1
 
 
+class TestWrongOrder:
+    """``server.tool()`` returns the function it registers: ``@governed`` above it
+    governs nothing that comes over MCP. ``install`` refuses such tools."""
+
+    def wrong_order(self, ran: list[str], *, install: bool = True, **options: Any) -> Any:
+        app = Server("shop")
+        if install:
+            gmcp.install(app, **options)
+        gov = g.Governor(g.Policy([g.deny("refund", reason="closed")]))
+
+        @g.governed("refund", governor=gov)
+        @app.tool()
+        def refund(order_id: str, amount: float) -> str:
+            """Refund part or all of an order."""
+            ran.append(order_id)
+            return "refunded"
+
+        return app
+
+    def test_a_tool_registered_ungoverned_is_refused(self) -> None:
+        ran: list[str] = []
+        (result,) = calls(self.wrong_order(ran), {"order_id": "A", "amount": 1})
+        assert ran == []
+        assert result.is_error and "the tool 'refund' is not governed" in result.text
+        assert "@g.governed under it" in result.text
+
+    def test_without_install_it_would_have_run(self) -> None:
+        """What install() prevents: the SDK runs the function it registered, ungoverned."""
+        ran: list[str] = []
+        (result,) = calls(self.wrong_order(ran, install=False), {"order_id": "A", "amount": 1})
+        assert ran == ["A"] and not result.is_error
+
+    def test_allow_ungoverned_lets_such_tools_run(self) -> None:
+        ran: list[str] = []
+        (result,) = calls(self.wrong_order(ran, allow_ungoverned=True), {"order_id": "A", "amount": 1})
+        assert ran == ["A"] and not result.is_error
+
+
 class TestCaller:
     def run_whoami(
         self, *, mode: str = "legacy", token: AccessToken | None = None, clients: int = 1

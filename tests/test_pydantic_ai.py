@@ -205,6 +205,35 @@ def test_wrong_order_is_caught() -> None:
         g.governed("refund")(Tool(refund))
 
 
+@pytest.mark.parametrize("allow_ungoverned", [False, True])
+def test_governed_above_tool_plain_is_caught_by_the_toolset(allow_ungoverned: bool) -> None:
+    """``tool_plain`` returns the function it registers: ``@governed`` above it governs
+    nothing the agent calls. GovernedToolset refuses such a tool before it runs."""
+    ran: list[str] = []
+    tools = FunctionToolset()
+
+    @g.governed("refund", governor=g.Governor(g.Policy([g.deny("refund", reason="closed")])))
+    @tools.tool_plain
+    def refund_tool(order_id: str, amount: float) -> str:
+        """Refund part or all of an order."""
+        ran.append(order_id)
+        return "refunded"
+
+    agent = Agent(
+        scripted([("refund_tool", {"order_id": "A-1", "amount": 5})]),
+        toolsets=[gpa.GovernedToolset(tools, allow_ungoverned=allow_ungoverned)],
+    )
+    if allow_ungoverned:
+        assert returns(run(agent, "refund it")) == ["refunded"]
+        assert ran == ["A-1"]
+    else:
+        with pytest.raises(
+            g.ConfigurationError, match=r"'refund_tool' is not governed: .*@g\.governed under it"
+        ):
+            run(agent, "refund it")
+        assert ran == []
+
+
 def test_an_approval_covers_only_the_call_approved() -> None:
     """Neither a hand-set context flag nor a call the approved tool makes in turn is approved."""
     gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())

@@ -37,6 +37,7 @@ from guardrails.integrations.mcp import (
     client_can_elicit,
     input_required,
     run_in,
+    ungoverned,
 )
 from guardrails.values import brief
 
@@ -50,10 +51,16 @@ def tool_error(denial: ActionDenied) -> NoReturn:
     raise ToolError(f"Not done: {reason(denial)}") from None
 
 
-def install(server: Any) -> Any:
+def install(server: Any, *, allow_ungoverned: bool = False) -> Any:
     """Add guardrails' middleware to a ``fastmcp.FastMCP`` server: each ``tools/call``
     runs inside ``context(...)`` naming its caller, with the request reachable by
-    ``ElicitationApprover``. Returns the server; installing twice is installing once."""
+    ``ElicitationApprover``. Returns the server; installing twice is installing once.
+
+    A call to a tool whose function is not ``@governed`` is refused (the tool
+    does not run) unless ``allow_ungoverned=True``: ``@server.tool`` returns the
+    function it registers, so ``@governed`` put above it governs nothing that
+    comes over MCP, and only the server can tell.
+    """
     from fastmcp import FastMCP
 
     if not isinstance(server, FastMCP):
@@ -63,7 +70,7 @@ def install(server: Any) -> Any:
         )
     kind = _middleware_class()
     if not any(isinstance(m, kind) for m in server.middleware):
-        server.add_middleware(kind())
+        server.add_middleware(kind(allow_ungoverned))
     return server
 
 
@@ -75,10 +82,21 @@ def _middleware_class() -> type:
         from fastmcp.server.middleware import Middleware
 
         class GuardrailsMiddleware(Middleware):  # type: ignore[misc, unused-ignore]
-            """Runs each ``tools/call`` in its caller's context, with its exchange."""
+            """Runs each ``tools/call`` in its caller's context, with its exchange;
+            a tool that is not governed refused unless ``allow_ungoverned``."""
+
+            def __init__(self, allow_ungoverned: bool) -> None:
+                self.allow_ungoverned = allow_ungoverned
 
             async def on_call_tool(self, context: Any, call_next: Any) -> Any:
                 ctx = context.fastmcp_context
+                if not self.allow_ungoverned and ctx is not None:
+                    name = context.message.name
+                    refusal = ungoverned(await ctx.fastmcp.get_tool(name), name, "FastMCP")
+                    if refusal is not None:
+                        from fastmcp.exceptions import ToolError
+
+                        raise ToolError(refusal)
                 if ctx is None or ctx.request_context is None:  # not a client's request: nobody to name
                     return await call_next(context)
                 exchange = _exchange(ctx)

@@ -129,25 +129,45 @@ def tool_error(denial: ActionDenied) -> NoReturn:
     raise module.ToolError(f"Not done: {reason(denial)}") from None
 
 
-def install(server: Any) -> Any:
+def install(server: Any, *, allow_ungoverned: bool = False) -> Any:
     """Run each ``tools/call`` of ``server`` (2.x ``MCPServer`` or 1.x ``FastMCP``)
     inside ``context(...)`` naming its caller, with the request reachable by
-    ``ElicitationApprover``. Returns the server; installing twice is installing once."""
+    ``ElicitationApprover``. Returns the server; installing twice is installing once.
+
+    A call to a tool whose function is not ``@governed`` is refused (the tool
+    does not run) unless ``allow_ungoverned=True``: ``server.tool()`` returns
+    the function it registers, so ``@governed`` put above it governs nothing
+    that comes over MCP, and only the server can tell.
+    """
     try:
         from mcp.server.mcpserver import MCPServer  # type: ignore[import-not-found, unused-ignore]  # 2.x only
     except ImportError:
-        return _install_v1(server)
+        return _install_v1(server, allow_ungoverned)
     if not isinstance(server, MCPServer):
         raise ConfigurationError(f"gmcp.install takes an mcp MCPServer, got {brief(server)}{_HINT}")
     if not any(isinstance(m, _Middleware) for m in server.middleware):
-        server.middleware.append(_Middleware())
+        server.middleware.append(_Middleware(server, allow_ungoverned))
     return server
+
+
+def ungoverned(tool: Any, name: str, framework: str) -> str | None:
+    """Why a call to ``tool`` (a registered tool, None if unknown) must not run:
+    its function is not ``@governed``. None when it is, or when it has no
+    function of its own (a proxied or mounted tool: guardrails cannot wrap it)."""
+    fn = getattr(tool, "fn", None)
+    if fn is None or getattr(fn, "_self_spec", None) is not None:
+        return None
+    return (
+        f"Not run: the tool {name!r} is not governed. Put {framework}'s decorator outermost and "
+        "@g.governed under it, next to the function (a @governed above it governs nothing that comes "
+        "over MCP), or install the server with allow_ungoverned=True."
+    )
 
 
 _HINT = " (for a fastmcp server, use guardrails.integrations.fastmcp.install)"
 
 
-def _install_v1(server: Any) -> Any:
+def _install_v1(server: Any, allow_ungoverned: bool) -> Any:
     from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined, unused-ignore]  # 1.x only
     from mcp.types import CallToolRequest
 
@@ -160,14 +180,29 @@ def _install_v1(server: Any) -> Any:
     if handler is None:
         raise ConfigurationError(f"{brief(server)} has no tools/call handler to install on")
     if not getattr(handler, "_guardrails", False):
-        handlers[CallToolRequest] = _v1_handler(handler)
+        handlers[CallToolRequest] = _v1_handler(server, handler, allow_ungoverned)
     return server
 
 
-def _v1_handler(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+def _v1_handler(
+    server: Any, handler: Callable[[Any], Awaitable[Any]], allow_ungoverned: bool
+) -> Callable[[Any], Awaitable[Any]]:
     async def governed_call(request: Any) -> Any:
+        import importlib
+
         from mcp.server.lowlevel.server import request_ctx  # type: ignore[attr-defined, unused-ignore]
 
+        types: Any = importlib.import_module("mcp.types")  # 1.x's, not the 2.x stubs mypy reads
+
+        name = request.params.name
+        refusal = (
+            None
+            if allow_ungoverned
+            else ungoverned(server._tool_manager.get_tool(name), name, "server.tool()")
+        )
+        if refusal is not None:
+            text = types.TextContent(type="text", text=refusal)
+            return types.ServerResult(types.CallToolResult(content=[text], isError=True))
         result, _ = await run_in(v1_exchange(request_ctx.get()), lambda: handler(request))
         return result
 
@@ -201,11 +236,24 @@ def _v1_session_id(session: Any) -> str:
 
 
 class _Middleware:
-    """mcp 2.x server middleware: each ``tools/call`` in the caller's context, with its exchange."""
+    """mcp 2.x server middleware: each ``tools/call`` in the caller's context, with its
+    exchange; a tool that is not governed refused unless ``allow_ungoverned``."""
+
+    def __init__(self, server: Any, allow_ungoverned: bool) -> None:
+        self.server = weakref.ref(server)  # the server holds its middleware: no cycle
+        self.allow_ungoverned = allow_ungoverned
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         if ctx.method != "tools/call":
             return await call_next(ctx)
+        server = self.server()
+        name = (ctx.params or {}).get("name")
+        if not self.allow_ungoverned and server is not None and isinstance(name, str):
+            refusal = ungoverned(server._tool_manager.get_tool(name), name, "server.tool()")
+            if refusal is not None:
+                from mcp_types import CallToolResult, TextContent  # type: ignore[import-not-found, unused-ignore]
+
+                return CallToolResult(content=[TextContent(type="text", text=refusal)], is_error=True)
         exchange = v2_exchange(ctx)
         result, asked = await run_in(exchange, lambda: call_next(ctx))
         return input_required(exchange) if asked else result

@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 
 from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
 from guardrails.context import context
-from guardrails.errors import ActionDenied
+from guardrails.errors import ActionDenied, ConfigurationError
 from guardrails.integrations import payload, reason
 
 __all__ = ["DeferredToolsApprover", "GovernedToolset", "tool_failed"]
@@ -57,11 +57,19 @@ def tool_failed(denial: ActionDenied) -> NoReturn:
     raise ToolFailed(f"Not done: {reason(denial)}") from None
 
 
-def GovernedToolset(toolset: Any, *, identity: Identity | None = None) -> Any:  # noqa: N802 - it makes an instance of a class built on first use
+def GovernedToolset(  # noqa: N802 - it makes an instance of a class built on first use
+    toolset: Any, *, identity: Identity | None = None, allow_ungoverned: bool = False
+) -> Any:
     """Wrap a toolset so each call runs with its tool-call id, Pydantic AI's approval
     of it and ``identity`` — a function of the ``RunContext`` returning ``context``
-    values, e.g. ``lambda ctx: {"user": ctx.deps.user_id}`` — in the context."""
-    return _toolset_class()(toolset, identity)
+    values, e.g. ``lambda ctx: {"user": ctx.deps.user_id}`` — in the context.
+
+    A call to a function tool that is not ``@governed`` raises
+    ``ConfigurationError`` (the tool does not run) unless
+    ``allow_ungoverned=True``: ``tool_plain`` returns the function it registers,
+    so ``@governed`` put above it governs nothing the agent calls.
+    """
+    return _toolset_class()(toolset, identity, allow_ungoverned)
 
 
 _CLASS: list[type] = []
@@ -78,9 +86,12 @@ def _toolset_class() -> type:
             """Runs each tool call inside ``context(tool_call_id=..., **identity(ctx))``,
             with Pydantic AI's approval of it."""
 
-            identity: Identity | None = None  # a field: Pydantic AI copies toolsets per run
+            identity: Identity | None = None  # fields: Pydantic AI copies toolsets per run
+            allow_ungoverned: bool = False
 
             async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
+                if not self.allow_ungoverned:
+                    _refuse_ungoverned(name, tool)
                 approved = (
                     _Approved(dict(tool_args), ctx.tool_call_metadata) if ctx.tool_call_approved else None
                 )
@@ -95,6 +106,19 @@ def _toolset_class() -> type:
 
         _CLASS.append(Governed)
     return _CLASS[0]
+
+
+def _refuse_ungoverned(name: str, tool: Any) -> None:
+    # A function tool keeps its function on its schema; other tools (MCP servers,
+    # other toolsets) have none of their own for @governed to wrap.
+    schema = getattr(getattr(tool, "call_func", None), "__self__", None)
+    function = getattr(schema, "function", None)
+    if function is not None and getattr(function, "_self_spec", None) is None:
+        raise ConfigurationError(
+            f"the tool {name!r} is not governed: put the framework's decorator outermost and @g.governed "
+            "under it, next to the function (tool_plain returns the function it registers, so a @governed "
+            "above it governs nothing the agent calls), or GovernedToolset(..., allow_ungoverned=True)"
+        )
 
 
 class _Approved:
