@@ -13,7 +13,9 @@ and the texts the user gave (``context(trusted=[...])``, ``gov.trust(...)``),
 per session, in the governor's store, as *tokens*:
 
 - each string, normalised (NFKC, case-folded, runs of white space made one
-  space, trimmed) — ``text:...`` — and each part of it in quotes;
+  space, trimmed) — ``text:...`` — and each part of it in quotes (a single
+  quote inside a word, as in "I'm", is an apostrophe, not a quote);
+- in what the user said, every run of up to six words (``said:...``);
 - the identifiers inside it: e-mail addresses (case-folded), URLs and the
   hosts in them or standing alone (case-folded, IDNA, no trailing dot), IBANs
   (upper case, no spaces; printed in groups, each length the groups can end
@@ -23,8 +25,11 @@ per session, in the governor's store, as *tokens*:
 
 **What is asked.** An argument's value (each item of a list) is broken into
 the same tokens — its identifiers when it has any, else its text. It is
-*untrusted* when one of them was seen in untrusted output and not in trusted
-input; else *trusted* when one was seen in trusted input; else *invented*. ``provenance(kinds...)`` holds when any item is of
+*trusted* when the user wrote it — all its words, at most six, in that order
+("Spotify" in "Spotify sent me a note") — wherever else it was seen; else
+*untrusted* when one of its tokens was seen in untrusted output and not in
+trusted input; else *trusted* when one was seen in trusted input; else
+*invented*. ``provenance(kinds...)`` holds when any item is of
 one of the kinds.
 
 **Limits.** Values are matched by what they are, not what they mean: a value
@@ -72,6 +77,11 @@ MAX_OUTPUT = 4_000_000
 #: How long a session's tokens are kept after the last output was added (seconds).
 KEEP = 7 * 86_400.0
 _OVERFLOW = "overflow:"  # a token meaning "more was seen than is kept"
+#: A value of at most this many words, all written in that order in what the
+#: user said, is one the user named.
+MAX_SAID_WORDS = 6
+#: How much of each trusted text is read for the words the user said.
+MAX_SAID_TEXT = 20_000
 
 # Every repeat is bounded, and the costly patterns run only near their anchor
 # ("@", "://"): the extraction is linear in the text, whatever the text.
@@ -88,7 +98,11 @@ _PATH = re.compile(
 )
 _DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{0,40}\d)")
 _SPACE = re.compile(r"\s+")
-_QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]")
+# A single quote inside a word is an apostrophe ("I'm", "Emma's"), not a quote.
+_QUOTED = re.compile(
+    r"(?<!\w)'((?:[^'\n]|'(?=\w)){1,200})'(?!\w)|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]"
+)
+_WORD = re.compile(r"\w+(?:['’.@+/:-]\w+)*")
 _TRAILING = ".,;:!?)]}`'\""
 
 Mode = Literal["output", "trusted", "value"]
@@ -106,6 +120,8 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
     """
     plain = _normal(text)
     found = {"text:" + plain} if plain else set()
+    if mode != "output":
+        _said(plain, mode, found)
     for match in _QUOTED.finditer(plain):  # 'a value in quotes' is one too
         inner = match.group(1) or match.group(2) or match.group(3)
         if inner and inner.strip():
@@ -142,6 +158,22 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
     for match in _DIGITS.finditer(plain):
         _digit_runs(match.group(), found)
     return found
+
+
+def _said(plain: str, mode: Mode, found: set[str]) -> None:
+    """``said:`` tokens: in what the user said, every run of up to ``MAX_SAID_WORDS``
+    words (of its first ``MAX_SAID_TEXT`` characters); of a value, all its words,
+    if it has that few — so a name the user wrote in a sentence ("Spotify sent me
+    a note") is a value the user named."""
+    if mode == "trusted":
+        words = _WORD.findall(plain[:MAX_SAID_TEXT])
+        for first in range(len(words)):
+            for last in range(first + 1, min(first + MAX_SAID_WORDS, len(words)) + 1):
+                found.add("said:" + " ".join(words[first:last]))
+    else:
+        words = _WORD.findall(plain)
+        if 0 < len(words) <= MAX_SAID_WORDS:
+            found.add("said:" + " ".join(words))
 
 
 def _emails(plain: str, found: set[str]) -> None:
@@ -406,7 +438,9 @@ def classify(store: Store, call: Call, value: Any) -> set[str]:
     read in full is untrusted."""
     items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
     per_item: list[set[str] | None] = []  # None: could not be read in full
+    said_by_item: list[set[str]] = []  # per item read in full: the words it is made of
     wanted: set[str] = set()
+    wanted_said: set[str] = set()
     for item in items:
         found: set[str] = set()
         unread = False
@@ -417,12 +451,16 @@ def classify(store: Store, call: Call, value: Any) -> set[str]:
                 found |= tokens(text, "value")
         # A value with identifiers in it is judged by them: the user who named an
         # IBAN vouches for it, however the sentence around it read.
+        said = {t for t in found if t.startswith("said:")}
+        found -= said
         identifiers = {t for t in found if not t.startswith("text:")}
         if unread:
             per_item.append(None)
         elif found:  # None, "" and [] carry no value to place
             per_item.append(identifiers or found)
             wanted |= identifiers or found
+            said_by_item.append(said)
+            wanted_said |= said
     session = session_of(call)
     trusted_now = _trusted_in_context(call)
     try:
@@ -430,12 +468,18 @@ def classify(store: Store, call: Call, value: Any) -> set[str]:
         untrusted = store.find_tokens(untrusted_key(session), asked)
         if session:  # output recorded without a session (a thread lost the context) counts in all
             untrusted |= store.find_tokens(untrusted_key(""), asked)
-        trusted = store.find_tokens(trusted_key(session), list(wanted)) | (wanted & trusted_now)
+        every = wanted | wanted_said
+        trusted = store.find_tokens(trusted_key(session), list(every)) | (every & trusted_now)
     except Exception as exc:
         raise StoreError(f"the state store {brief(store)} failed to read provenance ({exc})") from exc
     kinds: set[str] = set()
+    words = iter(said_by_item)
     for held in per_item:
-        if held is None or _OVERFLOW in untrusted or (held & untrusted) - trusted:
+        if held is None or _OVERFLOW in untrusted:
+            kinds.add("untrusted")
+        elif next(words) & trusted:  # the user wrote this very value: wherever else it was seen
+            kinds.add("trusted")
+        elif (held & untrusted) - trusted:
             kinds.add("untrusted")
         elif held & trusted:
             kinds.add("trusted")

@@ -501,3 +501,100 @@ class TestReviewed:
         started = time.perf_counter()
         tokens(text)
         assert time.perf_counter() - started < 60
+
+
+class TestWordsTheUserWrote:
+    """A value whose words the user wrote, in that order, is one the user named —
+    even unquoted in a sentence, even when a tool's output holds it too."""
+
+    SHOPS = [
+        {"recipient": "Spotify", "amount": 50.0},
+        {"recipient": "Apple", "amount": 1000.0},
+        {"recipient": "Spotify Premium Family", "amount": 15.99},
+    ]
+
+    def agent(self) -> Agent:
+        agent = Agent()
+        agent.files["history.txt"] = self.SHOPS
+        return agent
+
+    @pytest.mark.parametrize(
+        ("recipient", "kind"),
+        [
+            ("Spotify", "sent"),  # the user's word, though the history holds it too
+            ("spotify", "sent"),  # case
+            ("Spotify  ", "sent"),  # spacing
+            ("Spotify Premium Family", "planted"),  # more than the user wrote, seen in the history
+            ("Spot", "new"),  # part of a word is not a word the user wrote
+            ("Apple", "planted"),  # only the history names it
+        ],
+    )
+    def test_a_name_in_a_sentence(self, recipient: str, kind: str) -> None:
+        agent = self.agent()
+        request = "Spotify sent me a note that prices went up; please pay them the difference."
+        with g.context(session="s", trusted=request):
+            agent.read_file("history.txt")
+            assert agent.kind(recipient) == kind
+
+    def test_words_in_order_and_at_most_six(self) -> None:
+        agent = Agent()
+        request = "My friend recommended the Le Marais Boutique Hotel Paris Rive Gauche to me"
+        with g.context(session="s", trusted=request):
+            assert agent.kind("Le Marais Boutique") == "sent"
+            assert agent.kind("Boutique Marais") == "new"  # not in the order written
+            assert agent.kind("Le Marais Boutique Hotel Paris Rive") == "sent"  # six words
+            assert agent.kind("Le Marais Boutique Hotel Paris Rive Gauche") == "new"  # seven
+
+    def test_recorded_trust_counts_too(self) -> None:
+        agent = self.agent()
+        with g.context(session="s"):
+            agent.gov.trust("Please refund Spotify what they are owed")
+            agent.read_file("history.txt")
+            assert agent.kind("Spotify") == "sent"
+            assert agent.kind("Apple") == "planted"
+
+    def test_an_identifier_is_still_judged_by_itself(self) -> None:
+        """Words around a planted IBAN that the user also wrote do not vouch for it."""
+        agent = Agent()
+        with g.context(session="s", trusted="pay the bill by bank transfer"):
+            agent.read_file("bill.txt")
+            assert agent.kind("bank transfer UK12 3456 7890 1234 5678 90") == "planted"
+
+    def test_too_much_output_still_makes_everything_untrusted(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("guardrails.provenance.MAX_TOKENS", 3)
+        agent = self.agent()
+        with g.context(session="s", trusted="pay Spotify"):
+            agent.read_file("bill.txt")
+            assert agent.kind("Spotify") == "planted"
+
+    @pytest.mark.parametrize(
+        ("text", "quoted"),
+        [
+            ("I'm heading to Paris. Book 'Le Marais Boutique' for me", "text:le marais boutique"),
+            ("Open 'Emma's notes.docx' please", "text:emma's notes.docx"),
+            ("It's 'A' and it isn't 'B'", "text:a"),
+        ],
+    )
+    def test_an_apostrophe_is_not_a_quote(self, text: str, quoted: str) -> None:
+        found = tokens(text, "trusted")
+        assert quoted in found
+        assert not any(t.startswith("text:m heading") or t.startswith("text:s notes") for t in found)
+
+    @given(
+        words=st.lists(st.from_regex(r"[A-Za-z]{1,8}", fullmatch=True), min_size=1, max_size=30),
+        data=st.data(),
+    )
+    @settings(max_examples=60, deadline=None)
+    def test_any_run_of_the_users_words(self, words: list[str], data: st.DataObject) -> None:
+        first = data.draw(st.integers(0, len(words) - 1))
+        last = data.draw(st.integers(first + 1, min(first + 6, len(words))))
+        value = " ".join(words[first:last])
+        said = tokens(" ".join(words) + ".", "trusted")
+        assert tokens(value.upper(), "value") & {t for t in said if t.startswith("said:")}
+
+    def test_a_long_request_does_not_hang(self) -> None:
+        """A hang guard, not a timing: runs of words are read from the first 20,000 characters."""
+        started = time.perf_counter()
+        found = tokens("word " * 400_000 + "'a" * 200_000, "trusted")
+        assert time.perf_counter() - started < 60
+        assert len([t for t in found if t.startswith("said:")]) <= 6 * 4_000
