@@ -507,11 +507,11 @@ class TestWordsTheUserWrote:
     """A value whose words the user wrote, in that order, is one the user named —
     even unquoted in a sentence, even when a tool's output holds it too."""
 
-    SHOPS = [
+    SHOPS = (
         {"recipient": "Spotify", "amount": 50.0},
         {"recipient": "Apple", "amount": 1000.0},
         {"recipient": "Spotify Premium Family", "amount": 15.99},
-    ]
+    )
 
     def agent(self) -> Agent:
         agent = Agent()
