@@ -24,6 +24,7 @@ from guardrails.values import show
 if TYPE_CHECKING:
     from guardrails.call import Call
     from guardrails.decision import Decision
+    from guardrails.redaction import Redaction
 
 __all__ = [
     "PASS_THROUGH",
@@ -136,6 +137,8 @@ class ApprovalRequest:
     digest: str = ""
     quorum: int = 1
     approvals: tuple[ApprovalResponse, ...] = ()
+    #: The policy's redaction, for showing the request (``view``); None: the default one.
+    redaction: Redaction | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:

@@ -346,6 +346,7 @@ def ask(setup: Setup, decision: Decision, approvals: Approvals) -> Generator[Ste
             decision,
             expires=None if setup.approval_expiry is None else time.time() + setup.approval_expiry,
             quorum=needs.quorum,
+            redaction=setup.policy.redaction,
         )
     except Exception as exc:  # noqa: BLE001 - a call that cannot be described is not approved
         return _refused(

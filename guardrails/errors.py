@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from guardrails.approvals import ApprovalRequest
     from guardrails.call import Call
     from guardrails.decision import Decision
+    from guardrails.redaction import Redaction
 
 __all__ = [
     "ActionDenied",
@@ -50,6 +51,8 @@ class ActionDenied(GovernanceError):
     def __init__(self, decision: Decision, call: Call) -> None:
         self.decision = decision
         self.call = call
+        #: The policy's redaction, for showing the call to the model (None: the default one).
+        self.redaction: Redaction | None = None
         super().__init__(self._message())
 
     def _message(self) -> str:

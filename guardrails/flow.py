@@ -170,6 +170,7 @@ def _run(
     if decision.enforced and not decision.allowed:
         recorder.record(decision, Outcome.NOT_RUN)
         denial = (ApprovalDenied if needed_approval else ActionDenied)(decision, call)
+        denial.redaction = setup.policy.redaction  # what a hook shows the model hides the same secrets
         if setup.on_deny is None:
             raise denial
         return (yield HandleDenial(setup.on_deny, denial))

@@ -128,6 +128,37 @@ class TestTools:
         else:
             assert ran == ["A"] and not is_error
 
+    def test_an_older_version_left_ungoverned_is_refused(self) -> None:
+        """The client picks the version it calls: each is checked, not only the newest."""
+        ran: list[str] = []
+        app = gfm.install(FastMCP("shop"))
+        closed = g.Governor(g.Policy([g.deny("refund", reason="closed")]), on_deny=gfm.tool_error)
+
+        @app.tool(name="refund", version="1")
+        def refund_v1(order_id: str) -> str:
+            ran.append("v1")
+            return "refunded"
+
+        @app.tool(name="refund", version="2")
+        @g.governed("refund", governor=closed)
+        def refund_v2(order_id: str) -> str:
+            ran.append("v2")
+            return "refunded"
+
+        async def go() -> list[str]:
+            async with Client(app) as client:
+                return [
+                    (await client.call_tool("refund", {"order_id": "A"}, version=v, raise_on_error=False))
+                    .content[0]
+                    .text
+                    for v in (None, "1")
+                ]
+
+        newest, older = asyncio.run(go())
+        assert ran == []
+        assert newest == "Not done: closed"
+        assert "the tool 'refund' is not governed" in older
+
     def test_allow_ungoverned_lets_a_bare_tool_run(self) -> None:
         app = gfm.install(FastMCP("shop"), allow_ungoverned=True)
         app.tool(name="refund")(refund)

@@ -387,3 +387,60 @@ class TestExample:
         )  # 2.x prefixes "Error executing tool refund: "
         assert lines[2] == "tool said: refunded 300.00 on A-3"
         assert "asked: Approve refund" in result.stdout and "refunds over 100" in result.stdout
+
+
+@pytest.mark.skipif(not V2, reason="2026-07-28 connections need mcp 2.x")
+def test_a_session_header_the_client_chose_is_not_the_session() -> None:
+    """Over streamable HTTP, a client that sends its own ``mcp-session-id`` on
+    2026-07-28 requests gets no session from it: a per-session limit cannot be
+    reset by sending a new one each time (the call fails closed: no session)."""
+    import httpx
+
+    policy = g.Policy(
+        [g.allow("refund"), g.deny("refund", limit=g.rate(2, per="1h", key=g.ctx("session")), id="two")]
+    )
+    app = gmcp.install(Server("shop"))
+    ran: list[Any] = []
+
+    @app.tool()
+    @g.governed("refund", governor=g.Governor(policy, on_deny=gmcp.tool_error))
+    async def refund(order_id: str) -> str:
+        ran.append(g.current_context().get("session"))
+        return "refunded"
+
+    version = "2026-07-28"
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-protocol-version": version,
+        "mcp-method": "tools/call",
+        "mcp-name": "refund",
+    }
+
+    async def go() -> list[str]:
+        http = app.streamable_http_app(stateless_http=True)
+        texts = []
+        async with http.router.lifespan_context(http):
+            transport = httpx.ASGITransport(app=http)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+                for i in range(4):
+                    body = {
+                        "jsonrpc": "2.0",
+                        "id": i,
+                        "method": "tools/call",
+                        "params": {"name": "refund", "arguments": {"order_id": f"A-{i}"}, "_meta": meta},
+                    }
+                    reply = await client.post(
+                        "/mcp", json=body, headers={**headers, "mcp-session-id": f"mine-{i}"}
+                    )
+                    texts.append(reply.text)
+        return texts
+
+    texts = asyncio.run(go())
+    assert ran == []
+    assert all("no value 'session'" in text for text in texts), texts

@@ -22,6 +22,7 @@ from pydantic_ai import (  # noqa: E402
     DeferredToolResults,
     FunctionToolset,
     ToolDenied,
+    ToolFailed,
 )
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart  # noqa: E402
 from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
@@ -289,3 +290,69 @@ def test_identity_from_the_run_context_reaches_the_policy_and_the_audit() -> Non
     ]
     done = [r for r in audit.records if r.kind == "call" and r.outcome is not g.Outcome.STARTED]
     assert [(r.context["user"], r.tool_call_id) for r in done] == [("sam", "call-0"), ("mallory", "call-0")]
+
+
+def test_an_approval_sent_again_runs_nothing_twice() -> None:
+    """The same history and answer sent again (a retry, a replay) asks anew: one approval, one run."""
+    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
+    ran: list[str] = []
+    tools = FunctionToolset()
+
+    @tools.tool_plain
+    @g.governed("refund", governor=gov)
+    def refund_tool(order_id: str, amount: float) -> str:
+        """Refund part or all of an order."""
+        ran.append(order_id)
+        return "refunded"
+
+    agent = Agent(
+        scripted([("refund_tool", {"order_id": "A-7", "amount": 500})]),
+        toolsets=[gpa.GovernedToolset(tools)],
+        output_type=[str, DeferredToolRequests],
+    )
+    first = run(agent, "refund it")
+    (asked,) = first.output.approvals
+    answer = DeferredToolResults(
+        approvals={asked.tool_call_id: True},
+        metadata={asked.tool_call_id: {"digest": first.output.metadata[asked.tool_call_id]["digest"]}},
+    )
+    results = [
+        run(agent, message_history=first.all_messages(), deferred_tool_results=answer) for _ in range(3)
+    ]
+    assert ran == ["A-7"]
+    assert returns(results[0])[-1] == "refunded"
+    assert all(isinstance(r.output, DeferredToolRequests) for r in results[1:])  # asked again
+
+
+def test_what_the_model_and_the_person_see_is_redacted_by_the_policy() -> None:
+    policy = g.Policy(
+        [
+            g.require_approval("pay", when=g.arg("amount") > 100, id="big", reason="big payment"),
+            # small payments: a condition that errs, quoting the value, in the reason
+            g.deny("pay", when=(g.arg("amount") < 10) & (g.arg("iban") > 5), id="odd", reason="no"),
+            g.allow("pay"),
+        ],
+        redact=g.Redaction(names=["iban"]),
+    )
+    gov = g.Governor(policy, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
+    tools = FunctionToolset()
+
+    @tools.tool_plain
+    @g.governed("pay", governor=gov)
+    def pay(iban: str, amount: float) -> str:
+        """Pay."""
+        return "paid"
+
+    secret = "DE89370400440532013000"
+    agent = Agent(
+        scripted([("pay", {"iban": secret, "amount": 900})]),
+        toolsets=[gpa.GovernedToolset(tools)],
+        output_type=[str, DeferredToolRequests],
+    )
+    paused = run(agent, "pay it")
+    (asked,) = paused.output.approvals
+    shown = paused.output.metadata[asked.tool_call_id]
+    assert shown["args"]["iban"] == "[REDACTED]" and secret not in json.dumps(shown)
+    with pytest.raises(ToolFailed) as failed:
+        pay(secret, 5)
+    assert "[REDACTED]" in str(failed.value) and secret not in str(failed.value)

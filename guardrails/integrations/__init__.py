@@ -23,8 +23,9 @@ _DEFAULT = Redaction()
 
 def payload(request: ApprovalRequest) -> dict[str, Any]:
     """What a framework's pause shows a person: the call as the audit trail shows it
-    (secrets redacted), the rule and reason, and the ``digest`` an answer must echo."""
-    view = _DEFAULT.view(request.args, request.context)
+    (secrets redacted, by the policy's redaction), the rule and reason, and the
+    ``digest`` an answer must echo."""
+    view = (request.redaction or _DEFAULT).view(request.args, request.context)
     return {
         "action": request.action,
         "args": dict(view.args),
@@ -38,4 +39,4 @@ def payload(request: ApprovalRequest) -> dict[str, Any]:
 def reason(denial: ActionDenied) -> str:
     """The denial's reason for the model to read, with secret-looking values taken out."""
     call = denial.call
-    return _DEFAULT.view(call.args, call.context).scrub(denial.decision.reason)
+    return (denial.redaction or _DEFAULT).view(call.args, call.context).scrub(denial.decision.reason)

@@ -23,6 +23,7 @@ by answering the call with the question on 2026-07-28 ones (fastmcp 3+ on mcp 2.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from guardrails.errors import ActionDenied, ConfigurationError
@@ -35,6 +36,7 @@ from guardrails.integrations.mcp import (
     asker,
     caller,
     client_can_elicit,
+    connection_session,
     input_required,
     run_in,
     ungoverned,
@@ -91,8 +93,7 @@ def _middleware_class() -> type:
             async def on_call_tool(self, context: Any, call_next: Any) -> Any:
                 ctx = context.fastmcp_context
                 if not self.allow_ungoverned and ctx is not None:
-                    name = context.message.name
-                    refusal = ungoverned(await ctx.fastmcp.get_tool(name), name, "FastMCP")
+                    refusal = await _refusal(ctx.fastmcp, context.message)
                     if refusal is not None:
                         from fastmcp.exceptions import ToolError
 
@@ -111,6 +112,38 @@ def _middleware_class() -> type:
     return _CLASS[0]
 
 
+async def _refusal(server: Any, message: Any) -> str | None:
+    """Why the tool a ``tools/call`` names must not run: it is not governed, or it
+    cannot be found to be checked (a name only the dispatcher resolves)."""
+    name = message.name
+    tool = await server.get_tool(name, version=_version(getattr(message, "meta", None)))
+    if tool is None:
+        return (
+            f"Not run: the tool {name!r} could not be checked for @governed; "
+            "install the server with allow_ungoverned=True to call it"
+        )
+    return ungoverned(tool, name, "FastMCP")
+
+
+def _version(meta: Any) -> Any:
+    """The version the call asks for (``_meta.fastmcp.version``), as FastMCP reads it:
+    the check must look at the version that will run, not the newest."""
+    from fastmcp.utilities.versions import VersionSpec
+
+    if meta is not None and not isinstance(meta, Mapping) and callable(getattr(meta, "model_dump", None)):
+        meta = meta.model_dump()  # mcp 1.x: a model with the extra fields, not a dict
+    wanted = meta.get("fastmcp") if isinstance(meta, Mapping) else None
+    version = wanted.get("version") if isinstance(wanted, Mapping) else None
+    if isinstance(version, str):
+        return VersionSpec(eq=version)
+    if isinstance(version, Mapping):
+        parts = {k: version.get(k) for k in ("gte", "lt", "eq")}
+        if all(v is None or isinstance(v, str) for v in parts.values()):
+            return VersionSpec(**parts)
+        return VersionSpec(eq="\x00unreadable")  # matches nothing: refused as not found
+    return None
+
+
 def _exchange(ctx: Any) -> Exchange:
     """The exchange of a fastmcp request, from its ``Context``."""
     from fastmcp.server.dependencies import get_access_token
@@ -120,8 +153,8 @@ def _exchange(ctx: Any) -> Exchange:
     can_elicit = client_can_elicit(session)
     request_id = ctx.request_context.request_id
     return Exchange(
-        # fastmcp makes a session id per connection; on 2026-07-28 one per request, so none
-        caller(request_id, None if modern else ctx.session_id, get_access_token()),
+        # one session per client connection (never a header the client sends); none on 2026-07-28
+        caller(request_id, None if modern else connection_session(session), get_access_token()),
         ask=asker(session, request_id) if can_elicit and not modern else None,
         modern=modern,
         can_elicit=can_elicit,

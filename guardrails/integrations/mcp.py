@@ -215,8 +215,7 @@ def v1_exchange(request_context: Any) -> Exchange:
     from mcp.server.auth.middleware.auth_context import get_access_token
 
     session, request_id = request_context.session, request_context.request_id
-    headers = getattr(request_context.request, "headers", None)
-    session_id = (headers.get("mcp-session-id") if headers is not None else None) or _v1_session_id(session)
+    session_id = connection_session(session)
     can_elicit = client_can_elicit(session)
     return Exchange(
         caller(request_id, session_id, get_access_token()),
@@ -225,13 +224,20 @@ def v1_exchange(request_context: Any) -> Exchange:
     )
 
 
-_V1_SESSIONS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_SESSIONS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
-def _v1_session_id(session: Any) -> str:
-    known = _V1_SESSIONS.get(session)
+def connection_session(session: Any) -> str:
+    """A ``session`` id for the client's connection, made by guardrails. Never the
+    ``mcp-session-id`` header: a client can send any, and in stateless mode nothing
+    checks it — a chosen session would reset per-session limits or share another's."""
+    connection = getattr(session, "_connection", None)
+    if connection is not None:  # mcp 2.x: one connection per client, a session object per request
+        state: dict[str, str] = connection.state
+        return state.setdefault("guardrails.session", uuid.uuid4().hex)
+    known = _SESSIONS.get(session)  # mcp 1.x: one session object per client
     if known is None:
-        known = _V1_SESSIONS[session] = uuid.uuid4().hex
+        known = _SESSIONS[session] = uuid.uuid4().hex
     return known
 
 
@@ -281,14 +287,8 @@ def v2_exchange(ctx: Any) -> Exchange:
     session = ctx.session
     modern = ctx.protocol_version in MODERN
     params = ctx.params or {}
-    headers = getattr(ctx.request, "headers", None)
-    session_id = headers.get("mcp-session-id") if headers is not None else None
-    if session_id is None and not modern:  # on 2026-07-28 each request stands alone: no session
-        connection = getattr(
-            session, "_connection", None
-        )  # one per client; the SDK makes a session per request
-        if connection is not None:
-            session_id = connection.state.setdefault("guardrails.session", uuid.uuid4().hex)
+    # On 2026-07-28 each request stands alone: no session.
+    session_id = None if modern else connection_session(session)
     can_elicit = client_can_elicit(session)
     answers, state = params.get("inputResponses"), params.get("requestState")
     return Exchange(

@@ -46,7 +46,6 @@ Identity = Callable[[Any], Mapping[str, Any]]
 # ``function_tool`` puts around the tool's invocation. Kept out of
 # guardrails.context: nothing the host or a tool writes there can approve.
 _APPROVAL: ContextVar[_Approved | None] = ContextVar("guardrails_openai_agents_approval", default=None)
-_MISSING = object()
 
 
 def failure_error_function(ctx: Any, error: Exception) -> str:
@@ -93,9 +92,14 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
         values["tool_call_id"] = call_id
         return values
 
+    def bound(arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments as the governed call will see them (defaults filled in)."""
+        result: dict[str, Any] = spec.binder.bind_function(**arguments)
+        return result
+
     async def needs_approval(run: Any, params: dict[str, Any], call_id: str) -> bool:
         try:
-            decision = governor.check(action, params, identified(run, call_id))
+            decision = governor.check(action, bound(params), identified(run, call_id))
         except Exception:  # noqa: BLE001 - judged again, and refused, when it runs
             # The call itself is judged again when it runs, and fails closed there
             # with its own reason; a pause would only ask a person about an error.
@@ -107,7 +111,7 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
 
     async def on_invoke_tool(ctx: Any, arguments: str) -> Any:
         approved = ctx.is_tool_approved(ctx.tool_name, ctx.tool_call_id) is True
-        token = _APPROVAL.set(_Approved(arguments) if approved else None)
+        token = _APPROVAL.set(_Approved.of(action, arguments, bound) if approved else None)
         try:
             async with context(**identified(ctx, ctx.tool_call_id)):
                 return await invoke(ctx, arguments)
@@ -119,23 +123,32 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
 
 
 class _Approved:
-    """The SDK's word that a person approved one tool call with these arguments;
-    used once, so a call the tool makes in turn is not approved by it."""
+    """The SDK's word that a person approved one call: this action with these
+    arguments (defaults filled in). Used once, so a call the tool makes in turn,
+    even the same one, is not approved by it."""
 
-    __slots__ = ("arguments", "used")
+    __slots__ = ("action", "args", "used")
 
-    def __init__(self, arguments: str) -> None:
-        try:
-            parsed = json.loads(arguments) if arguments else {}
-        except ValueError:
-            parsed = None
-        self.arguments: dict[str, Any] | None = parsed if isinstance(parsed, dict) else None
+    def __init__(self, action: str, args: dict[str, Any] | None) -> None:
+        self.action = action
+        self.args = args
         self.used = False
 
+    @classmethod
+    def of(
+        cls, action: str, arguments: str, bound: Callable[[Mapping[str, Any]], dict[str, Any]]
+    ) -> _Approved:
+        try:
+            parsed = json.loads(arguments) if arguments else {}
+            args = bound(parsed) if isinstance(parsed, dict) else None
+        except (ValueError, TypeError):
+            args = None  # arguments the tool cannot take: nothing to approve
+        return cls(action, args)
+
     def covers(self, request: ApprovalRequest) -> bool:
-        if self.used or self.arguments is None:
+        if self.used or self.args is None or request.action != self.action:
             return False
-        if any(request.args.get(k, _MISSING) != v for k, v in self.arguments.items()):
+        if set(request.args) != set(self.args) or any(request.args[k] != v for k, v in self.args.items()):
             return False
         self.used = True
         return True

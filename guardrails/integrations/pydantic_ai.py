@@ -30,6 +30,7 @@ reaches the tool.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
@@ -38,6 +39,7 @@ from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
 from guardrails.context import context
 from guardrails.errors import ActionDenied, ConfigurationError
 from guardrails.integrations import payload, reason
+from guardrails.state.store import Store
 
 __all__ = ["DeferredToolsApprover", "GovernedToolset", "tool_failed"]
 
@@ -93,7 +95,9 @@ def _toolset_class() -> type:
                 if not self.allow_ungoverned:
                     _refuse_ungoverned(name, tool)
                 approved = (
-                    _Approved(dict(tool_args), ctx.tool_call_metadata) if ctx.tool_call_approved else None
+                    _Approved(dict(tool_args), ctx.tool_call_metadata, ctx.tool_call_id, _store_of(tool))
+                    if ctx.tool_call_approved
+                    else None
                 )
                 values = dict(self.identity(ctx)) if self.identity is not None else {}
                 values["tool_call_id"] = ctx.tool_call_id
@@ -108,11 +112,21 @@ def _toolset_class() -> type:
     return _CLASS[0]
 
 
-def _refuse_ungoverned(name: str, tool: Any) -> None:
+def _function_of(tool: Any) -> Any:
     # A function tool keeps its function on its schema; other tools (MCP servers,
     # other toolsets) have none of their own for @governed to wrap.
     schema = getattr(getattr(tool, "call_func", None), "__self__", None)
-    function = getattr(schema, "function", None)
+    return getattr(schema, "function", None)
+
+
+def _store_of(tool: Any) -> Store | None:
+    """The store of the governor of a governed function tool (where approvals are kept)."""
+    spec = getattr(_function_of(tool), "_self_spec", None)
+    return None if spec is None else spec.governor.setup.store
+
+
+def _refuse_ungoverned(name: str, tool: Any) -> None:
+    function = _function_of(tool)
     if function is not None and getattr(function, "_self_spec", None) is None:
         raise ConfigurationError(
             f"the tool {name!r} is not governed: put the framework's decorator outermost and @g.governed "
@@ -128,22 +142,32 @@ class _Approved:
     used once: a call the tool makes in turn is not approved by it.
     """
 
-    __slots__ = ("args", "metadata", "used")
+    __slots__ = ("args", "metadata", "call_id", "store", "used")
 
-    def __init__(self, args: dict[str, Any], metadata: Any) -> None:
+    def __init__(self, args: dict[str, Any], metadata: Any, call_id: str, store: Store | None) -> None:
         self.args = args
         self.metadata = metadata if isinstance(metadata, dict) else {}
+        self.call_id = call_id
+        self.store = store
         self.used = False
 
     def covers(self, request: ApprovalRequest) -> bool:
         """Whether it approves ``request``: the person's answer names its digest (the
-        arguments they saw), and the call's arguments are the ones approved."""
+        arguments they saw), the call's arguments are the ones approved, and this
+        answer was never used before — a history and answer sent again (a retry,
+        a replayed request) run nothing a second time."""
         if self.used or self.metadata.get("digest") != request.digest:
             return False
         if any(request.args.get(k, _MISSING) != v for k, v in self.args.items()):
             return False
         self.used = True
-        return True
+        if self.store is None:
+            return False  # nowhere to mark it used: not approved
+        key = "pydantic_ai:approved:" + json.dumps([request.digest, self.call_id])
+        try:
+            return self.store.swap(key, None, "used", USED_KEPT)
+        except Exception:  # noqa: BLE001 - cannot tell it is the first use: not approved
+            return False
 
     @property
     def by(self) -> str:
@@ -152,6 +176,8 @@ class _Approved:
 
 
 _MISSING = object()
+#: How long a used approval is remembered, so that sending it again approves nothing.
+USED_KEPT = 30 * 86_400.0
 
 
 class DeferredToolsApprover:
