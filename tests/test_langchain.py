@@ -278,6 +278,97 @@ class TestReRuns:
         other.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "t-1"}})
         assert ran_other == ["A-9"]
 
+    @pytest.mark.parametrize("shape", ["basetool-run", "tool-calls-service"])
+    def test_tools_that_are_not_themselves_governed(self, shape: str) -> None:
+        """A BaseTool whose ``_run`` is governed, or a tool calling a governed service:
+        a finished call is not run again either."""
+        from langchain_core.tools import BaseTool
+
+        gov = g.Governor(APPROVING, on_deny=glc.tool_error, approver=glc.InterruptApprover())
+        ran: list[str] = []
+
+        @g.governed("refund", governor=gov)
+        def service(order_id: str, amount: float) -> str:
+            ran.append(order_id)
+            return f"refunded {amount} on {order_id}"
+
+        if shape == "basetool-run":
+
+            class Refund(BaseTool):
+                name: str = "refund"
+                description: str = "Refund part or all of an order."
+
+                @g.governed("refund", governor=gov)
+                def _run(self, order_id: str, amount: float) -> str:
+                    ran.append(order_id)
+                    return f"refunded {amount} on {order_id}"
+
+            t: Any = Refund()
+        else:
+
+            @tool
+            def refund(order_id: str, amount: float) -> str:
+                """Refund part or all of an order."""
+                return service(order_id, amount)
+
+            t = refund
+        pause_and_approve(graph_with(t, PARALLEL), f"shape-{shape}")
+        assert sorted(ran) == ["A-1", "A-2"]
+
+    def test_an_answer_kept_for_one_caller_is_not_given_to_another(self) -> None:
+        """Same thread, same id, same arguments, another user: judged, not answered from the first."""
+        audit = g.MemoryAudit()
+        gov = g.Governor(
+            g.Policy([g.allow("refund", when=g.ctx("user") == "alice")]), on_deny=glc.tool_error, audit=audit
+        )
+        calls = glc.ToolCalls(identity=lambda rt: {"user": rt.config["configurable"]["user"]})
+        ran: list[str] = []
+
+        @tool
+        @g.governed("refund", governor=gov)
+        def refund(order_id: str, amount: float) -> str:
+            """Refund part or all of an order."""
+            ran.append(order_id)
+            return "refunded"
+
+        builder = StateGraph(MessagesState)
+        builder.add_node("tools", ToolNode([refund], wrap_tool_call=calls.wrap, handle_tool_errors=True))
+        builder.add_edge(START, "tools")
+        builder.add_edge("tools", END)
+        app = builder.compile(checkpointer=InMemorySaver())
+        message = AIMessage(content="", tool_calls=PARALLEL[:1])
+        answers = []
+        for user in ("alice", "mallory"):
+            out = app.invoke({"messages": [message]}, {"configurable": {"thread_id": "shared", "user": user}})
+            answers.append([m.content for m in out["messages"] if isinstance(m, ToolMessage)][-1])
+        assert ran == ["A-1"]
+        assert answers[0] == "refunded"
+        assert "Not done" in answers[1]
+
+    def test_a_graph_without_a_thread_keeps_nothing(self) -> None:
+        """Without a checkpointer there is no resume: nothing to re-run, nothing kept."""
+        gov = g.Governor(g.Policy([g.allow("refund")]))
+        store_before = dict(gov.setup.store.scan("langgraph:"))
+        builder = StateGraph(MessagesState)
+        ran: list[str] = []
+
+        @tool
+        @g.governed("refund", governor=gov)
+        def refund(order_id: str, amount: float) -> str:
+            """Refund part or all of an order."""
+            ran.append(order_id)
+            return "refunded"
+
+        builder.add_node("tools", ToolNode([refund], wrap_tool_call=glc.wrap_tool_call))
+        builder.add_edge(START, "tools")
+        builder.add_edge("tools", END)
+        app = builder.compile()
+        message = AIMessage(content="", tool_calls=PARALLEL[:1])
+        for _ in range(2):
+            app.invoke({"messages": [message]})
+        assert ran == ["A-1", "A-1"]
+        assert dict(gov.setup.store.scan("langgraph:")) == store_before == {}
+
     def test_a_store_that_cannot_answer_runs_nothing(self) -> None:
         class Broken(g.MemoryStore):
             def read(self, key: str) -> str | None:

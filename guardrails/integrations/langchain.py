@@ -18,8 +18,8 @@ a tool with ``handle_tool_error=True``, or a ``ToolNode`` with
 ``handle_tool_errors=True``, hands it to the model as the tool's answer.
 ``ToolCalls`` runs each call inside ``context(tool_call_id=..., **identity)``
 and makes re-runs idempotent: LangGraph runs a paused node again on resume,
-and a governed call of that node that already ran is answered from what it
-answered then, not run again (``wrap_tool_call``/``awrap_tool_call`` are
+and a call of that node that already ran is answered from what it answered
+then, not run again (``wrap_tool_call``/``awrap_tool_call`` are
 ``ToolCalls()`` without identity). ``InterruptApprover`` pauses the graph
 with the request; resume with ``Command(resume={"approved": True, "digest":
 <the request's digest>, "by": ..., "reason": ..., "args": {...}})``.
@@ -34,8 +34,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
 from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
-from guardrails.context import context
+from guardrails.context import context, current_context
 from guardrails.errors import ActionDenied, ConfigurationError
+from guardrails.governor import get_governor
 from guardrails.integrations import payload, reason
 from guardrails.recording import describe_error
 from guardrails.state.store import Store
@@ -58,31 +59,38 @@ def tool_error(denial: ActionDenied) -> NoReturn:
 class ToolCalls:
     """``ToolNode(wrap_tool_call=calls.wrap, awrap_tool_call=calls.awrap)``: each
     call runs inside ``context(tool_call_id=..., **identity(runtime))``, and a call
-    of a governed tool that already ran is not run again when LangGraph re-runs
-    its node on resume: its recorded answer is given back instead.
+    that already ran is not run again when LangGraph re-runs its node on resume:
+    the answer it gave is given back instead.
 
     ``identity`` reads who is calling from LangGraph's ``ToolRuntime`` (its
     ``context``, ``config``, ``state``), e.g. ``lambda rt: {"user":
     rt.context.user_id, "session": rt.config["configurable"]["thread_id"]}``.
-    Answers are kept in the tool's governor's store for ``remember`` seconds,
-    keyed by thread and tool-call id and bound to the call's name and
-    arguments; use a ``SQLiteStore`` or ``RedisStore`` when a graph may resume
-    in another process. A call whose answer cannot be kept (it is not JSON) or
-    looked up is not run again either: it answers with an error saying why.
+    Answers are kept for ``remember`` seconds in the tool's governor's store (a
+    tool that is not itself ``@governed``: in ``store``, else the default
+    governor's), keyed by thread and tool-call id and bound to the call's name,
+    arguments and caller (the context but its tool-call id); use a
+    ``SQLiteStore`` or ``RedisStore`` when a graph may resume in another
+    process. Graphs without a ``thread_id`` never resume, and keep nothing. A
+    call whose answer cannot be kept (it is not JSON) or looked up is not run
+    again either: it answers with an error saying why.
     """
 
-    def __init__(self, *, identity: Identity | None = None, remember: float = 86_400.0) -> None:
+    def __init__(
+        self, *, identity: Identity | None = None, remember: float = 86_400.0, store: Store | None = None
+    ) -> None:
         if not isinstance(remember, (int, float)) or isinstance(remember, bool) or not remember > 0:
             raise ConfigurationError(f"remember must be a number of seconds above 0, got {remember!r}")
         self.identity = identity
         self.remember = float(remember)
+        self.store = store
 
     def wrap(self, request: Any, execute: Callable[[Any], Any]) -> Any:
         """The sync wrapper (``wrap_tool_call=``)."""
-        ran = _Ran.of(request)
+        values = self._context(request)
+        ran = _Ran.of(request, values, self.store)
         if ran is not None and (answer := ran.answer()) is not None:
             return answer
-        with context(**self._context(request)):
+        with context(**values):
             result = execute(request)
         if ran is not None:
             ran.keep(result, self.remember)
@@ -90,10 +98,11 @@ class ToolCalls:
 
     async def awrap(self, request: Any, execute: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async wrapper (``awrap_tool_call=``)."""
-        ran = _Ran.of(request)
+        values = self._context(request)
+        ran = _Ran.of(request, values, self.store)
         if ran is not None and (answer := ran.answer()) is not None:
             return answer
-        async with context(**self._context(request)):
+        async with context(**values):
             result = await execute(request)
         if ran is not None:
             ran.keep(result, self.remember)
@@ -105,12 +114,12 @@ class ToolCalls:
         return values
 
     def __repr__(self) -> str:
-        return f"ToolCalls(identity={self.identity!r}, remember={self.remember!r})"
+        return f"ToolCalls(identity={self.identity!r}, remember={self.remember!r}, store={self.store!r})"
 
 
 class _Ran:
-    """Where one tool call's answer is kept: the governed tool's store, keyed by
-    thread and tool-call id, bound to the call's name and arguments."""
+    """Where one tool call's answer is kept: keyed by thread and tool-call id, bound
+    to the call's name, arguments and caller."""
 
     __slots__ = ("call", "digest", "key", "store")
 
@@ -118,18 +127,23 @@ class _Ran:
         self.call, self.store, self.key, self.digest = call, store, key, digest
 
     @classmethod
-    def of(cls, request: Any) -> _Ran | None:
+    def of(cls, request: Any, values: Mapping[str, Any], store: Store | None) -> _Ran | None:
         call, tool = request.tool_call, request.tool
-        function = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
-        spec = getattr(function, "_self_spec", None)
         call_id = call.get("id")
-        if spec is None or not isinstance(call_id, str) or not call_id:
-            return None  # not a governed tool, or no id to know the call again by
         config = getattr(request.runtime, "config", None) or {}
         thread = (config.get("configurable") or {}).get("thread_id")
+        if not isinstance(call_id, str) or not call_id or thread is None:
+            return None  # no id to know the call again by, or a graph that never resumes
+        function = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
+        spec = getattr(function, "_self_spec", None)
+        if spec is not None:
+            store = spec.governor.setup.store
+        elif store is None:
+            store = get_governor().setup.store
+        caller = {k: v for k, v in {**current_context(), **values}.items() if k != "tool_call_id"}
         key = "langgraph:ran:" + json.dumps([str(thread), call_id])
-        what = json.dumps([call.get("name"), call.get("args")], sort_keys=True, default=repr)
-        return cls(call, spec.governor.setup.store, key, hashlib.sha256(what.encode()).hexdigest())
+        what = json.dumps([call.get("name"), call.get("args"), caller], sort_keys=True, default=repr)
+        return cls(call, store, key, hashlib.sha256(what.encode()).hexdigest())
 
     def answer(self) -> Any:
         """The answer this call gave when it ran before, or None if it did not run."""
