@@ -98,6 +98,8 @@ _PATH = re.compile(
 )
 _DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{0,40}\d)")
 _SPACE = re.compile(r"\s+")
+_A_DIGIT = re.compile(r"\d")
+_QUOTES = re.compile("['\"‘“«]")
 # A single quote inside a word is an apostrophe ("I'm", "Emma's"), not a quote.
 _QUOTED = re.compile(
     r"(?<!\w)'((?:[^'\n]|'(?=\w)){1,200})'(?!\w)|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]"
@@ -122,15 +124,29 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
     found = {"text:" + plain} if plain else set()
     if mode != "output":
         _said(plain, mode, found)
-    for match in _QUOTED.finditer(plain):  # 'a value in quotes' is one too
-        inner = match.group(1) or match.group(2) or match.group(3)
-        if inner and inner.strip():
-            found.add("text:" + inner.strip())
-    _emails(plain, found)
-    _urls(plain, found)
+    # Each pattern runs only when the character it cannot match without is there:
+    # most arguments are short words, and this is read on every checked call.
+    if _QUOTES.search(plain):
+        for match in _QUOTED.finditer(plain):  # 'a value in quotes' is one too
+            inner = match.group(1) or match.group(2) or match.group(3)
+            if inner and inner.strip():
+                found.add("text:" + inner.strip())
+    if "@" in plain:
+        _emails(plain, found)
+    if "://" in plain:
+        _urls(plain, found)
+    dotted, digits = "." in plain, _A_DIGIT.search(plain) is not None
+    if dotted or "/" in plain or "\\" in plain:
+        _hosts_and_paths(text, plain, mode, found, dotted)
+    if digits:
+        _numbers(plain, found, dotted)
+    return found
+
+
+def _hosts_and_paths(text: str, plain: str, mode: Mode, found: set[str], dotted: bool) -> None:
     cased = _SPACE.sub(" ", _cased(text)).strip()
     aligned = len(cased) == len(plain)  # case folding kept every position
-    for match in _HOST.finditer(plain):
+    for match in _HOST.finditer(plain) if dotted else ():
         labels = _host(match.group()).split(".")
         if mode == "value":
             found.add("host:" + ".".join(labels))
@@ -142,7 +158,13 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
                 or (aligned and _capital_after(cased, match, labels, end))
             ):
                 found.add("host:" + ".".join(labels[:end]))
-    for match in _IPV4.finditer(plain):
+    for match in _PATH.finditer(cased):  # paths keep their case
+        found.add("path:" + _path(match.group().rstrip(_TRAILING)))
+
+
+def _numbers(plain: str, found: set[str], dotted: bool) -> None:
+    """IPv4 addresses, IBANs and runs of digits: each has a digit in it."""
+    for match in _IPV4.finditer(plain) if dotted else ():
         with contextlib.suppress(ValueError):
             found.add("host:" + str(ipaddress.IPv4Address(match.group())))
     for match in _IBAN.finditer(plain):
@@ -153,11 +175,8 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
             compact += part.upper()
             if 15 <= len(compact) <= 34:
                 found.add("iban:" + compact)
-    for match in _PATH.finditer(cased):  # paths keep their case
-        found.add("path:" + _path(match.group().rstrip(_TRAILING)))
     for match in _DIGITS.finditer(plain):
         _digit_runs(match.group(), found)
-    return found
 
 
 def _said(plain: str, mode: Mode, found: set[str]) -> None:
@@ -248,6 +267,8 @@ def _capital_after(cased: str, match: re.Match[str], labels: list[str], end: int
 def _cased(text: str) -> str:
     """The text without format characters (zero-width spaces, soft hyphens), NFKC,
     ideographic full stops as dots; case kept."""
+    if text.isascii():  # no format characters, and NFKC leaves it as it is
+        return text
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return unicodedata.normalize("NFKC", text).replace("。", ".")
 
