@@ -15,7 +15,8 @@ per session, in the governor's store, as *tokens*:
 - each string, normalised (NFKC, case-folded, runs of white space made one
   space, trimmed) — ``text:...`` — and each part of it in quotes (a single
   quote inside a word, as in "I'm", is an apostrophe, not a quote);
-- in what the user said, every run of up to six words (``said:...``);
+- in what the user said (its first 2,000 characters), every run of up to six
+  words within a sentence or clause (``said:...``);
 - the identifiers inside it: e-mail addresses (case-folded), URLs and the
   hosts in them or standing alone (case-folded, IDNA, no trailing dot), IBANs
   (upper case, no spaces; printed in groups, each length the groups can end
@@ -25,14 +26,17 @@ per session, in the governor's store, as *tokens*:
 
 **What is asked.** An argument's value (each item of a list) is broken into
 the same tokens — its identifiers when it has any, else its text. It is
-*trusted* when the user wrote it — all its words, at most six, in that order
+*trusted* when it is a plain string with no identifiers (a name) and the user
+wrote it — all its words, at most six, in that order, in one sentence
 ("Spotify" in "Spotify sent me a note") — wherever else it was seen; else
 *untrusted* when one of its tokens was seen in untrusted output and not in
 trusted input; else *trusted* when one was seen in trusted input; else
 *invented*. ``provenance(kinds...)`` holds when any item is of
 one of the kinds.
 
-**Limits.** Values are matched by what they are, not what they mean: a value
+**Limits.** Values are matched by what they are, not what they mean: a name
+the user wrote counts as named even where they said not to use it ("do not
+pay Mallory Ltd"); a value
 the model paraphrased ("forty-two"), re-encoded (base64, URL escapes, HTML
 entities), split, or rebuilt from parts of different strings is *invented*,
 not untrusted — pair provenance rules with rules on the value itself. A
@@ -81,7 +85,7 @@ _OVERFLOW = "overflow:"  # a token meaning "more was seen than is kept"
 #: user said, is one the user named.
 MAX_SAID_WORDS = 6
 #: How much of each trusted text is read for the words the user said.
-MAX_SAID_TEXT = 20_000
+MAX_SAID_TEXT = 2_000
 
 # Every repeat is bounded, and the costly patterns run only near their anchor
 # ("@", "://"): the extraction is linear in the text, whatever the text.
@@ -100,11 +104,13 @@ _DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{0,40}\d)")
 _SPACE = re.compile(r"\s+")
 _A_DIGIT = re.compile(r"\d")
 _QUOTES = re.compile("['\"‘“«]")
-# A single quote inside a word is an apostrophe ("I'm", "Emma's"), not a quote.
-_QUOTED = re.compile(
-    r"(?<!\w)'((?:[^'\n]|'(?=\w)){1,200})'(?!\w)|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]"
-)
+_QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"|[‘“«]([^’”»\n]{1,200})[’”»]")
+# A single quote inside a word is an apostrophe ("I'm", "Emma's"), not a quote:
+# it is set aside before quotes are paired, and put back in what they hold.
+_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+_SET_ASIDE = "\x00"
 _WORD = re.compile(r"\w+(?:['’.@+/:-]\w+)*")
+_CLAUSE = re.compile(r"[.!?;:]+(?=\s|$)|\n")  # where one sentence or clause ends
 _TRAILING = ".,;:!?)]}`'\""
 
 Mode = Literal["output", "trusted", "value"]
@@ -127,9 +133,10 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
     # Each pattern runs only when the character it cannot match without is there:
     # most arguments are short words, and this is read on every checked call.
     if _QUOTES.search(plain):
-        for match in _QUOTED.finditer(plain):  # 'a value in quotes' is one too
-            inner = match.group(1) or match.group(2) or match.group(3)
-            if inner and inner.strip():
+        paired = _APOSTROPHE.sub(_SET_ASIDE, plain) if "'" in plain else plain
+        for match in _QUOTED.finditer(paired):  # 'a value in quotes' is one too
+            inner = (match.group(1) or match.group(2) or match.group(3) or "").replace(_SET_ASIDE, "'")
+            if inner.strip():
                 found.add("text:" + inner.strip())
     if "@" in plain:
         _emails(plain, found)
@@ -181,14 +188,16 @@ def _numbers(plain: str, found: set[str], dotted: bool) -> None:
 
 def _said(plain: str, mode: Mode, found: set[str]) -> None:
     """``said:`` tokens: in what the user said, every run of up to ``MAX_SAID_WORDS``
-    words (of its first ``MAX_SAID_TEXT`` characters); of a value, all its words,
-    if it has that few — so a name the user wrote in a sentence ("Spotify sent me
-    a note") is a value the user named."""
+    words within one sentence or clause (of its first ``MAX_SAID_TEXT``
+    characters); of a value, all its words, if it has that few — so a name the
+    user wrote in a sentence ("Spotify sent me a note") is a value the user named."""
     if mode == "trusted":
-        words = _WORD.findall(plain[:MAX_SAID_TEXT])
-        for first in range(len(words)):
-            for last in range(first + 1, min(first + MAX_SAID_WORDS, len(words)) + 1):
-                found.add("said:" + " ".join(words[first:last]))
+        text = plain if len(plain) <= MAX_SAID_TEXT else plain[:MAX_SAID_TEXT].rsplit(" ", 1)[0]
+        for clause in _CLAUSE.split(text):
+            words = _WORD.findall(clause)
+            for first in range(len(words)):
+                for last in range(first + 1, min(first + MAX_SAID_WORDS, len(words)) + 1):
+                    found.add("said:" + " ".join(words[first:last]))
     else:
         words = _WORD.findall(plain)
         if 0 < len(words) <= MAX_SAID_WORDS:
@@ -471,10 +480,15 @@ def classify(store: Store, call: Call, value: Any) -> set[str]:
             else:
                 found |= tokens(text, "value")
         # A value with identifiers in it is judged by them: the user who named an
-        # IBAN vouches for it, however the sentence around it read.
+        # IBAN vouches for it, however the sentence around it read. Words vouch
+        # only for a plain string with none (a name): an address, a path or a
+        # number built from the user's words is still the identifier it is, and
+        # one string of a structure says nothing of the others.
         said = {t for t in found if t.startswith("said:")}
         found -= said
         identifiers = {t for t in found if not t.startswith("text:")}
+        if identifiers or not isinstance(item, str):
+            said = set()
         if unread:
             per_item.append(None)
         elif found:  # None, "" and [] carry no value to place
@@ -529,7 +543,7 @@ def _cached_tokens(text: str) -> frozenset[str]:
     found = _CACHE.get(text)
     if found is None:
         found = frozenset(tokens(text, "trusted"))
-        if len(_CACHE) >= 1024:
+        if len(_CACHE) >= 256:
             _CACHE.clear()
         _CACHE[text] = found
     return found
