@@ -142,10 +142,10 @@ def tokens(text: str, mode: Mode = "output") -> set[str]:
         _emails(plain, found)
     if "://" in plain:
         _urls(plain, found)
-    dotted, digits = "." in plain, _A_DIGIT.search(plain) is not None
+    dotted = "." in plain
     if dotted or "/" in plain or "\\" in plain:
         _hosts_and_paths(text, plain, mode, found, dotted)
-    if digits:
+    if _A_DIGIT.search(plain):
         _numbers(plain, found, dotted)
     return found
 

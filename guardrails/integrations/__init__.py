@@ -10,15 +10,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from guardrails.approvals import ApprovalRequest
 from guardrails.errors import ActionDenied
 from guardrails.redaction import Redaction
 
-__all__ = ["payload", "reason"]
+__all__ = ["Identity", "called", "not_governed", "payload", "reason"]
+
+#: Who is calling, read from a framework's run context: ``context`` values
+#: such as ``{"user": ..., "session": ...}``.
+Identity = Callable[[Any], Mapping[str, Any]]
 
 _DEFAULT = Redaction()
+
+
+def called(identity: Identity | None, run: Any, tool_call_id: Any) -> dict[str, Any]:
+    """The ``context`` values of one tool call: who is calling (``identity(run)``)
+    and the framework's id of the call."""
+    values = dict(identity(run)) if identity is not None else {}
+    values["tool_call_id"] = tool_call_id
+    return values
+
+
+def not_governed(function: Any, name: str, where: str, opt_out: str) -> str | None:
+    """Why a tool registered with ``function`` must not run: the function is not
+    ``@governed`` — a decorator that registers it and returns it unchanged, put
+    under ``@governed``, leaves it bare. None when it is governed, or when there
+    is no function of its own (a proxied or mounted tool: nothing to wrap)."""
+    if function is None or getattr(function, "_self_spec", None) is not None:
+        return None
+    return (
+        f"the tool {name!r} is not governed: put the framework's decorator outermost and @g.governed "
+        f"under it, next to the function (a @governed above it governs nothing {where}), or {opt_out}"
+    )
 
 
 def payload(request: ApprovalRequest) -> dict[str, Any]:

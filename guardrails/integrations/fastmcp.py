@@ -120,9 +120,9 @@ async def _refusal(server: Any, message: Any) -> str | None:
     if tool is None:
         return (
             f"Not run: the tool {name!r} could not be checked for @governed; "
-            "install the server with allow_ungoverned=True to call it"
+            "install(..., allow_ungoverned=True) to call it"
         )
-    return ungoverned(tool, name, "FastMCP")
+    return ungoverned(tool, name)
 
 
 def _version(meta: Any) -> Any:

@@ -37,14 +37,11 @@ from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
 from guardrails.context import context, current_context
 from guardrails.errors import ActionDenied, ConfigurationError
 from guardrails.governor import get_governor
-from guardrails.integrations import payload, reason
+from guardrails.integrations import Identity, called, payload, reason
 from guardrails.recording import describe_error
 from guardrails.state.store import Store
 
 __all__ = ["InterruptApprover", "ToolCalls", "awrap_tool_call", "tool_error", "wrap_tool_call"]
-
-#: Who is calling, read from LangGraph's ``ToolRuntime``.
-Identity = Callable[[Any], Mapping[str, Any]]
 
 _log = logging.getLogger("guardrails.integrations.langchain")
 
@@ -109,9 +106,7 @@ class ToolCalls:
         return result
 
     def _context(self, request: Any) -> dict[str, Any]:
-        values = dict(self.identity(request.runtime)) if self.identity is not None else {}
-        values["tool_call_id"] = request.tool_call.get("id")
-        return values
+        return called(self.identity, request.runtime, request.tool_call.get("id"))
 
     def __repr__(self) -> str:
         return f"ToolCalls(identity={self.identity!r}, remember={self.remember!r}, store={self.store!r})"

@@ -46,7 +46,7 @@ from typing import Any, NoReturn
 from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
 from guardrails.context import context
 from guardrails.errors import ActionDenied, ConfigurationError
-from guardrails.integrations import payload, reason
+from guardrails.integrations import not_governed, payload, reason
 from guardrails.values import brief
 
 __all__ = ["ElicitationApprover", "install", "tool_error"]
@@ -150,18 +150,13 @@ def install(server: Any, *, allow_ungoverned: bool = False) -> Any:
     return server
 
 
-def ungoverned(tool: Any, name: str, framework: str) -> str | None:
+def ungoverned(tool: Any, name: str) -> str | None:
     """Why a call to ``tool`` (a registered tool, None if unknown) must not run:
-    its function is not ``@governed``. None when it is, or when it has no
-    function of its own (a proxied or mounted tool: guardrails cannot wrap it)."""
-    fn = getattr(tool, "fn", None)
-    if fn is None or getattr(fn, "_self_spec", None) is not None:
-        return None
-    return (
-        f"Not run: the tool {name!r} is not governed. Put {framework}'s decorator outermost and "
-        "@g.governed under it, next to the function (a @governed above it governs nothing that comes "
-        "over MCP), or install the server with allow_ungoverned=True."
+    its function is not ``@governed`` (see ``not_governed``)."""
+    why = not_governed(
+        getattr(tool, "fn", None), name, "that comes over MCP", "install(..., allow_ungoverned=True)"
     )
+    return None if why is None else f"Not run: {why}."
 
 
 _HINT = " (for a fastmcp server, use guardrails.integrations.fastmcp.install)"
@@ -195,11 +190,7 @@ def _v1_handler(
         types: Any = importlib.import_module("mcp.types")  # 1.x's, not the 2.x stubs mypy reads
 
         name = request.params.name
-        refusal = (
-            None
-            if allow_ungoverned
-            else ungoverned(server._tool_manager.get_tool(name), name, "server.tool()")
-        )
+        refusal = None if allow_ungoverned else ungoverned(server._tool_manager.get_tool(name), name)
         if refusal is not None:
             text = types.TextContent(type="text", text=refusal)
             return types.ServerResult(types.CallToolResult(content=[text], isError=True))
@@ -255,7 +246,7 @@ class _Middleware:
         server = self.server()
         name = (ctx.params or {}).get("name")
         if not self.allow_ungoverned and server is not None and isinstance(name, str):
-            refusal = ungoverned(server._tool_manager.get_tool(name), name, "server.tool()")
+            refusal = ungoverned(server._tool_manager.get_tool(name), name)
             if refusal is not None:
                 from mcp_types import CallToolResult, TextContent  # type: ignore[import-not-found, unused-ignore]
 

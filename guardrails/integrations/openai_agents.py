@@ -34,13 +34,10 @@ from typing import Any
 from guardrails.approvals import ApprovalRequest, ApprovalResponse
 from guardrails.context import context, current_context
 from guardrails.errors import ActionDenied, ApprovalPending, ConfigurationError, GovernanceError
-from guardrails.integrations import reason
+from guardrails.integrations import Identity, called, reason
 from guardrails.rules import Effect
 
 __all__ = ["RunApprover", "failure_error_function", "function_tool"]
-
-#: Who is calling, read from the SDK's run context (``RunContextWrapper``).
-Identity = Callable[[Any], Mapping[str, Any]]
 
 # The SDK's approval of the tool call under way, set by the wrapper
 # ``function_tool`` puts around the tool's invocation. Kept out of
@@ -85,13 +82,6 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
     options.setdefault("failure_error_function", failure_error_function)
     governor, action = spec.governor, spec.action
 
-    def identified(run: Any, call_id: str) -> dict[str, Any]:
-        values = dict(current_context())
-        if identity is not None:
-            values.update(identity(run))
-        values["tool_call_id"] = call_id
-        return values
-
     def bound(arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments as the governed call will see them (defaults filled in)."""
         result: dict[str, Any] = spec.binder.bind_function(**arguments)
@@ -99,7 +89,10 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
 
     async def needs_approval(run: Any, params: dict[str, Any], call_id: str) -> bool:
         try:
-            decision = governor.check(action, bound(params), identified(run, call_id))
+            # as the call will run: in the caller's context, with identity and id added
+            decision = governor.check(
+                action, bound(params), {**current_context(), **called(identity, run, call_id)}
+            )
         except Exception:  # noqa: BLE001 - judged again, and refused, when it runs
             # The call itself is judged again when it runs, and fails closed there
             # with its own reason; a pause would only ask a person about an error.
@@ -113,7 +106,7 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
         approved = ctx.is_tool_approved(ctx.tool_name, ctx.tool_call_id) is True
         token = _APPROVAL.set(_Approved.of(action, arguments, bound) if approved else None)
         try:
-            async with context(**identified(ctx, ctx.tool_call_id)):
+            async with context(**called(identity, ctx, ctx.tool_call_id)):
                 return await invoke(ctx, arguments)
         finally:
             _APPROVAL.reset(token)

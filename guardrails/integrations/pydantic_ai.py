@@ -31,20 +31,16 @@ reaches the tool.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
 from guardrails.context import context
 from guardrails.errors import ActionDenied, ConfigurationError
-from guardrails.integrations import payload, reason
+from guardrails.integrations import Identity, called, not_governed, payload, reason
 from guardrails.state.store import Store
 
 __all__ = ["DeferredToolsApprover", "GovernedToolset", "tool_failed"]
-
-#: Who is calling, read from Pydantic AI's ``RunContext`` (its ``deps``).
-Identity = Callable[[Any], Mapping[str, Any]]
 
 # Pydantic AI's approval of the tool call under way, set by GovernedToolset. Kept
 # out of guardrails.context: nothing the host or a tool writes there can approve,
@@ -99,11 +95,9 @@ def _toolset_class() -> type:
                     if ctx.tool_call_approved
                     else None
                 )
-                values = dict(self.identity(ctx)) if self.identity is not None else {}
-                values["tool_call_id"] = ctx.tool_call_id
                 token = _APPROVAL.set(approved)
                 try:
-                    async with context(**values):
+                    async with context(**called(self.identity, ctx, ctx.tool_call_id)):
                         return await super().call_tool(name, tool_args, ctx, tool)
                 finally:
                     _APPROVAL.reset(token)
@@ -126,13 +120,11 @@ def _store_of(tool: Any) -> Store | None:
 
 
 def _refuse_ungoverned(name: str, tool: Any) -> None:
-    function = _function_of(tool)
-    if function is not None and getattr(function, "_self_spec", None) is None:
-        raise ConfigurationError(
-            f"the tool {name!r} is not governed: put the framework's decorator outermost and @g.governed "
-            "under it, next to the function (tool_plain returns the function it registers, so a @governed "
-            "above it governs nothing the agent calls), or GovernedToolset(..., allow_ungoverned=True)"
-        )
+    why = not_governed(
+        _function_of(tool), name, "the agent calls", "GovernedToolset(..., allow_ungoverned=True)"
+    )
+    if why is not None:
+        raise ConfigurationError(why)
 
 
 class _Approved:
