@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,23 @@ import guardrails as g
 from guardrails.state import MemoryStore, RedisStore, SQLiteStore, Store
 
 pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(script: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run ``examples/integrations/<script>``: the run, and the lines it printed for
+    what the model read (``tool said: ...``)."""
+    result = subprocess.run(
+        [sys.executable, f"examples/integrations/{script}"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return result, [line for line in result.stdout.splitlines() if line.startswith("tool said:")]
 
 
 @pytest.fixture(autouse=True)

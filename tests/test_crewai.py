@@ -10,14 +10,12 @@ import asyncio
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need
+from conftest import need, run_example
 from pydantic import Field
 
 import guardrails as g
@@ -43,8 +41,6 @@ with warnings.catch_warnings():
     from crewai.utilities.agent_utils import convert_tools_to_openai_schema
 
 from guardrails.integrations import crewai as gcrew
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # CrewAI 1.15 reads its own deprecated fields whenever an Agent is built.
 pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:crewai\.")
@@ -314,17 +310,8 @@ class TestAgentLoop:
 
 def test_the_example_runs_offline(tmp_path: Path) -> None:
     """The example: one refund runs, one is refused with the reason, one is approved and runs."""
-    result = subprocess.run(
-        [sys.executable, "examples/integrations/crewai_refunds.py"],
-        cwd=ROOT,
-        env={**os.environ, "CREWAI_STORAGE_DIR": str(tmp_path / "crewai")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result, lines = run_example("crewai_refunds.py", CREWAI_STORAGE_DIR=str(tmp_path / "crewai"))
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("tool said:")]
     assert lines == [
         "tool said: refunded 40.00 on A-1",
         "tool said: Not done: never more than 2000",

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import need
+from conftest import need, run_example
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,9 +161,8 @@ class TestIntegrationExamples:
     def test_refunds(self, script: str, module: str) -> None:
         """Offline agents: one refund runs, one is refused with the reason, one waits and runs once approved."""
         need(module)
-        result = run(f"examples/integrations/{script}")
+        result, lines = run_example(script)
         assert result.returncode == 0, result.stderr
-        lines = [line for line in result.stdout.splitlines() if line.startswith("tool said:")]
         assert lines == [
             "tool said: refunded 40.00 on A-1",
             "tool said: Not done: never more than 2000",

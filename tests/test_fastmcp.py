@@ -5,13 +5,10 @@ governed tool never run as its ungoverned twin, approvals asked through elicitat
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need
+from conftest import need, run_example
 
 import guardrails as g
 
@@ -24,7 +21,6 @@ from fastmcp.tools import Tool  # noqa: E402
 
 from guardrails.integrations import fastmcp as gfm  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 POLICY = g.Policy(
     [
         g.allow("refund", when=g.arg("amount") <= 1000),
@@ -261,16 +257,8 @@ class TestElicitation:
 class TestExample:
     def test_fastmcp_refunds(self) -> None:
         """Offline: one refund runs, one is refused with the reason, one is approved through elicitation."""
-        result = subprocess.run(
-            [sys.executable, "examples/integrations/fastmcp_refunds.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result, lines = run_example("fastmcp_refunds.py")
         assert result.returncode == 0, result.stderr
-        lines = [line for line in result.stdout.splitlines() if line.startswith("tool said:")]
         assert lines == [
             "tool said: refunded 40.00 on A-1",
             "tool said: Not done: never more than 2000",

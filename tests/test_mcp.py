@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need
+from conftest import need, run_example
 
 import guardrails as g
 from guardrails.approvals import ApprovalRequest
@@ -40,7 +37,6 @@ from mcp.server.auth.middleware.auth_context import auth_context_var  # noqa: E4
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser  # noqa: E402
 from mcp.server.auth.provider import AccessToken  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 #: How a client connects: 2.x negotiates 2026-07-28 ("auto", questions ride the call's
 #: answer) or a handshake-era version ("legacy", the server asks mid-call); 1.x only the latter.
 MODES = ["auto", "legacy"] if V2 else ["legacy"]
@@ -370,16 +366,8 @@ class TestElicitation:
 class TestExample:
     def test_mcp_refunds(self) -> None:
         """Offline: one refund runs, one is refused with the reason, one is approved through elicitation."""
-        result = subprocess.run(
-            [sys.executable, "examples/integrations/mcp_refunds.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result, lines = run_example("mcp_refunds.py")
         assert result.returncode == 0, result.stderr
-        lines = [line for line in result.stdout.splitlines() if line.startswith("tool said:")]
         assert len(lines) == 3
         assert lines[0] == "tool said: refunded 40.00 on A-1"
         assert lines[1].endswith(
