@@ -131,24 +131,32 @@ def test_approval_through_deferred_tools() -> None:
     assert ran[0].approval.by == "dana"
 
 
-def test_an_approval_without_the_digest_or_of_other_arguments_does_nothing() -> None:
-    """An answer must name the digest of what the person saw; history edited between
-    the runs (another amount) is not what was approved."""
-    ran: list[float] = []
+def deferred_refunds(order_id: str, amount: float) -> tuple[Agent[Any, Any], list[str]]:
+    """An agent asking for one refund, whose approvals go through deferred tools;
+    and the orders its tool refunded."""
     gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
+    ran: list[str] = []
     tools = FunctionToolset()
 
     @tools.tool_plain
     @g.governed("refund", governor=gov)
     def refund_tool(order_id: str, amount: float) -> str:
-        ran.append(amount)
+        """Refund part or all of an order."""
+        ran.append(order_id)
         return "refunded"
 
     agent = Agent(
-        scripted([("refund_tool", {"order_id": "A-1", "amount": 150})]),
+        scripted([("refund_tool", {"order_id": order_id, "amount": amount})]),
         toolsets=[gpa.GovernedToolset(tools)],
         output_type=[str, DeferredToolRequests],
     )
+    return agent, ran
+
+
+def test_an_approval_without_the_digest_or_of_other_arguments_does_nothing() -> None:
+    """An answer must name the digest of what the person saw; history edited between
+    the runs (another amount) is not what was approved."""
+    agent, ran = deferred_refunds("A-1", 150)
     first = run(agent, "refund it")
     (asked,) = first.output.approvals
     digest = first.output.metadata[asked.tool_call_id]["digest"]
@@ -173,21 +181,7 @@ def test_an_approval_without_the_digest_or_of_other_arguments_does_nothing() -> 
 
 
 def test_a_refusal_never_reaches_the_tool() -> None:
-    ran: list[float] = []
-    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
-    tools = FunctionToolset()
-
-    @tools.tool_plain
-    @g.governed("refund", governor=gov)
-    def refund_tool(order_id: str, amount: float) -> str:
-        ran.append(amount)
-        return "refunded"
-
-    agent = Agent(
-        scripted([("refund_tool", {"order_id": "A-8", "amount": 500})]),
-        toolsets=[gpa.GovernedToolset(tools)],
-        output_type=[str, DeferredToolRequests],
-    )
+    agent, ran = deferred_refunds("A-8", 500)
     first = run(agent, "refund it")
     assert isinstance(first.output, DeferredToolRequests)
     (asked,) = first.output.approvals
@@ -294,22 +288,7 @@ def test_identity_from_the_run_context_reaches_the_policy_and_the_audit() -> Non
 
 def test_an_approval_sent_again_runs_nothing_twice() -> None:
     """The same history and answer sent again (a retry, a replay) asks anew: one approval, one run."""
-    gov = g.Governor(POLICY, on_deny=gpa.tool_failed, approver=gpa.DeferredToolsApprover())
-    ran: list[str] = []
-    tools = FunctionToolset()
-
-    @tools.tool_plain
-    @g.governed("refund", governor=gov)
-    def refund_tool(order_id: str, amount: float) -> str:
-        """Refund part or all of an order."""
-        ran.append(order_id)
-        return "refunded"
-
-    agent = Agent(
-        scripted([("refund_tool", {"order_id": "A-7", "amount": 500})]),
-        toolsets=[gpa.GovernedToolset(tools)],
-        output_type=[str, DeferredToolRequests],
-    )
+    agent, ran = deferred_refunds("A-7", 500)
     first = run(agent, "refund it")
     (asked,) = first.output.approvals
     answer = DeferredToolResults(
