@@ -219,6 +219,25 @@ def pause_and_approve(app: Any, thread: str) -> Any:
     return app.invoke(Command(resume={"approved": True, "digest": pending.value["digest"]}), config)
 
 
+def tool_node_graph(gov: g.Governor, wrap: Any, checkpointer: Any) -> tuple[Any, list[str]]:
+    """A graph that is one ToolNode (fed the model's message directly) with a governed
+    refund tool; and the orders it refunded."""
+    ran: list[str] = []
+
+    @tool
+    @g.governed("refund", governor=gov)
+    def refund(order_id: str, amount: float) -> str:
+        """Refund part or all of an order."""
+        ran.append(order_id)
+        return "refunded"
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", ToolNode([refund], wrap_tool_call=wrap, handle_tool_errors=True))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    return builder.compile(checkpointer=checkpointer), ran
+
+
 class TestReRuns:
     def test_a_call_that_ran_before_the_pause_is_not_run_again(self) -> None:
         audit = g.MemoryAudit()
@@ -322,20 +341,7 @@ class TestReRuns:
             g.Policy([g.allow("refund", when=g.ctx("user") == "alice")]), on_deny=glc.tool_error, audit=audit
         )
         calls = glc.ToolCalls(identity=lambda rt: {"user": rt.config["configurable"]["user"]})
-        ran: list[str] = []
-
-        @tool
-        @g.governed("refund", governor=gov)
-        def refund(order_id: str, amount: float) -> str:
-            """Refund part or all of an order."""
-            ran.append(order_id)
-            return "refunded"
-
-        builder = StateGraph(MessagesState)
-        builder.add_node("tools", ToolNode([refund], wrap_tool_call=calls.wrap, handle_tool_errors=True))
-        builder.add_edge(START, "tools")
-        builder.add_edge("tools", END)
-        app = builder.compile(checkpointer=InMemorySaver())
+        app, ran = tool_node_graph(gov, calls.wrap, checkpointer=InMemorySaver())
         message = AIMessage(content="", tool_calls=PARALLEL[:1])
         answers = []
         for user in ("alice", "mallory"):
@@ -349,20 +355,7 @@ class TestReRuns:
         """Without a checkpointer there is no resume: nothing to re-run, nothing kept."""
         gov = g.Governor(g.Policy([g.allow("refund")]))
         store_before = dict(gov.setup.store.scan("langgraph:"))
-        builder = StateGraph(MessagesState)
-        ran: list[str] = []
-
-        @tool
-        @g.governed("refund", governor=gov)
-        def refund(order_id: str, amount: float) -> str:
-            """Refund part or all of an order."""
-            ran.append(order_id)
-            return "refunded"
-
-        builder.add_node("tools", ToolNode([refund], wrap_tool_call=glc.wrap_tool_call))
-        builder.add_edge(START, "tools")
-        builder.add_edge("tools", END)
-        app = builder.compile()
+        app, ran = tool_node_graph(gov, glc.wrap_tool_call, checkpointer=None)
         message = AIMessage(content="", tool_calls=PARALLEL[:1])
         for _ in range(2):
             app.invoke({"messages": [message]})
