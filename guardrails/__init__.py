@@ -6,41 +6,53 @@ arguments and context and decides allow, deny or require approval.
 
 import logging
 
-from guardrails.approvals import PENDING, ApprovalRequest, ApprovalResponse, ApprovalRules, Approver
-from guardrails.approvers import ConsoleApprover, DeferredApprover, StaticApprover, allow_all, chain, deny_all
-from guardrails.approving import ApprovalRecord, Approvals
-from guardrails.audit import AuditApproval, AuditRecord, AuditSink, LoggingAudit, MemoryAudit, Outcome
-from guardrails.call import Call
-from guardrails.chain import AuditProblem, AuditVerification, read_audit, verify_audit
-from guardrails.conditions import AllOf, AnyOf, Condition, Not
-from guardrails.context import context, current_context
-from guardrails.decision import Decision, RuleResult
-from guardrails.decorator import GovernedFunction, governed
-from guardrails.errors import (
-    ActionDenied,
+from guardrails._version import __version__
+from guardrails.approvals.approvers import (
+    ConsoleApprover,
+    DeferredApprover,
+    StaticApprover,
+    allow_all,
+    chain,
+    deny_all,
+)
+from guardrails.approvals.inbox import ApprovalRecord, Approvals
+from guardrails.approvals.request import (
+    PENDING,
     ApprovalDenied,
-    ApprovalError,
     ApprovalPending,
+    ApprovalRequest,
+    ApprovalResponse,
+    Approver,
+)
+from guardrails.audit.chain import AuditProblem, AuditVerification, read_audit, verify_audit
+from guardrails.audit.jsonl import JsonlAudit
+from guardrails.audit.otel import OtelAudit
+from guardrails.audit.records import AuditApproval, AuditRecord, AuditSink, LoggingAudit, MemoryAudit, Outcome
+from guardrails.call import Call
+from guardrails.call_context import context, current_context
+from guardrails.documents.policy import Policy
+from guardrails.errors import (
+    ApprovalError,
     AuditError,
     ConfigurationError,
     EvaluationError,
     GovernanceError,
     PolicyError,
+    StoreError,
 )
-from guardrails.flow import OnDeny
-from guardrails.governor import Governor, configure, get_governor
-from guardrails.history import After, after
-from guardrails.jsonl import JsonlAudit
-from guardrails.limits import Limit, budget, rate
-from guardrails.otel import OtelAudit
-from guardrails.policy import Policy
-from guardrails.provenance import Provenance
-from guardrails.redaction import Redaction
-from guardrails.refs import arg, ctx
-from guardrails.rules import Effect, Rule, allow, deny, require_approval
-from guardrails.state import MemoryStore, RedisStore, SQLiteStore, Store, StoreError
-
-__version__ = "0.1.0"
+from guardrails.policy.approval_rules import ApprovalRules
+from guardrails.policy.conditions import AllOf, AnyOf, Condition, Not
+from guardrails.policy.decision import ActionDenied, Decision, RuleResult
+from guardrails.policy.history import After, after
+from guardrails.policy.limits import Limit, budget, rate
+from guardrails.policy.provenance import Provenance
+from guardrails.policy.redaction import Redaction
+from guardrails.policy.refs import arg, ctx
+from guardrails.policy.rules import Effect, Rule, allow, deny, require_approval
+from guardrails.runtime.decorator import GovernedFunction, governed
+from guardrails.runtime.governor import Governor, configure, get_governor
+from guardrails.runtime.setup import OnDeny
+from guardrails.state import MemoryStore, RedisStore, SQLiteStore, Store
 
 # A library's logger stays silent unless the host configures logging.
 logging.getLogger("guardrails").addHandler(logging.NullHandler())

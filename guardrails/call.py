@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-__all__ = ["Call", "new_call_id"]
+__all__ = ["ACTION", "Call", "StateReader", "new_call_id"]
 
 EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+#: What an action name, or a glob of them, looks like in a rule.
+ACTION: Final = re.compile(r"[^\s\[\]{}]+")
 
 
 def _reseed() -> None:
@@ -32,16 +36,30 @@ def new_call_id() -> str:
     return f"{_prefix}{next(_counter):x}"
 
 
+class StateReader(Protocol):
+    """What a stateful condition (``after(...)``, ``provenance(...)``) may read of a
+    governor's store; every ``guardrails.state`` store is one."""
+
+    def usage(self, key: str, window: float) -> Decimal:
+        """The sum under ``key`` over the last ``window`` seconds."""
+        ...
+
+    def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        """Which of ``tokens`` the set under ``key`` holds."""
+        ...
+
+
 class Call:
     """One attempted tool call: what is being done, with what, by whom.
 
     ``args`` holds every parameter of the tool by name, defaults applied, so a
     value is judged the same whether it was passed by position, by keyword or
     left to its default. ``context`` is what ``guardrails.context(...)`` held
-    when the call was made. Both are read-only mappings.
+    when the call was made. Both are read-only mappings. ``state`` is the
+    governor's store while its stateful rules are judged (None otherwise).
     """
 
-    __slots__ = ("action", "args", "context", "_call_id")
+    __slots__ = ("action", "args", "context", "_call_id", "state")
 
     def __init__(
         self,
@@ -49,11 +67,18 @@ class Call:
         args: Mapping[str, Any] = EMPTY,
         context: Mapping[str, Any] = EMPTY,
         call_id: str | None = None,
+        *,
+        state: StateReader | None = None,
     ) -> None:
         self.action: Final = action
         self.args: Final = args
         self.context: Final = context
         self._call_id = call_id
+        self.state: Final = state
+
+    def reading(self, state: StateReader) -> Call:
+        """The same call (same id), judged with ``state`` to read."""
+        return Call(self.action, self.args, self.context, self.call_id, state=state)
 
     @property
     def call_id(self) -> str:

@@ -42,7 +42,7 @@ def _restore_default_governor() -> Iterator[None]:
     governor = g.get_governor()
     saved = governor.setup
     yield
-    governor._setup = saved
+    governor.replace_setup(saved)
 
 
 def need_program(name: str) -> str:

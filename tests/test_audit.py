@@ -14,7 +14,8 @@ import pytest
 from conftest import need
 
 import guardrails as g
-from guardrails.audit import SCHEMA_VERSION, default_fields, trusted_record
+from guardrails.audit.records import SCHEMA_VERSION, default_fields, trusted_record
+from guardrails.policy.view import AuditView
 
 POLICY = g.Policy(
     [
@@ -156,7 +157,7 @@ class TestRecord:
         assert ran == [] and audit.records == []
         with pytest.raises(Exception, match="frozen"):
             seen[0].effect = "deny"  # type: ignore[misc]
-        nested = g.Policy([]).redaction.view({"items": [{"a": 1}]}, {}).args
+        nested = AuditView(g.Policy([]).redaction, {"items": [{"a": 1}]}, {}).args
         with pytest.raises(TypeError):
             nested["items"][0]["a"] = 2
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guardrails.binding import Binder
+from guardrails.runtime.binding import Binder
 
 
 def flatten(local_vars: dict[str, Any], var_keyword: str | None = None) -> dict[str, Any]:

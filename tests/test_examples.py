@@ -49,13 +49,14 @@ class TestReadme:
     def test_redact_table_in_the_readme_loads(self, tmp_path: Path) -> None:
         """The README's ``[redact]`` example is a valid policy document that redacts an IBAN."""
         import guardrails as g
+        from guardrails.policy.view import AuditView
 
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
         (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL) if "[redact]" in b]
         (tmp_path / "redact.toml").write_text(block)
         policy = g.Policy.from_file(tmp_path / "redact.toml")
-        view = policy.redaction.view(
-            {"note": "IBAN DE89 3704 0044 0532 0130 00", "ssn": "x", "card_pin": 1}, {}
+        view = AuditView(
+            policy.redaction, {"note": "IBAN DE89 3704 0044 0532 0130 00", "ssn": "x", "card_pin": 1}, {}
         )
         assert view.args == {"note": "[REDACTED]", "ssn": "[REDACTED]", "card_pin": "[REDACTED]"}
 

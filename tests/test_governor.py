@@ -105,7 +105,8 @@ class TestApproval:
         message = str(info.value)
         assert "'refund'" in message and "'big'" in message
         assert "refused by carol: customer is a fraud" in message
-        assert info.value.decision.approval == g.ApprovalResponse(False, "carol", "customer is a fraud")
+        assert info.value.approval is not None
+        assert info.value.approval.response == g.ApprovalResponse(False, "carol", "customer is a fraud")
         assert isinstance(info.value, g.ActionDenied)
 
     @both

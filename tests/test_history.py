@@ -217,8 +217,8 @@ class TestSequences:
     def test_replay_and_lint(self) -> None:
         """Replay leaves calls that after(...) judges out (the history is not rebuilt);
         lint does not call the rules after(...) restricts shadowed or duplicated."""
-        from guardrails.lint import lint
-        from guardrails.replay import replay
+        from guardrails.testing.lint import lint
+        from guardrails.testing.replay import replay
 
         assert [f.kind for f in lint(POLICY)] == ["wide-allow"]  # the allow("*"), nothing else
         agent = Agent()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import guardrails as g
-from guardrails.chain import GENESIS, audit_files
+from guardrails.audit.chain import GENESIS, audit_files
 
 POLICY = g.Policy([g.allow("refund"), g.deny("wire", reason="no wires")])
 
@@ -426,13 +426,13 @@ class TestHardCases:
     def test_rotation_never_replaces_a_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """If the rotated name is taken after all (another program, a race), the write fails
         and the call stops; nothing is overwritten."""
-        import guardrails.jsonl
+        import guardrails.audit.jsonl
 
         path = tmp_path / "audit.jsonl"
         log = write(path, 1, rotate_bytes=900)
         taken = path.with_name("audit.jsonl.1")
         before = taken.read_bytes()
-        monkeypatch.setattr(guardrails.jsonl, "rotated_files", lambda path: [])  # the listing misses it
+        monkeypatch.setattr(guardrails.audit.jsonl, "rotated_files", lambda path: [])  # the listing misses it
         record = next(iter(g.read_audit(path)))
 
         def until_it_rotates() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import guardrails as g
+from guardrails.runtime.limiter import entry_for
 from guardrails.state import Entry
 
 
@@ -331,16 +332,16 @@ class TestFailClosed:
     def test_the_short_path_falls_back_to_the_flow(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without audit sinks, a call within its limits skips the flow; one that reaches
         a limit, or meets a failing store, goes through it and is denied, saying why."""
-        import guardrails.decorator
+        import guardrails.runtime.decorator
 
         flows: list[g.Decision] = []
-        real = guardrails.decorator.call_flow
+        real = guardrails.runtime.decorator.call_flow
 
         def counting(setup: Any, decision: g.Decision, *rest: Any) -> Any:
             flows.append(decision)
             return real(setup, decision, *rest)
 
-        monkeypatch.setattr(guardrails.decorator, "call_flow", counting)
+        monkeypatch.setattr(guardrails.runtime.decorator, "call_flow", counting)
         agent = Agent(audit=None)
         with g.context(user="alice"):
             agent.send_email("a")
@@ -500,16 +501,16 @@ class TestDeclaring:
 
     def test_entries_are_exact(self) -> None:
         """A float amount becomes the decimal it prints as, not its binary expansion."""
-        limit = g.budget("amount", 1, per="1d")
+        rule = g.deny("refund", limit=g.budget("amount", 1, per="1d"))
         call = g.Call("refund", {"amount": 0.1})
-        assert limit.entry("r", call) == Entry("r", 86_400.0, Decimal(1), Decimal("0.1"))
+        assert entry_for(rule, call) == Entry(rule.counter, 86_400.0, Decimal(1), Decimal("0.1"))
 
 
 class TestTools:
     def test_check_and_replay_understand_limits(self) -> None:
         """The linter does not call an allow shadowed by a limited deny; replay leaves limit-counted calls out."""
-        from guardrails.lint import lint
-        from guardrails.replay import replay
+        from guardrails.testing.lint import lint
+        from guardrails.testing.replay import replay
 
         assert lint(POLICY) == []
         agent = Agent()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import guardrails as g
-from guardrails.lint import Tool, lint, tools_from
+from guardrails.testing.lint import Tool, lint, tools_from
 
 TOOLS = [
     Tool("payments.refund", frozenset({"order_id", "amount"})),

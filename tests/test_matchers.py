@@ -369,7 +369,7 @@ class TestWithinProperty:
     )
     def test_resolver_agrees_with_realpath(self, tree: Path, parts: list[str]) -> None:
         """The shortcut resolver gives exactly what os.path.realpath gives (a loop: an error instead)."""
-        from guardrails.matchers.paths import _posix_resolver
+        from guardrails.policy.matchers.paths import _posix_resolver
 
         if not (tree / "data" / "loop").is_symlink():
             os.symlink("loop", tree / "data" / "loop")

@@ -13,7 +13,7 @@ import pytest
 from conftest import need, run_example
 
 import guardrails as g
-from guardrails.approvals import ApprovalRequest
+from guardrails.approvals.request import ApprovalRequest
 
 need("mcp")
 

@@ -68,7 +68,7 @@ def test_a_package_of_the_same_name_is_not_the_framework(
     import sys
     import types
 
-    from guardrails.decorator import _framework_tool
+    from guardrails.runtime.decorator import _framework_tool
 
     class RetryingTool:
         pass

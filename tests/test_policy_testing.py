@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import guardrails as g
-from guardrails.cases import Coverage, load_cases, run_case, uncovered
 from guardrails.testing import (
     CapturedAudit,
     ScriptedApprover,
@@ -15,6 +14,7 @@ from guardrails.testing import (
     assert_denied,
     assert_needs_approval,
 )
+from guardrails.testing.cases import Coverage, load_cases, run_case, uncovered
 
 POLICY = g.Policy(
     [
@@ -307,15 +307,15 @@ class TestPlugin:
         import importlib
         import sys
 
-        import guardrails.pytest_plugin
+        import guardrails.testing.pytest_plugin
 
         monkeypatch.setattr(pytest, "version_tuple", (6, 2, 5))
-        monkeypatch.delitem(sys.modules, "guardrails.pytest_plugin")
-        old = importlib.import_module("guardrails.pytest_plugin")
+        monkeypatch.delitem(sys.modules, "guardrails.testing.pytest_plugin")
+        old = importlib.import_module("guardrails.testing.pytest_plugin")
         assert not [
             name for name in vars(old) if name.startswith("pytest_") or name.startswith("guardrails_")
         ]
-        monkeypatch.setitem(sys.modules, "guardrails.pytest_plugin", guardrails.pytest_plugin)
+        monkeypatch.setitem(sys.modules, "guardrails.testing.pytest_plugin", guardrails.testing.pytest_plugin)
 
     def test_inert_unless_used(self, pytester: pytest.Pytester) -> None:
         """Without case files or fixtures, the plugin adds nothing to a run."""

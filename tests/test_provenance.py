@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import guardrails as g
-from guardrails.provenance import MAX_TOKENS, output_tokens, tokens
+from guardrails.policy.tokenize import MAX_TOKENS, output_tokens, tokens
 
 POLICY = g.Policy(
     [
@@ -295,9 +295,9 @@ class TestFailClosed:
     def test_too_much_untrusted_output_makes_everything_untrusted(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        import guardrails.provenance
+        import guardrails.policy.provenance
 
-        monkeypatch.setattr(guardrails.provenance, "MAX_TOKENS", 5)
+        monkeypatch.setattr(guardrails.policy.tokenize, "MAX_TOKENS", 5)
         agent = Agent()
         agent.files["big.txt"] = [f"host{i}.example" for i in range(10)]
         with g.context(session="s", trusted=["DE89370400440532013000"]):
@@ -306,9 +306,9 @@ class TestFailClosed:
         assert MAX_TOKENS > 5
 
     def test_an_output_cut_short_makes_everything_untrusted(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import guardrails.provenance
+        import guardrails.policy.provenance
 
-        monkeypatch.setattr(guardrails.provenance, "MAX_OUTPUT", 50)
+        monkeypatch.setattr(guardrails.policy.tokenize, "MAX_OUTPUT", 50)
         agent = Agent()
         with g.context(session="s"):
             agent.read_file("bill.txt")
@@ -596,7 +596,7 @@ class TestWordsTheUserWrote:
             assert agent.kind(recipient) == "planted"
 
     def test_too_much_output_still_makes_everything_untrusted(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr("guardrails.provenance.MAX_TOKENS", 3)
+        monkeypatch.setattr("guardrails.policy.tokenize.MAX_TOKENS", 3)
         agent = self.agent()
         with g.context(session="s", trusted="pay Spotify"):
             agent.read_file("bill.txt")

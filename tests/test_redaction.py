@@ -14,9 +14,9 @@ import pytest
 from pydantic import BaseModel
 
 import guardrails as g
-from guardrails.auditview import MAX_DEPTH, MAX_ITEMS, MAX_TEXT
-from guardrails.chain import json_text
-from guardrails.redaction import REDACTED
+from guardrails._text import json_text
+from guardrails.policy.redaction import REDACTED
+from guardrails.policy.view import MAX_DEPTH, MAX_ITEMS, MAX_TEXT, AuditView
 
 CARD = "4111 1111 1111 1111"  # a test Visa number: passes the Luhn check
 SECRET = "hunter2-swordfish"
@@ -25,7 +25,7 @@ SECRET = "hunter2-swordfish"
 def view(
     args: dict[str, Any], context: dict[str, Any] | None = None, redaction: g.Redaction | None = None
 ) -> Any:
-    return (redaction or g.Redaction()).view(args, context or {})
+    return AuditView(redaction or g.Redaction(), args, context or {})
 
 
 def dumped(value: Any) -> str:

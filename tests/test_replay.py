@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import guardrails as g
-from guardrails.replay import recorded_effect, replay
+from guardrails.testing.replay import recorded_effect, replay
 
 OLD = g.Policy(
     [

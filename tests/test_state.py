@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import Clock, make, need
 
-from guardrails.state import Entry, MemoryStore, RedisStore, SQLiteStore, Store, StoreError
+from guardrails.errors import StoreError
+from guardrails.state import Entry, MemoryStore, RedisStore, SQLiteStore, Store
 
 
 @pytest.fixture

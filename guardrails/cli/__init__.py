@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from guardrails.audit import printable
+from guardrails.audit.records import printable
 from guardrails.cli import audit, cases, policy, replay
 from guardrails.cli.common import USAGE
 from guardrails.errors import GovernanceError, PolicyError

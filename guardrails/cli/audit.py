@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
-from guardrails.audit import AuditRecord, describe, printable
-from guardrails.chain import read_audit, verify_audit
+from guardrails.audit.chain import read_audit, verify_audit
+from guardrails.audit.records import AuditRecord, describe, printable
 from guardrails.cli.common import FOUND, OK, colour, paint
 
 __all__ = ["register"]

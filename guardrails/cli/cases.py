@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from guardrails.cases import Case, CaseResult, Coverage, load_cases, policy_for, run_case
 from guardrails.cli.common import FOUND, OK, colour, load_policy, paint
-from guardrails.policy import Policy
+from guardrails.policy.evaluate import Policy
+from guardrails.testing.cases import Case, CaseResult, Coverage, load_cases, policy_for, run_case
 
 __all__ = ["register"]
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from guardrails.cases import policy_for
-from guardrails.policy import Policy
+from guardrails.policy.evaluate import Policy
+from guardrails.testing.cases import policy_for
 
 __all__ = ["FOUND", "OK", "USAGE", "colour", "json_arg", "load_policy", "paint"]
 

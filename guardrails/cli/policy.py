@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from guardrails.cli.common import FOUND, OK, colour, json_arg, load_policy, paint
+from guardrails.documents.policy import Policy
 from guardrails.errors import PolicyError
-from guardrails.lint import Finding, lint, tools_from
-from guardrails.policy import Policy
+from guardrails.testing.lint import Finding, lint, tools_from
 
 __all__ = ["register"]
 

@@ -6,10 +6,10 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from guardrails.audit import printable
-from guardrails.chain import read_audit
+from guardrails.audit.chain import read_audit
+from guardrails.audit.records import printable
 from guardrails.cli.common import FOUND, OK, colour, load_policy, paint
-from guardrails.replay import replay
+from guardrails.testing.replay import replay
 
 __all__ = ["register"]
 

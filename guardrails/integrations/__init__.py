@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from guardrails.approvals import ApprovalRequest
-from guardrails.errors import ActionDenied
-from guardrails.redaction import Redaction
+from guardrails.approvals.request import ApprovalRequest
+from guardrails.policy.decision import ActionDenied
+from guardrails.policy.redaction import Redaction
+from guardrails.policy.view import AuditView
+from guardrails.runtime.decorator import spec_of
 
 __all__ = ["Identity", "called", "not_governed", "payload", "reason"]
 
@@ -39,7 +41,7 @@ def not_governed(function: Any, name: str, where: str, opt_out: str) -> str | No
     ``@governed`` — a decorator that registers it and returns it unchanged, put
     under ``@governed``, leaves it bare. None when it is governed, or when there
     is no function of its own (a proxied or mounted tool: nothing to wrap)."""
-    if function is None or getattr(function, "_self_spec", None) is not None:
+    if function is None or spec_of(function) is not None:
         return None
     return (
         f"the tool {name!r} is not governed: put the framework's decorator outermost and @g.governed "
@@ -51,7 +53,7 @@ def payload(request: ApprovalRequest) -> dict[str, Any]:
     """What a framework's pause shows a person: the call as the audit trail shows it
     (secrets redacted, by the policy's redaction), the rule and reason, and the
     ``digest`` an answer must echo."""
-    view = (request.redaction or _DEFAULT).view(request.args, request.context)
+    view = AuditView(request.redaction or _DEFAULT, request.args, request.context)
     return {
         "action": request.action,
         "args": dict(view.args),
@@ -65,4 +67,4 @@ def payload(request: ApprovalRequest) -> dict[str, Any]:
 def reason(denial: ActionDenied) -> str:
     """The denial's reason for the model to read, with secret-looking values taken out."""
     call = denial.call
-    return (denial.redaction or _DEFAULT).view(call.args, call.context).scrub(denial.decision.reason)
+    return AuditView(denial.redaction or _DEFAULT, call.args, call.context).scrub(denial.decision.reason)

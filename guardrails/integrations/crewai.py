@@ -27,8 +27,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from guardrails.errors import ActionDenied
 from guardrails.integrations import reason
+from guardrails.policy.decision import ActionDenied
 
 __all__ = ["tool_failure"]
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from guardrails.errors import ActionDenied, ConfigurationError
+from guardrails._text import brief
+from guardrails.errors import ConfigurationError
 from guardrails.integrations import reason
 from guardrails.integrations.mcp import (
     MODERN,
@@ -41,7 +42,7 @@ from guardrails.integrations.mcp import (
     run_in,
     ungoverned,
 )
-from guardrails.values import brief
+from guardrails.policy.decision import ActionDenied
 
 __all__ = ["ElicitationApprover", "install", "tool_error"]
 

@@ -33,12 +33,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
-from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
-from guardrails.context import context, current_context
-from guardrails.errors import ActionDenied, ConfigurationError
-from guardrails.governor import get_governor
+from guardrails._text import describe_error
+from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
+from guardrails.call_context import context, current_context
+from guardrails.errors import ConfigurationError
 from guardrails.integrations import Identity, called, payload, reason
-from guardrails.recording import describe_error
+from guardrails.policy.decision import ActionDenied
+from guardrails.runtime.decorator import spec_of
+from guardrails.runtime.governor import get_governor
 from guardrails.state.store import Store
 
 __all__ = ["InterruptApprover", "ToolCalls", "awrap_tool_call", "tool_error", "wrap_tool_call"]
@@ -130,7 +132,7 @@ class _Ran:
         if not isinstance(call_id, str) or not call_id or thread is None:
             return None  # no id to know the call again by, or a graph that never resumes
         function = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
-        spec = getattr(function, "_self_spec", None)
+        spec = spec_of(function)
         if spec is not None:
             store = spec.governor.setup.store
         elif store is None:
@@ -223,7 +225,8 @@ class InterruptApprover:
     def __init__(self) -> None:
         from langgraph.errors import GraphBubbleUp
 
-        PASS_THROUGH.add(GraphBubbleUp)  # a pause, not an approver that failed
+        #: Raised to pause the run (a pause, not an approver that failed): passes through untouched.
+        self.pauses: tuple[type[BaseException], ...] = (GraphBubbleUp,)
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse | bool:
         from langgraph.types import interrupt

@@ -43,11 +43,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
-from guardrails.context import context
-from guardrails.errors import ActionDenied, ConfigurationError
+from guardrails._text import brief
+from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
+from guardrails.call_context import context
+from guardrails.errors import ConfigurationError
 from guardrails.integrations import not_governed, payload, reason
-from guardrails.values import brief
+from guardrails.policy.decision import ActionDenied
 
 __all__ = ["ElicitationApprover", "install", "tool_error"]
 
@@ -371,7 +372,8 @@ class ElicitationApprover:
     """
 
     def __init__(self) -> None:
-        PASS_THROUGH.add(AskTheClient)  # a question asked, not an approver that failed
+        #: Raised to pause the run (a question asked, not an approver that failed): passes through untouched.
+        self.pauses: tuple[type[BaseException], ...] = (AskTheClient,)
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse | Awaitable[ApprovalResponse]:
         exchange = _EXCHANGE.get()

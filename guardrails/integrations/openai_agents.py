@@ -31,11 +31,13 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from guardrails.approvals import ApprovalRequest, ApprovalResponse
-from guardrails.context import context, current_context
-from guardrails.errors import ActionDenied, ApprovalPending, ConfigurationError, GovernanceError
+from guardrails.approvals.request import ApprovalPending, ApprovalRequest, ApprovalResponse
+from guardrails.call_context import context, current_context
+from guardrails.errors import ConfigurationError, GovernanceError
 from guardrails.integrations import Identity, called, reason
-from guardrails.rules import Effect
+from guardrails.policy.decision import ActionDenied
+from guardrails.policy.rules import Effect
+from guardrails.runtime.decorator import spec_of
 
 __all__ = ["RunApprover", "failure_error_function", "function_tool"]
 
@@ -67,7 +69,7 @@ def function_tool(func: Any = None, /, *, identity: Identity | None = None, **op
     """
     if func is None:
         return lambda f: function_tool(f, identity=identity, **options)
-    spec = getattr(func, "_self_spec", None)
+    spec = spec_of(func)
     if spec is None:
         raise ConfigurationError(
             f"goa.function_tool takes a @governed function, got {func!r}: put @governed under it"

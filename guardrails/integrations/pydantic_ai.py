@@ -34,10 +34,12 @@ import json
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from guardrails.approvals import PASS_THROUGH, ApprovalRequest, ApprovalResponse
-from guardrails.context import context
-from guardrails.errors import ActionDenied, ConfigurationError
+from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
+from guardrails.call_context import context
+from guardrails.errors import ConfigurationError
 from guardrails.integrations import Identity, called, not_governed, payload, reason
+from guardrails.policy.decision import ActionDenied
+from guardrails.runtime.decorator import spec_of
 from guardrails.state.store import Store
 
 __all__ = ["DeferredToolsApprover", "GovernedToolset", "tool_failed"]
@@ -115,7 +117,7 @@ def _function_of(tool: Any) -> Any:
 
 def _store_of(tool: Any) -> Store | None:
     """The store of the governor of a governed function tool (where approvals are kept)."""
-    spec = getattr(_function_of(tool), "_self_spec", None)
+    spec = spec_of(_function_of(tool))
     return None if spec is None else spec.governor.setup.store
 
 
@@ -180,7 +182,8 @@ class DeferredToolsApprover:
     def __init__(self) -> None:
         from pydantic_ai import ApprovalRequired
 
-        PASS_THROUGH.add(ApprovalRequired)  # a pause, not an approver that failed
+        #: Raised to pause the run (a pause, not an approver that failed): passes through untouched.
+        self.pauses: tuple[type[BaseException], ...] = (ApprovalRequired,)
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
         approved = _APPROVAL.get()

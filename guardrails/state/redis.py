@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from guardrails.errors import ConfigurationError
-from guardrails.state.store import EXACT, Entry, Held, StoreError
+from guardrails.errors import ConfigurationError, StoreError
+from guardrails.state.store import EXACT, Entry, Held
 
 __all__ = ["RedisStore"]
 

@@ -12,8 +12,8 @@ from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
 
-from guardrails.errors import ConfigurationError
-from guardrails.state.store import EXACT, Entry, Held, StoreError
+from guardrails.errors import ConfigurationError, StoreError
+from guardrails.state.store import EXACT, Entry, Held
 
 __all__ = ["SQLiteStore"]
 

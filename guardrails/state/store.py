@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from typing import Literal, Protocol, runtime_checkable
 
-from guardrails.errors import GovernanceError
+from guardrails.errors import StoreError
 
-__all__ = ["EXACT", "READING", "Entry", "Held", "Store", "StoreError"]
+__all__ = ["EXACT", "Entry", "Held", "Store", "StoreError"]
 
 #: What ``reserve`` did for one entry: ``held`` (reserved for this call now),
 #: ``counted`` (this token was used before — a re-run — nothing added),
@@ -20,10 +19,6 @@ Held = Literal["held", "counted", "busy", "over"]
 #: The arithmetic of every store: exact, or an error (never rounded), whatever
 #: decimal context the caller has set.
 EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow, DivisionByZero])
-
-
-class StoreError(GovernanceError):
-    """A store failed or could not be reached; the call it was asked about does not run."""
 
 
 class Entry(tuple[str, float, Decimal, Decimal]):
@@ -109,8 +104,3 @@ class Store(Protocol):
     def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
         """Which of ``tokens`` the set under ``key`` holds."""
         ...
-
-
-#: The store that conditions reading it (``after``, ``provenance``) use while the
-#: governor judges a call's stateful rules.
-READING: ContextVar[Store | None] = ContextVar("guardrails_reading_store", default=None)

@@ -1,0 +1,381 @@
+"""``Governor``: a policy with its hooks and sinks, changeable while agents run."""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from guardrails._text import show
+from guardrails.approvals.inbox import Approvals
+from guardrails.approvals.request import Approver
+from guardrails.audit.recorder import OnAuditError, record_event
+from guardrails.audit.records import AuditSink
+from guardrails.call import Call
+from guardrails.call_context import current_context
+from guardrails.documents.policy import Policy as DocumentPolicy
+from guardrails.errors import ConfigurationError, PolicyError
+from guardrails.policy.decision import Decision
+from guardrails.policy.evaluate import Policy
+from guardrails.policy.rules import Effect, Rule
+from guardrails.runtime.limiter import Limiter
+from guardrails.runtime.notes import record_trusted
+from guardrails.runtime.setup import Block, Mode, OnDeny, Setup
+from guardrails.runtime.watch import PolicyWatcher
+from guardrails.state import MemoryStore, Store
+
+__all__ = ["Governor", "configure", "get_governor"]
+
+AuditArg = AuditSink | Iterable[AuditSink] | None
+
+_UNSET: Any = object()
+
+
+class Governor:
+    """A policy, the hooks that act on its decisions, and the audit sinks.
+
+    ``approver`` answers calls that need approval (no approver: they are
+    denied). ``on_deny`` turns a denial into a value returned to the caller
+    (for example a message the model can read); without it the denial is
+    raised. ``audit`` is a sink or a list of sinks receiving an
+    ``AuditRecord`` for every decision and outcome. ``approval_timeout``
+    (seconds) denies approvals that take longer. ``mode="shadow"`` records
+    what the policy decides but lets every call run (the kill switch still
+    applies). A sink that fails before a tool runs stops the call;
+    ``on_audit_error="allow"`` lets it go on, and the other sinks record the
+    failure. ``store`` keeps the counters of rules with a limit
+    (``MemoryStore()`` unless given: ``SQLiteStore``, ``RedisStore`` to share them).
+
+    Every change — ``configure``, ``policy = ...``, ``load``, ``block`` —
+    swaps one immutable snapshot: a call sees the old setup or the new one,
+    never a mix, and a call under way finishes with what it started with.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        approver: Approver | None = None,
+        on_deny: OnDeny | None = None,
+        audit: AuditArg = None,
+        *,
+        approval_timeout: float | None = None,
+        mode: Mode = "enforce",
+        on_audit_error: OnAuditError = "deny",
+        store: Store | None = None,
+        approval_expiry: float | None = 86_400.0,
+        max_pending: int = 10,
+        untrusted: Iterable[str] = (),
+    ) -> None:
+        #: The requests a person decides later: ``pending()``, ``approve(id, by=...)``, ``deny(...)``.
+        self.approvals = Approvals(lambda: self.setup)
+        #: The policy, hooks and sinks in force, as one immutable snapshot: read it
+        #: freely; change it with ``configure``, ``policy = ...``, ``block`` or ``replace_setup``.
+        self.setup = Setup(_unconfigured())
+        self._lock = threading.Lock()  # serialises writers; readers never wait
+        #: Held while a policy file is read and put in force (``load``, a watcher's reload).
+        self.loading = threading.Lock()
+        self.configure(
+            policy=_unconfigured() if policy is None else policy,
+            approver=approver,
+            on_deny=on_deny,
+            audit=audit,
+            approval_timeout=approval_timeout,
+            mode=mode,
+            on_audit_error=on_audit_error,
+            store=MemoryStore() if store is None else store,
+            approval_expiry=approval_expiry,
+            max_pending=max_pending,
+            untrusted=untrusted,
+        )
+
+    def configure(
+        self,
+        *,
+        policy: Policy = _UNSET,
+        approver: Approver | None = _UNSET,
+        on_deny: OnDeny | None = _UNSET,
+        audit: AuditArg = _UNSET,
+        approval_timeout: float | None = _UNSET,
+        mode: Mode = _UNSET,
+        on_audit_error: OnAuditError = _UNSET,
+        store: Store = _UNSET,
+        approval_expiry: float | None = _UNSET,
+        max_pending: int = _UNSET,
+        untrusted: Iterable[str] = _UNSET,
+    ) -> None:
+        """Change some parts at once; calls already under way keep what they started with.
+
+        Everything is checked before anything changes: a bad value raises and
+        leaves the governor as it was.
+        """
+        changes: dict[str, Any] = {}
+        if policy is not _UNSET:
+            if not isinstance(policy, Policy):
+                raise ConfigurationError(f"policy must be a Policy, got {show(policy)}")
+            changes["policy"] = policy
+        for name, hook in (("approver", approver), ("on_deny", on_deny)):
+            if hook is not _UNSET:
+                if hook is not None and not callable(hook):
+                    raise ConfigurationError(f"{name} must be callable, got {show(hook)}")
+                changes[name] = hook
+        if audit is not _UNSET:
+            changes["sinks"] = _sinks(audit)
+        for name, seconds in (("approval_timeout", approval_timeout), ("approval_expiry", approval_expiry)):
+            if seconds is not _UNSET:
+                if seconds is not None and not (
+                    isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0
+                ):
+                    raise ConfigurationError(
+                        f"{name} must be a positive number of seconds, got {show(seconds)}"
+                    )
+                changes[name] = seconds
+        if max_pending is not _UNSET:
+            if type(max_pending) is not int or max_pending < 0:
+                raise ConfigurationError(f"max_pending must be a whole number, got {show(max_pending)}")
+            changes["max_pending"] = max_pending
+        if untrusted is not _UNSET:
+            patterns = [untrusted] if isinstance(untrusted, str) else list(untrusted)
+            if not all(isinstance(p, str) and p for p in patterns):
+                raise ConfigurationError(f"untrusted takes tool names or globs, got {show(untrusted)}")
+            changes["untrusted"] = tuple(re.compile(fnmatch.translate(p)) for p in patterns)
+        if mode is not _UNSET:
+            if mode not in ("enforce", "shadow"):
+                raise ConfigurationError(f"mode must be 'enforce' or 'shadow', got {show(mode)}")
+            changes["mode"] = mode
+        if on_audit_error is not _UNSET:
+            if on_audit_error not in ("deny", "allow"):
+                raise ConfigurationError(
+                    f"on_audit_error must be 'deny' or 'allow', got {show(on_audit_error)}"
+                )
+            changes["on_audit_error"] = on_audit_error
+        if store is not _UNSET:
+            if not isinstance(store, Store):
+                raise ConfigurationError(
+                    f"store must be a Store (MemoryStore, SQLiteStore...), got {show(store)}"
+                )
+            changes["store"] = store
+        with self._lock:
+            self.setup = replace(self.setup, **changes)
+
+    def replace_setup(self, setup: Setup) -> Setup:
+        """Put a whole new snapshot in force (nothing of the old one carries over);
+        return the old one, to put back later (the pytest fixture does)."""
+        if not isinstance(setup, Setup):
+            raise ConfigurationError(f"replace_setup takes a Setup, got {show(setup)}")
+        with self._lock:
+            old, self.setup = self.setup, setup
+        return old
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force. Assigning a new one swaps it atomically."""
+        return self.setup.policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self.configure(policy=policy)
+
+    # ---- live changes ----------------------------------------------------------
+
+    def load(self, path: str | Path) -> Policy:
+        """Replace the policy with the one in ``path``; return it.
+
+        An invalid file raises ``PolicyError`` and the policy in force stays.
+        Both outcomes are recorded in the audit trail. Loads are serialised:
+        the one that starts last is the one in force.
+        """
+        with self.loading:
+            policy = self.read_policy(path)
+            self.install(policy, path)
+            return policy
+
+    def read_policy(self, path: str | Path) -> Policy:
+        """Build the policy in ``path`` without installing it; a failure is recorded
+        as ``policy_rejected`` and raised as ``PolicyError``."""
+        try:
+            return DocumentPolicy.from_file(path)
+        except Exception as exc:  # every failure to load is a rejection
+            error = (
+                exc if isinstance(exc, PolicyError) else PolicyError(f"{path}: {type(exc).__name__}: {exc}")
+            )
+            record_event(self.setup.sinks, "policy_rejected", action=str(path), reason=str(error))
+            raise error from exc
+
+    def install(self, policy: Policy, source: str | Path = "") -> None:
+        """Put ``policy`` in force and record it as ``policy_loaded``."""
+        self.configure(policy=policy)
+        record_event(
+            self.setup.sinks,
+            "policy_loaded",
+            action=str(source),
+            policy_version=policy.version,
+            reason=f"{len(policy)} rules" + (f" from {source}" if source else ""),
+        )
+
+    def watch(
+        self,
+        path: str | Path,
+        interval: float = 1.0,
+        on_error: Callable[[PolicyError], object] | None = None,
+    ) -> PolicyWatcher:
+        """Load ``path`` now, then reload it whenever it changes, from a daemon thread.
+
+        A bad edit is reported — to ``on_error(exc)`` if given, to the
+        ``guardrails`` logger, and as a ``policy_rejected`` audit record — and
+        the last good policy stays in force. Call ``.stop()`` on the result to
+        end watching.
+        """
+        return PolicyWatcher(self, Path(path), interval, on_error)
+
+    def block(self, pattern: str, *, reason: str = "blocked by the kill switch") -> None:
+        """Deny every action matching ``pattern`` (a name or glob) from the next call on.
+
+        Blocks stand above any policy and above shadow mode, in every thread.
+        """
+        rule = Rule(pattern, Effect.DENY, reason=reason, id=f"kill-switch:{pattern}")
+        block = Block(pattern, re.compile(fnmatch.translate(pattern)), rule)
+        with self._lock:
+            kept = tuple(b for b in self.setup.blocks if b.pattern != pattern)
+            self.setup = replace(self.setup, blocks=(*kept, block))
+        record_event(self.setup.sinks, "block", action=pattern, effect="deny", rule_id=rule.id, reason=reason)
+
+    def unblock(self, pattern: str) -> bool:
+        """Lift the block on ``pattern``; return whether there was one."""
+        with self._lock:
+            kept = tuple(b for b in self.setup.blocks if b.pattern != pattern)
+            found = len(kept) != len(self.setup.blocks)
+            self.setup = replace(self.setup, blocks=kept)
+        if found:
+            record_event(self.setup.sinks, "unblock", action=pattern, reason=f"block on {pattern!r} lifted")
+        return found
+
+    def blocked(self) -> dict[str, str]:
+        """The blocked patterns and their reasons."""
+        return {b.pattern: b.rule.reason for b in self.setup.blocks}
+
+    # ---- asking ---------------------------------------------------------------------
+
+    def check(
+        self,
+        action: str,
+        args: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Decide on a call without running, approving or recording anything.
+
+        ``context`` defaults to the values of the enclosing ``guardrails.context``.
+        The kill switch applies; limits and ``after(...)`` are looked up in the
+        store (nothing is reserved or noted); shadow mode and shadow rules do not change the answer.
+        """
+        if context is None:
+            context = current_context()
+        setup = self.setup
+        decision = setup.policy.evaluate(action, args, context)
+        for block in setup.blocks:
+            if block.regex.match(action):
+                return Decision(
+                    Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
+                )
+        stateful = setup.policy.stateful_for(action)
+        if stateful:
+            decision = Limiter(setup.store, stateful, decision.call).peek(decision)
+        return decision
+
+    def trust(self, *texts: Any, session: str | None = None) -> None:
+        """Record what the user said (a request, an address book, an allow-list) as
+        trusted input for ``session`` (the current context's when not given):
+        ``provenance(...)`` then sees values found in it as trusted."""
+        if session is None:
+            current = current_context().get("session")
+            if current is None:
+                # Trust without a session would be everyone's: one user's words
+                # would vouch for a value planted in another's conversation.
+                raise ConfigurationError("trust() needs a session: context(session=...) or session=")
+            session = str(current)
+        record_trusted(self.setup.store, session, list(texts))
+
+    def usage(
+        self, rule_id: str, args: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None
+    ) -> Decimal:
+        """How much of a rule's limit is used now for the key that ``args`` and
+        ``context`` make: ``gov.usage("daily-refunds", {"customer": "C-7"})``."""
+        setup = self.setup
+        rule = next((r for r in setup.policy.rules if r.id == rule_id), None)
+        if rule is None or rule.limit is None:
+            raise ConfigurationError(f"the policy has no rule {rule_id!r} with a limit")
+        call = Call(rule.action, MappingProxyType(dict(args or {})), MappingProxyType(dict(context or {})))
+        return setup.store.usage(rule.limit.key_for(rule.counter, call), rule.limit.window)
+
+    def __repr__(self) -> str:
+        s = self.setup
+        return f"<Governor {s.policy!r} mode={s.mode} sinks={len(s.sinks)} blocks={len(s.blocks)}>"
+
+
+def _unconfigured() -> Policy:
+    return DocumentPolicy(
+        (),
+        default=Effect.DENY,
+        default_reason="no policy is configured; call guardrails.configure(policy=...) "
+        "or pass governor=... to @governed",
+    )
+
+
+def _sinks(audit: AuditArg) -> tuple[AuditSink, ...]:
+    if audit is None:
+        return ()
+    sinks = (audit,) if callable(audit) else tuple(audit)
+    for sink in sinks:
+        if not callable(sink):
+            raise ConfigurationError(f"audit sinks must be callable, got {show(sink)}")
+        if inspect.iscoroutinefunction(sink) or inspect.iscoroutinefunction(type(sink).__call__):
+            raise ConfigurationError(
+                f"audit sink {show(sink)} is async: a sink must record before the tool runs; "
+                "make it a plain function (hand records to a queue if it must do I/O later)"
+            )
+    return sinks
+
+
+_default = Governor()
+
+
+def get_governor() -> Governor:
+    """The default governor, used by ``@governed`` without ``governor=``."""
+    return _default
+
+
+def configure(
+    *,
+    policy: Policy = _UNSET,
+    approver: Approver | None = _UNSET,
+    on_deny: OnDeny | None = _UNSET,
+    audit: AuditArg = _UNSET,
+    approval_timeout: float | None = _UNSET,
+    mode: Mode = _UNSET,
+    on_audit_error: OnAuditError = _UNSET,
+    store: Store = _UNSET,
+    approval_expiry: float | None = _UNSET,
+    max_pending: int = _UNSET,
+    untrusted: Iterable[str] = _UNSET,
+) -> Governor:
+    """Configure the default governor (only the parts given change); returns it."""
+    _default.configure(
+        policy=policy,
+        approver=approver,
+        on_deny=on_deny,
+        audit=audit,
+        approval_timeout=approval_timeout,
+        mode=mode,
+        on_audit_error=on_audit_error,
+        store=store,
+        approval_expiry=approval_expiry,
+        max_pending=max_pending,
+        untrusted=untrusted,
+    )
+    return _default
