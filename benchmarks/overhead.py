@@ -203,7 +203,7 @@ def matcher_cases() -> dict[str, Callable[[], Any]]:
         ),
     }
 
-    def bind(condition: g.Condition, value: Any) -> Callable[[], Any]:
+    def bind(condition: g.policy.Condition, value: Any) -> Callable[[], Any]:
         call = Call("t", MappingProxyType({"x": value}))
         return lambda: condition(call)
 

@@ -24,7 +24,7 @@ policy = g.Policy(
         g.deny("refund", when=g.arg("amount") > 1000, id="refund-cap", reason="never more than 1000"),
     ]
 )
-gov = g.Governor(policy, approver=g.ConsoleApprover())
+gov = g.Governor(policy, approver=g.approvals.ConsoleApprover())
 
 
 @g.governed("refund", governor=gov)

@@ -56,7 +56,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="guardrails-approvals-"))
     store = g.SQLiteStore(folder / "state.db")
     audit = g.MemoryAudit()
-    gov = g.Governor(policy, approver=g.DeferredApprover(), store=store, audit=audit)
+    gov = g.Governor(policy, approver=g.approvals.DeferredApprover(), store=store, audit=audit)
 
     @g.governed("wire", governor=gov)
     def wire(iban: str, amount: float) -> str:

@@ -44,7 +44,7 @@ def load_cases() -> list[tuple[str, dict[str, Any]]]:
 CASES = load_cases()
 x = g.arg("x")
 
-BUILDERS: dict[str, Callable[..., g.Condition]] = {
+BUILDERS: dict[str, Callable[..., g.policy.Condition]] = {
     "within": x.within,
     "host_in": x.host_in,
     "email_domain_in": x.email_domain_in,

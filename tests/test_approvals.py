@@ -206,7 +206,7 @@ class TestEdits:
 
 class TestDeferred:
     def test_pending_then_approved_runs_once(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with g.context(user="u1", session="s1"):
             with pytest.raises(g.ApprovalPending) as info:
                 agent.refund("A-1", 500)
@@ -235,7 +235,7 @@ class TestDeferred:
         """The deferred round trip through memory, a SQLite file and a real Redis server."""
         from conftest import make
 
-        agent = Agent(g.DeferredApprover(), store=make(kind, tmp_path, request))
+        agent = Agent(g.approvals.DeferredApprover(), store=make(kind, tmp_path, request))
         with g.context(user="agent-7", session="s"):
             with pytest.raises(g.ApprovalPending) as info:
                 agent.wire("DE89", 10_000)
@@ -248,7 +248,7 @@ class TestDeferred:
         assert agent.ran == [("DE89", 10_000)]
 
     def test_a_used_approval_cannot_be_replayed(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with pytest.raises(g.ApprovalPending) as info:
             agent.refund("A-1", 500)
         request_id = info.value.request.id
@@ -259,7 +259,7 @@ class TestDeferred:
         assert agent.gov.approvals.get(request_id).status == "used"  # type: ignore[union-attr]
 
     def test_other_arguments_are_another_request(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with pytest.raises(g.ApprovalPending) as first:
             agent.refund("A-1", 500)
         agent.gov.approvals.approve(first.value.request.id, by="dana")
@@ -269,7 +269,7 @@ class TestDeferred:
         assert agent.refund("A-1", 500) == "refunded 500"
 
     def test_denied_then_asked_again(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with pytest.raises(g.ApprovalPending) as info:
             agent.refund("A-1", 500)
         agent.gov.approvals.deny(info.value.request.id, by="dana", reason="duplicate")
@@ -279,7 +279,7 @@ class TestDeferred:
             agent.refund("A-1", 500)  # the refusal was used: a new request
 
     def test_requests_expire(self) -> None:
-        agent = Agent(g.DeferredApprover(), approval_expiry=0.1)
+        agent = Agent(g.approvals.DeferredApprover(), approval_expiry=0.1)
         with pytest.raises(g.ApprovalPending) as info:
             agent.refund("A-1", 500)
         time.sleep(0.15)
@@ -293,7 +293,7 @@ class TestDeferred:
         assert [e.approval.status for e in expired if e.approval] == ["expired"]
 
     def test_approved_but_expired_before_the_retry(self) -> None:
-        agent = Agent(g.DeferredApprover(), approval_expiry=0.1)
+        agent = Agent(g.approvals.DeferredApprover(), approval_expiry=0.1)
         with pytest.raises(g.ApprovalPending) as info:
             agent.refund("A-1", 500)
         agent.gov.approvals.approve(info.value.request.id, by="dana")
@@ -303,7 +303,7 @@ class TestDeferred:
         assert agent.ran == []
 
     def test_a_cap_on_waiting_requests(self) -> None:
-        agent = Agent(g.DeferredApprover(), max_pending=2)
+        agent = Agent(g.approvals.DeferredApprover(), max_pending=2)
         with g.context(session="flood"):
             for amount in (200, 300):
                 with pytest.raises(g.ApprovalPending):
@@ -314,7 +314,7 @@ class TestDeferred:
             agent.refund("A-1", 400)
 
     def test_async_tools_pause_too(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with pytest.raises(g.ApprovalPending) as info:
             asyncio.run(agent.refund_async("A-1", 500))
         agent.gov.approvals.deny(info.value.request.id, by="dana")
@@ -334,7 +334,7 @@ class TestDeferred:
         """Two people approving the same request at the same moment both count."""
         import threading
 
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         for attempt in range(20):
             with g.context(user="agent-7"), pytest.raises(g.ApprovalPending) as info:
                 agent.wire("DE89", 10_000 + attempt)
@@ -352,7 +352,7 @@ class TestDeferred:
             assert sorted(record.approvers) == ["alice", "bob"]
 
     def test_unknown_requests_and_bad_answers(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with pytest.raises(g.ApprovalError, match="no approval request"):
             agent.gov.approvals.approve("nope", by="dana")
         with pytest.raises(g.ApprovalError, match="by="):
@@ -362,7 +362,7 @@ class TestDeferred:
         def notify(request: g.ApprovalRequest) -> None:
             raise ConnectionError("chat is down")
 
-        agent = Agent(g.DeferredApprover(notify))
+        agent = Agent(g.approvals.DeferredApprover(notify))
         with pytest.raises(g.ApprovalDenied, match="chat is down"):
             agent.refund("A-1", 500)
         assert agent.gov.approvals.pending() == []
@@ -370,7 +370,7 @@ class TestDeferred:
 
 class TestWhoMayApprove:
     def test_two_people_deferred(self) -> None:
-        agent = Agent(g.DeferredApprover())
+        agent = Agent(g.approvals.DeferredApprover())
         with g.context(user="agent-7"), pytest.raises(g.ApprovalPending) as info:
             agent.wire("DE89", 10_000)
         request_id = info.value.request.id
@@ -420,7 +420,7 @@ class TestWhoMayApprove:
             pytest.raises(g.ApprovalDenied, match="made the call and cannot approve"),
         ):
             agent.refund("A-1", 500)
-        deferred = Agent(g.DeferredApprover())
+        deferred = Agent(g.approvals.DeferredApprover())
         with g.context(user="alice"), pytest.raises(g.ApprovalPending) as info:
             deferred.refund("A-1", 500)
         with pytest.raises(g.ApprovalError, match="made the call"):
@@ -476,20 +476,20 @@ class TestSessionMemory:
 
 class TestBuiltIns:
     def test_static_approvers(self) -> None:
-        assert Agent(g.allow_all).refund("A-1", 500) == "refunded 500"
+        assert Agent(g.approvals.allow_all).refund("A-1", 500) == "refunded 500"
         with pytest.raises(g.ApprovalDenied, match="refused by deny_all"):
-            Agent(g.deny_all).refund("A-1", 500)
-        assert Agent(g.StaticApprover(True, by="ci")).refund("A-1", 500) == "refunded 500"
+            Agent(g.approvals.deny_all).refund("A-1", 500)
+        assert Agent(g.approvals.StaticApprover(True, by="ci")).refund("A-1", 500) == "refunded 500"
 
     def test_chain_first_answer_wins(self) -> None:
         def small(request: g.ApprovalRequest) -> bool | None:
             return True if request.args["amount"] < 300 else None
 
-        agent = Agent(g.chain(small, g.DeferredApprover()))
+        agent = Agent(g.approvals.chain(small, g.approvals.DeferredApprover()))
         assert agent.refund("A-1", 200) == "refunded 200"
         with pytest.raises(g.ApprovalPending):
             agent.refund("A-1", 500)
-        nobody = Agent(g.chain(lambda r: None, lambda r: None))
+        nobody = Agent(g.approvals.chain(lambda r: None, lambda r: None))
         with pytest.raises(g.ApprovalDenied, match="no approver in the chain answered"):
             nobody.refund("A-1", 500)
 
@@ -500,7 +500,7 @@ class TestBuiltIns:
         async def yes(request: g.ApprovalRequest) -> bool:
             return True
 
-        agent = Agent(g.chain(lambda r: None, later, yes))
+        agent = Agent(g.approvals.chain(lambda r: None, later, yes))
         assert asyncio.run(agent.refund_async("A-1", 500)) == "refunded 500"
         with pytest.raises(g.ConfigurationError, match="async"):
             agent.refund("A-1", 500)  # a sync tool cannot wait for it
@@ -569,7 +569,7 @@ def test_approval_from_a_second_process(tmp_path: Path) -> None:
     path = str(tmp_path / "state.db")
     store = g.SQLiteStore(path)
     try:
-        agent = Agent(g.DeferredApprover(), store=store)
+        agent = Agent(g.approvals.DeferredApprover(), store=store)
         with pytest.raises(g.ApprovalPending) as info:
             agent.refund("A-1", 500)
     finally:
@@ -582,7 +582,7 @@ def test_approval_from_a_second_process(tmp_path: Path) -> None:
     assert process.exitcode == 0
     restarted = g.SQLiteStore(path)
     try:
-        agent = Agent(g.DeferredApprover(), store=restarted)
+        agent = Agent(g.approvals.DeferredApprover(), store=restarted)
         assert agent.refund("A-1", 500) == "refunded 500"
         assert agent.gov.approvals.get(info.value.request.id).status == "used"  # type: ignore[union-attr]
     finally:
@@ -598,7 +598,7 @@ import guardrails as g
 policy = g.Policy(
     [g.require_approval("refund", when=g.arg("amount") > 100, reason="refunds over 100"), g.allow("refund")]
 )
-gov = g.Governor(policy, approver=g.ConsoleApprover(by="dana"))
+gov = g.Governor(policy, approver=g.approvals.ConsoleApprover(by="dana"))
 
 @g.governed("refund", governor=gov)
 def refund(order: str, amount: float) -> str:
@@ -751,7 +751,7 @@ class TestReviewed:
                 ),
             ]
         )
-        gov = g.Governor(policy, approver=g.DeferredApprover())
+        gov = g.Governor(policy, approver=g.approvals.DeferredApprover())
         deploy = g.governed("deploy", governor=gov)(lambda version: f"deployed {version}")
         with g.context(user="agent", session="s", env="staging"), pytest.raises(g.ApprovalPending) as info:
             deploy("v2")
@@ -827,7 +827,7 @@ class TestReviewed:
                 ),
             ]
         )
-        agent = Agent(g.DeferredApprover(), policy)
+        agent = Agent(g.approvals.DeferredApprover(), policy)
         with g.context(user="alice"), pytest.raises(g.ApprovalPending) as info:
             agent.wire("DE89", 10)
         with pytest.raises(g.ApprovalError, match="made the call"):
@@ -842,7 +842,7 @@ class TestReviewed:
         def policy(approvers: list[str]) -> g.Policy:
             return g.Policy([g.allow("wire"), g.require_approval("wire", approvers=approvers)])
 
-        agent = Agent(g.DeferredApprover(), policy(["alice", "mallory"]))
+        agent = Agent(g.approvals.DeferredApprover(), policy(["alice", "mallory"]))
         with pytest.raises(g.ApprovalPending) as info:
             agent.wire("DE89", 10)
         agent.gov.policy = policy(["alice"])
@@ -870,14 +870,14 @@ class TestReviewed:
         """A mapping with keys that do not sort against each other still makes a request."""
         gov = g.Governor(
             g.Policy([g.require_approval("t"), g.allow("t")]),
-            approver=g.allow_all,
+            approver=g.approvals.allow_all,
             on_deny=lambda d: "denied",
         )
         t = g.governed("t", governor=gov)(lambda mapping: "ran")
         assert t({1: "a", "b": "c"}) == "ran"
 
     def test_callers_without_a_session_each_have_their_cap(self) -> None:
-        agent = Agent(g.DeferredApprover(), max_pending=2)
+        agent = Agent(g.approvals.DeferredApprover(), max_pending=2)
         with g.context(user="mallory"):
             for amount in (200, 300):
                 with pytest.raises(g.ApprovalPending):

@@ -96,7 +96,7 @@ class TestRecord:
         record = audit.records[-1]
         approval = record.approval
         assert approval is not None and approval.request_id
-        assert approval == g.AuditApproval(
+        assert approval == g.audit.AuditApproval(
             approved=True,
             by="carol",
             reason="ok'd",
@@ -132,7 +132,7 @@ class TestRecord:
             args={"x": [1, "y"]},
             effect="allow",
             outcome=g.Outcome.RETURNED,
-            approval=g.AuditApproval(approved=True, by="b"),
+            approval=g.audit.AuditApproval(approved=True, by="b"),
             duration_ms=1.5,
         )
         fast = trusted_record(dict(fields))

@@ -34,7 +34,7 @@ class TestComparisons:
             (g.arg("amount") < 1, Fraction(1, 3), True),
         ],
     )
-    def test_numbers(self, condition: g.Condition, amount: object, expected: bool) -> None:
+    def test_numbers(self, condition: g.policy.Condition, amount: object, expected: bool) -> None:
         """Numbers of any numeric type compare by value."""
         assert condition(call(amount=amount)) is expected
 
@@ -261,7 +261,7 @@ class TestCombinators:
             ~~(g.arg("missing") > 1),
         ],
     )
-    def test_errors_propagate_otherwise(self, cond: g.Condition) -> None:
+    def test_errors_propagate_otherwise(self, cond: g.policy.Condition) -> None:
         """When the error could change the result, the whole condition is an error."""
         with pytest.raises(EvaluationError):
             cond(call(amount=5))
@@ -281,7 +281,7 @@ class TestCombinators:
         """a & (b & c) flattens into one AllOf of three."""
         a, b, c = g.arg("a") > 1, g.arg("b") > 1, g.arg("c") > 1
         combined = a & (b & c)
-        assert isinstance(combined, g.AllOf)
+        assert isinstance(combined, g.policy.AllOf)
         assert len(combined.conditions) == 3
 
 
@@ -289,7 +289,7 @@ class TestCallableConditions:
     def test_must_return_bool(self) -> None:
         """A callable returning anything but True/False is an error, even a truthy value."""
         for result in (1, "yes", None, [True]):
-            cond = g.AllOf([lambda c, r=result: r])
+            cond = g.policy.AllOf([lambda c, r=result: r])
             with pytest.raises(EvaluationError, match="expected True or False"):
                 cond(call())
 
@@ -300,7 +300,7 @@ class TestCallableConditions:
             raise RuntimeError("db down")
 
         with pytest.raises(EvaluationError, match=r"broken\(call\) raised RuntimeError: db down"):
-            g.AllOf([broken])(call())
+            g.policy.AllOf([broken])(call())
 
     def test_async_callable_refused(self) -> None:
         """An async callable cannot be a condition: refused when written."""
@@ -339,7 +339,7 @@ class TestRepr:
             (~(g.arg("a") > 1), "~(arg('a') > 1)"),
         ],
     )
-    def test_reads_like_the_policy(self, cond: g.Condition, text: str) -> None:
+    def test_reads_like_the_policy(self, cond: g.policy.Condition, text: str) -> None:
         """repr is the Python that builds the condition."""
         assert repr(cond) == text
 
@@ -351,7 +351,7 @@ class TestRepr:
             ~((g.arg("s") == "x") | (g.arg("t") != None)),  # noqa: E711
         ],
     )
-    def test_repr_round_trips(self, cond: g.Condition) -> None:
+    def test_repr_round_trips(self, cond: g.policy.Condition) -> None:
         """Evaluating the repr builds an equivalent condition with the same repr."""
         rebuilt = eval(repr(cond), {"arg": g.arg, "ctx": g.ctx})
         assert repr(rebuilt) == repr(cond)
@@ -362,4 +362,4 @@ class TestRepr:
         def business_hours(c: Call) -> bool:
             return True
 
-        assert "business_hours(call)" in repr(g.AllOf([business_hours]))
+        assert "business_hours(call)" in repr(g.policy.AllOf([business_hours]))

@@ -102,7 +102,7 @@ class TestFromDict:
                 {"rules": [{"action": "t", "effect": "deny", "when": {"arg": "x", name: value}}]}
             )
             condition = policy.rules[0].when
-            assert isinstance(condition, g.Condition)
+            assert isinstance(condition, g.policy.Condition)
             assert condition.op == op  # type: ignore[attr-defined]
 
     def test_null_equality_in_json(self) -> None:
@@ -641,7 +641,7 @@ class TestIdsAndVersionsEdgeCases:
 
         a, b = g.Policy([g.deny("x", when=Over(5))]), g.Policy([g.deny("x", when=Over(5))])
         assert a.version == b.version
-        assert "0x" not in g.AllOf([Over(5)]).fingerprint()
+        assert "0x" not in g.policy.AllOf([Over(5)]).fingerprint()
         assert g.Policy([g.deny("x", when=Over(6))]).version != a.version
 
     def test_shadow_twins_in_any_order(self) -> None:

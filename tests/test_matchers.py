@@ -22,7 +22,7 @@ from guardrails.call import Call
 from guardrails.errors import EvaluationError
 
 
-def judge(condition: g.Condition, value: Any) -> bool:
+def judge(condition: g.policy.Condition, value: Any) -> bool:
     return condition(Call("t", MappingProxyType({"x": value})))
 
 
@@ -127,7 +127,7 @@ class TestRepr:
             x.decimal() <= 100,
         ],
     )
-    def test_document_round_trip(self, condition: g.Condition) -> None:
+    def test_document_round_trip(self, condition: g.policy.Condition) -> None:
         """Every matcher has a document form that builds it back."""
         policy = g.Policy([g.deny("t", when=condition, id="r")])
         again = g.Policy.from_dict(policy.to_dict())

@@ -206,7 +206,7 @@ class TestEvaluationErrors:
     def test_raising_callable_and_custom_condition(self) -> None:
         """Any exception from a condition, even a custom Condition subclass, fails closed."""
 
-        class Broken(g.Condition):
+        class Broken(g.policy.Condition):
             def __call__(self, call: Call) -> bool:
                 raise KeyError("boom")
 
@@ -264,7 +264,7 @@ class TestOrderIndependence:
         def weekday(call: Call) -> bool:
             return True
 
-        fingerprint = g.AllOf([weekday]).fingerprint()
+        fingerprint = g.policy.AllOf([weekday]).fingerprint()
         assert "0x" not in fingerprint
         assert "weekday" in fingerprint and "test_policy.py" in fingerprint
         assert (
@@ -285,12 +285,12 @@ class TestIndexing:
         """Rules for other actions are never evaluated: indexing, not scanning."""
         evaluated: list[str] = []
 
-        def spy(name: str) -> g.Condition:
+        def spy(name: str) -> g.policy.Condition:
             def cond(call: Call) -> bool:
                 evaluated.append(name)
                 return True
 
-            return g.AllOf([cond])
+            return g.policy.AllOf([cond])
 
         rules = [g.allow(f"tool{i}", when=spy(f"tool{i}")) for i in range(500)]
         rules.append(g.allow("ns.*", when=spy("ns.*")))

@@ -65,7 +65,7 @@ assert_type(decision.allowed, bool)
 assert_type(decision.rule_id, str)
 assert_type(decision.reason, str)
 
-condition: g.Condition = (g.arg("amount") > 100) & ~g.ctx("role").in_(["admin"])
+condition: g.policy.Condition = (g.arg("amount") > 100) & ~g.ctx("role").in_(["admin"])
 rule: g.Rule = g.require_approval("payments.refund", when=condition, reason="big", id="r1")
 policy: g.Policy = g.Policy([rule], default=g.Effect.DENY)
 
