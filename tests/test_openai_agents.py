@@ -68,17 +68,17 @@ def test_a_package_of_the_same_name_is_not_the_framework(
     import sys
     import types
 
-    from guardrails.runtime.decorator import _framework_tool
+    from guardrails.runtime.frameworks import framework_tool
 
     class RetryingTool:
         pass
 
     RetryingTool.__module__ = "agents.toolkit"
-    assert _framework_tool(function_tool(refund)) == "OpenAI Agents SDK"
+    assert framework_tool(function_tool(refund)) == "OpenAI Agents SDK"
     fake = types.ModuleType("agents")
     fake.__file__ = str(tmp_path / "agents" / "__init__.py")
     monkeypatch.setitem(sys.modules, "agents", fake)
-    assert _framework_tool(RetryingTool()) is None
+    assert framework_tool(RetryingTool()) is None
 
 
 # ---- through the SDK's Runner: a scripted model, the run's own tool loop ---------------

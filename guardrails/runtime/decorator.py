@@ -22,6 +22,7 @@ from guardrails.policy.rules import Effect, Rule
 from guardrails.runtime.binding import Binder
 from guardrails.runtime.drivers import drive_async, drive_sync
 from guardrails.runtime.flow import call_flow
+from guardrails.runtime.frameworks import framework_tool
 from guardrails.runtime.governor import Governor, get_governor
 from guardrails.runtime.limiter import reserve_quickly, settle
 from guardrails.runtime.setup import Setup
@@ -336,54 +337,6 @@ def governed(
     return _decorator(None, None, None)(target)
 
 
-#: Where agent frameworks keep their tool classes (top-level package: framework and
-#: the distributions that install it): a tool object given to @governed means the
-#: decorators are in the wrong order.
-_FRAMEWORKS = {
-    "langchain_core": ("LangChain", ("langchain-core",)),
-    "langchain": ("LangChain", ("langchain",)),
-    "agents": ("OpenAI Agents SDK", ("openai-agents",)),
-    "crewai": ("CrewAI", ("crewai",)),
-    "pydantic_ai": ("Pydantic AI", ("pydantic-ai-slim", "pydantic-ai")),
-    "mcp": ("MCP", ("mcp",)),
-    "fastmcp": ("FastMCP", ("fastmcp",)),
-}
-
-
-def _framework_tool(obj: object) -> str | None:
-    """The framework whose tool object ``obj`` is, if it is one (a package of the
-    same name that the framework's distribution did not install is not it)."""
-    for klass in type(obj).__mro__:
-        root = klass.__module__.split(".", 1)[0]
-        known = _FRAMEWORKS.get(root)
-        if (
-            known is not None
-            and "tool" in f"{klass.__module__}.{klass.__qualname__}".lower()
-            and _installed_by(root, known[1])
-        ):
-            return known[0]
-    return None
-
-
-def _installed_by(root: str, distributions: tuple[str, ...]) -> bool:
-    import importlib.metadata
-    import sys
-    from pathlib import Path
-
-    module = sys.modules.get(root)
-    where = getattr(module, "__file__", None)
-    if where is None:
-        return False
-    for name in distributions:
-        try:
-            expected = importlib.metadata.distribution(name).locate_file(f"{root}/__init__.py")
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        if Path(str(expected)).resolve() == Path(where).resolve():
-            return True
-    return False
-
-
 def _decorator(action: str | None, governor: Governor | None, output: Output | None) -> Callable[[Any], Any]:
     if action is not None and (not isinstance(action, str) or not _ACTION_NAME.fullmatch(action)):
         raise ConfigurationError(
@@ -394,7 +347,7 @@ def _decorator(action: str | None, governor: Governor | None, output: Output | N
 
     def decorate(func: Any) -> Any:
         function = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
-        framework = _framework_tool(function)
+        framework = framework_tool(function)
         if framework is not None:
             raise ConfigurationError(
                 f"@governed was given a tool object of {framework} ({type(function).__name__}); its calls would "
