@@ -117,6 +117,19 @@ class TestTimeouts:
         assert record.approval is not None and record.approval.status == "timed_out"
         assert record.outcome is g.Outcome.NOT_RUN
 
+    def test_an_approver_whose_own_wait_ran_out(self) -> None:
+        """An approver raising TimeoutError with no timeout configured: timed out, said so."""
+
+        def waits(request: g.ApprovalRequest) -> bool:
+            raise TimeoutError("the pager gave up")
+
+        agent = Agent(waits)
+        with pytest.raises(g.ApprovalDenied, match=r"not approved: the approver timed out") as info:
+            agent.refund("A-1", 500)
+        assert info.value.approval is not None and info.value.approval.status == "timed_out"
+        assert agent.ran == []
+        assert agent.audit.records[-1].outcome is g.Outcome.NOT_RUN
+
     def test_an_async_approver_is_cut_off(self) -> None:
         """An async approver that does not answer in time is cancelled: timed out."""
 

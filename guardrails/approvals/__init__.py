@@ -1,4 +1,16 @@
-"""Approvals: requests and answers, the built-in approvers, deferred requests (``gov.approvals``) and the ask step."""
+"""Approvals: who says yes when a rule answers ``require_approval``.
+
+An ``Approver`` is ``(ApprovalRequest) -> bool | ApprovalResponse`` (or an
+awaitable of either). The built-in ones approve or refuse everything
+(``allow_all``, ``deny_all``, ``StaticApprover``), ask at the terminal
+(``ConsoleApprover``), or answer ``PENDING``, a person decides later
+(``DeferredApprover``); ``chain`` asks several in turn. A call a person decides
+later raises ``ApprovalPending``; its request waits in ``gov.approvals``
+(``Approvals``, one ``ApprovalRecord`` each), bound to the exact call
+(``call_digest``), until someone approves it (the retry runs, once) or denies it
+(the retry raises ``ApprovalDenied``, as every refusal does). ``Approval`` says
+how asking went (``ApprovalDenied.approval``).
+"""
 
 from guardrails.approvals.approvers import (
     ConsoleApprover,
@@ -8,8 +20,7 @@ from guardrails.approvals.approvers import (
     chain,
     deny_all,
 )
-from guardrails.approvals.ask import AskApprover, Asked, AskSettings, ask, async_hook_error, discard
-from guardrails.approvals.inbox import ApprovalRecord, Approvals, Needs, Settings
+from guardrails.approvals.inbox import ApprovalRecord, Approvals
 from guardrails.approvals.request import (
     PENDING,
     Approval,
@@ -18,8 +29,6 @@ from guardrails.approvals.request import (
     ApprovalRequest,
     ApprovalResponse,
     Approver,
-    Pending,
-    as_response,
     call_digest,
 )
 
@@ -33,21 +42,11 @@ __all__ = [
     "ApprovalResponse",
     "Approvals",
     "Approver",
-    "AskApprover",
-    "AskSettings",
-    "Asked",
     "ConsoleApprover",
     "DeferredApprover",
-    "Needs",
-    "Pending",
-    "Settings",
     "StaticApprover",
     "allow_all",
-    "as_response",
-    "ask",
-    "async_hook_error",
     "call_digest",
     "chain",
     "deny_all",
-    "discard",
 ]

@@ -156,6 +156,14 @@ class ConsoleApprover:
         stdin = self.input or sys.stdin
         out = self.output or sys.stdout
         by = self.by or _login()
+        self._show(request, out)
+        answer = None
+        while answer is None:
+            print("approve? [y]es / [s]ession / [n]o / [e]dit: ", end="", file=out, flush=True)
+            answer = self._answer(stdin.readline(), by, request, stdin, out)
+        return answer
+
+    def _show(self, request: ApprovalRequest, out: IO[str]) -> None:
         print(f"\napproval needed: {request.action}", file=out)
         for name, value in request.args.items():
             print(f"  {name} = {brief(value, self.width)}", file=out)
@@ -164,25 +172,28 @@ class ConsoleApprover:
         if request.quorum > 1:
             done = ", ".join(a.by or "?" for a in request.approvals) or "nobody yet"
             print(f"  needs {request.quorum} approvers (so far: {done})", file=out)
-        while True:
-            print("approve? [y]es / [s]ession / [n]o / [e]dit: ", end="", file=out, flush=True)
-            line = stdin.readline()
-            if not line:
-                print("", file=out)
-                return ApprovalResponse(False, by=by, reason="no answer (end of input)")
-            choice = line.strip().lower()
-            if choice in ("y", "yes"):
-                return ApprovalResponse(True, by=by)
-            if choice in ("s", "session"):
-                return ApprovalResponse(True, by=by, remember="action")
-            if choice in ("n", "no"):
-                return ApprovalResponse(False, by=by, reason="refused at the console")
-            if choice in ("e", "edit"):
-                changes = self._edits(request.args, stdin, out)
-                if changes is not None:
-                    return ApprovalResponse(True, by=by, reason="approved with changes", args=changes)
-                continue
-            print(f"  {choice!r}: answer y, s, n or e", file=out)
+
+    def _answer(
+        self, line: str, by: str, request: ApprovalRequest, stdin: IO[str], out: IO[str]
+    ) -> ApprovalResponse | None:
+        """What a line typed at the prompt answers; None: ask again."""
+        if not line:
+            print("", file=out)
+            return ApprovalResponse(False, by=by, reason="no answer (end of input)")
+        choice = line.strip().lower()
+        if choice in ("y", "yes"):
+            return ApprovalResponse(True, by=by)
+        if choice in ("s", "session"):
+            return ApprovalResponse(True, by=by, remember="action")
+        if choice in ("n", "no"):
+            return ApprovalResponse(False, by=by, reason="refused at the console")
+        if choice in ("e", "edit"):
+            changes = self._edits(request.args, stdin, out)
+            if changes is not None:
+                return ApprovalResponse(True, by=by, reason="approved with changes", args=changes)
+            return None
+        print(f"  {choice!r}: answer y, s, n or e", file=out)
+        return None
 
     def _edits(self, args: Mapping[str, Any], stdin: IO[str], out: IO[str]) -> dict[str, Any] | None:
         print("  name=value per line, an empty line to finish:", file=out)

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from guardrails._text import brief, json_text, show
 from guardrails.approvals.inbox import ApprovalRecord, Approvals, Needs, Settings
 from guardrails.approvals.request import (
-    PENDING,
     Approval,
-    ApprovalPending,
     ApprovalRequest,
     ApprovalResponse,
     ApprovalStatus,
     Approver,
+    Pending,
     as_response,
 )
 from guardrails.errors import ConfigurationError
@@ -115,130 +114,206 @@ def ask(setup: AskSettings, decision: Decision) -> Generator[AskApprover, Any, A
     Every approval rule that applies to the call must be satisfied (see
     ``Needs``). Raises ``ApprovalPending`` when a person decides later.
     """
-    call = decision.call
-    approvals = Approvals(lambda: setup)
     needs = Needs.of(decision)
-    in_context = call.context.get("session")
-    session = None if in_context is None else str(in_context)
+    session = _session(decision)
     try:
-        request = ApprovalRequest(
-            call,
-            decision,
-            expires=None if setup.approval_expiry is None else time.time() + setup.approval_expiry,
-            quorum=needs.quorum,
-            redaction=setup.policy.redaction,
-        )
+        request = _request(setup, decision, needs)
     except Exception as exc:  # noqa: BLE001 - a call that cannot be described is not approved
-        return _refused(
-            decision, f"the request could not be made ({type(exc).__name__}: {exc})", "failed", None, None
-        )
-    # Remembered approvals are kept per session, caller and the rules that asked.
-    scope = (
-        None
-        if session is None
-        else json_text([session, request.requester, list(needs.rule_ids), call.action])
+        why = f"the request could not be made ({type(exc).__name__}: {exc})"
+        return _refused(decision, why, "failed", None, None)
+    asking = _Asking(setup, decision, needs, session, request)
+    outcome = asking.known()
+    if outcome is None:
+        outcome = yield from asking.quorum()
+    return outcome
+
+
+def _session(decision: Decision) -> str | None:
+    in_context = decision.call.context.get("session")
+    return None if in_context is None else str(in_context)
+
+
+def _request(setup: AskSettings, decision: Decision, needs: Needs) -> ApprovalRequest:
+    expiry = setup.approval_expiry
+    return ApprovalRequest(
+        decision.call,
+        decision,
+        expires=None if expiry is None else time.time() + expiry,
+        quorum=needs.quorum,
+        redaction=setup.policy.redaction,
     )
-    try:
-        # 1. Remembered for this session?
-        if needs.rememberable and scope is not None:
-            memory = approvals.remembered(scope, request.digest)
-            if memory is not None and needs.refusal(memory.get("by"), request.requester) is None:
-                response = ApprovalResponse(True, by=memory.get("by"), reason="remembered for this session")
-                return _approved(decision, response, request, "remembered")
-        # 2. Decided by a person since the call was last tried (under the same rules)?
-        found = approvals.for_call(request.digest)
-        if found is not None and found[1].rule_ids == needs.rule_ids:
-            raw, record = found
-            if record.expired:
-                approvals.expire(raw, record)
-            elif record.status == "pending":
-                return _pending(decision, _as_request(record, request), "still waiting for approval")
-            elif record.status in ("approved", "denied") and approvals.use(raw, record):
-                last = record.answers[-1]
-                decided = ApprovalResponse(
-                    record.status == "approved", by=last.get("by"), reason=last.get("reason")
-                )
-                request = _as_request(record, request)
-                if decided.approved:
-                    return _approved(decision, decided, request, "approved")
-                return _refused(decision, _said(decided, "refused"), "refused", decided, request)
-    except ApprovalPending:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a store that fails: not approved
-        return _refused(decision, f"the approvals could not be read ({exc})", "failed", None, request)
-    # 3. Ask the approver, as many times as the quorum needs distinct people.
-    if setup.approver is None:
-        return _refused(decision, "no approver is configured", "failed", None, request)
-    timeout = needs.timeout if needs.timeout is not None else setup.approval_timeout
-    while True:
-        started = time.monotonic()
+
+
+class _Asking:
+    """One call's approval as it goes: what is known without asking (``known``), then
+    the approver, for a quorum of distinct people (``quorum``). Each step returns
+    the outcome, or None: go on."""
+
+    __slots__ = ("approvals", "decision", "needs", "request", "scope", "session", "setup", "timeout")
+
+    def __init__(
+        self,
+        setup: AskSettings,
+        decision: Decision,
+        needs: Needs,
+        session: str | None,
+        request: ApprovalRequest,
+    ) -> None:
+        self.setup = setup
+        self.decision = decision
+        self.needs = needs
+        self.session = session
+        #: The request; a quorum adds each approval counted.
+        self.request = request
+        self.approvals = Approvals(lambda: setup)
+        # Remembered approvals are kept per session, caller and the rules that asked.
+        self.scope = (
+            None
+            if session is None
+            else json_text([session, request.requester, list(needs.rule_ids), decision.call.action])
+        )
+        self.timeout = needs.timeout if needs.timeout is not None else setup.approval_timeout
+
+    # ---- what is known without asking ---------------------------------------------------
+
+    def known(self) -> Asked | None:
+        """Remembered for this session, or decided by a person since the call was last tried."""
         try:
-            answer = yield AskApprover(setup.approver, request, timeout)
-        except (ConfigurationError, GeneratorExit):
-            raise
-        except Exception as exc:
-            if isinstance(exc, getattr(setup.approver, "pauses", ())):
-                raise  # a framework pausing the run to ask a person: not a refusal
-            if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class since 3.11, two before
-                return _refused(decision, f"no answer within {timeout:g}s", "timed_out", None, request)
-            why = f"the approver failed ({type(exc).__name__}: {exc})"
-            return _refused(decision, why, "failed", None, request)
+            return self.recalled() or self.decided()
+        except Exception as exc:  # noqa: BLE001 - a store that fails: not approved
+            return self.refused(f"the approvals could not be read ({exc})", "failed")
+
+    def recalled(self) -> Asked | None:
+        """An approval remembered for this session, by a person who may still give it."""
+        if not self.needs.rememberable or self.scope is None:
+            return None
+        memory = self.approvals.remembered(self.scope, self.request.digest)
+        if memory is None or self.needs.refusal(memory.get("by"), self.request.requester) is not None:
+            return None
+        response = ApprovalResponse(True, by=memory.get("by"), reason="remembered for this session")
+        return _approved(self.decision, response, self.request, "remembered")
+
+    def decided(self) -> Asked | None:
+        """The latest request for this exact call, asked by the same rules: still waiting,
+        or decided (used up now: a decision runs one retry)."""
+        found = self.approvals.for_call(self.request.digest)
+        if found is None or found[1].rule_ids != self.needs.rule_ids:
+            return None
+        raw, record = found
+        if record.expired:
+            self.approvals.expire(raw, record)
+            return None
+        if record.status == "pending":
+            return _pending(self.decision, _as_request(record, self.request), "still waiting for approval")
+        if record.status not in ("approved", "denied") or not self.approvals.use(raw, record):
+            return None
+        last = record.answers[-1]
+        response = ApprovalResponse(record.status == "approved", by=last.get("by"), reason=last.get("reason"))
+        request = _as_request(record, self.request)
+        if response.approved:
+            return _approved(self.decision, response, request, "approved")
+        return _refused(self.decision, _said(response, "refused"), "refused", response, request)
+
+    # ---- asking the approver ------------------------------------------------------------
+
+    def quorum(self) -> Generator[AskApprover, Any, Asked]:
+        """Ask the approver, as many times as the quorum needs distinct people."""
+        approver = self.setup.approver
+        if approver is None:
+            return self.refused("no approver is configured", "failed")
+        outcome: Asked | None = None
+        while outcome is None:
+            started = time.monotonic()
+            try:
+                answer = yield AskApprover(approver, self.request, self.timeout)
+            except (ConfigurationError, GeneratorExit):
+                raise
+            except Exception as exc:
+                if isinstance(exc, getattr(approver, "pauses", ())):
+                    raise  # a framework pausing the run to ask a person: not a refusal
+                outcome = self.unanswered(exc)
+            else:
+                outcome = self.judged(answer, started)
+        return outcome
+
+    def unanswered(self, exc: Exception) -> Asked:
+        """The approver raised: it timed out, or failed."""
+        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class since 3.11, two before
+            # With no timeout of ours, it was the approver's own wait that ran out.
+            why = "the approver timed out" if self.timeout is None else f"no answer within {self.timeout:g}s"
+            return self.refused(why, "timed_out")
+        return self.refused(f"the approver failed ({type(exc).__name__}: {exc})", "failed")
+
+    def judged(self, answer: object, started: float) -> Asked | None:
+        """One answer: an outcome, or None when it counted and the quorum needs more people."""
         given = as_response(answer)
         if given is None:
             why = f"the approver returned {show(answer)}, not a bool, ApprovalResponse or PENDING"
-            return _refused(decision, why, "failed", None, request)
-        if timeout is not None and time.monotonic() - started > timeout:
-            return _refused(
-                decision, f"the answer came after the {timeout:g}s timeout", "timed_out", None, request
-            )
-        if given is PENDING:
-            return _defer(setup, decision, request, approvals, session, needs)
-        assert isinstance(given, ApprovalResponse)
-        response = given
-        if not response.approved:
-            return _refused(decision, _said(response, "refused"), "refused", response, request)
-        refusal = needs.refusal(response.by, request.requester)
-        if refusal is None and any(same_person(response.by, a.by) for a in request.approvals):
-            refusal = f"{response.by!r} approved already; it needs {needs.quorum} different people"
-        if refusal is None and response.args is not None and needs.quorum > 1:
-            refusal = "an approval that changes the arguments cannot count toward a quorum"
+            return self.refused(why, "failed")
+        if self.timeout is not None and time.monotonic() - started > self.timeout:
+            return self.refused(f"the answer came after the {self.timeout:g}s timeout", "timed_out")
+        if isinstance(given, Pending):
+            return self.deferred()
+        if not given.approved:
+            return self.refused(_said(given, "refused"), "refused", given)
+        refusal = self.uncounted(given)
         if refusal is not None:
-            return _refused(decision, f"approval not counted: {refusal}", "refused", response, request)
-        request = replace(request, approvals=(*request.approvals, response))
-        if len(request.approvals) >= needs.quorum:
-            break
-    if response.remember is not None:
-        if not needs.rememberable or scope is None or response.args is not None:
-            # Approved for this call only: a rule forbids more, it needs more than one
-            # person, there is no session, or the approval changed the arguments.
-            response = replace(response, remember=None)
-        else:
-            try:
-                digest = None if response.remember == "action" else request.digest
-                approvals.remember(scope, digest, response, setup.approval_expiry or 86_400)
-            except Exception as exc:  # noqa: BLE001 - this call stays approved; later ones will ask
-                return _approved(decision, response, request, "approved", note=f"not remembered ({exc})")
-    return _approved(decision, response, request, "approved")
+            return self.refused(f"approval not counted: {refusal}", "refused", given)
+        self.request = replace(self.request, approvals=(*self.request.approvals, given))
+        if len(self.request.approvals) < self.needs.quorum:
+            return None
+        return self.approved(given)
 
+    def uncounted(self, response: ApprovalResponse) -> str | None:
+        """Why an approval does not count; None when it does."""
+        refusal = self.needs.refusal(response.by, self.request.requester)
+        if refusal is not None:
+            return refusal
+        if any(same_person(response.by, a.by) for a in self.request.approvals):
+            return f"{response.by!r} approved already; it needs {self.needs.quorum} different people"
+        if response.args is not None and self.needs.quorum > 1:
+            return "an approval that changes the arguments cannot count toward a quorum"
+        return None
 
-def _defer(
-    setup: AskSettings,
-    decision: Decision,
-    request: ApprovalRequest,
-    approvals: Approvals,
-    session: str | None,
-    needs: Needs,
-) -> Asked:
-    try:
-        if approvals.waiting(session, request.requester) >= setup.max_pending:
-            who = "in this session" if session is not None else "from this caller"
-            why = f"{setup.max_pending} approval requests already wait {who}"
-            return _refused(decision, why, "refused", None, request)
-        view = AuditView(setup.policy.redaction, request.call.args, request.call.context)
-        approvals.open(request, view.args, view.context, needs.rule_ids)
-    except Exception as exc:  # noqa: BLE001 - nobody could decide it later: not approved
-        return _refused(decision, f"the request could not be kept for later ({exc})", "failed", None, request)
-    return _pending(decision, request, "waiting for approval")
+    def deferred(self) -> Asked:
+        """A person decides later: keep the request, unless too many wait already."""
+        setup, request = self.setup, self.request
+        try:
+            if self.approvals.waiting(self.session, request.requester) >= setup.max_pending:
+                who = "in this session" if self.session is not None else "from this caller"
+                return self.refused(f"{setup.max_pending} approval requests already wait {who}", "refused")
+            view = AuditView(setup.policy.redaction, request.call.args, request.call.context)
+            self.approvals.open(request, view.args, view.context, self.needs.rule_ids)
+        except Exception as exc:  # noqa: BLE001 - nobody could decide it later: not approved
+            return self.refused(f"the request could not be kept for later ({exc})", "failed")
+        return _pending(self.decision, request, "waiting for approval")
+
+    # ---- the end ------------------------------------------------------------------------
+
+    def approved(self, response: ApprovalResponse) -> Asked:
+        """Approved by the quorum; remembered for the session when the person asked and may."""
+        note = ""
+        if response.remember is not None:
+            if not self.needs.rememberable or self.scope is None or response.args is not None:
+                # Approved for this call only: a rule forbids more, it needs more than one
+                # person, there is no session, or the approval changed the arguments.
+                response = replace(response, remember=None)
+            else:
+                note = self.remember(self.scope, response)
+        return _approved(self.decision, response, self.request, "approved", note=note)
+
+    def remember(self, scope: str, response: ApprovalResponse) -> str:
+        """Remember an approval for the session; the note to add when that failed."""
+        try:
+            digest = None if response.remember == "action" else self.request.digest
+            self.approvals.remember(scope, digest, response, self.setup.approval_expiry or 86_400)
+        except Exception as exc:  # noqa: BLE001 - this call stays approved; later ones will ask
+            return f"not remembered ({exc})"
+        return ""
+
+    def refused(self, why: str, status: ApprovalStatus, response: ApprovalResponse | None = None) -> Asked:
+        """Not approved, saying why."""
+        return _refused(self.decision, why, status, response, self.request)
 
 
 def _pending(decision: Decision, request: ApprovalRequest, why: str) -> Asked:

@@ -138,40 +138,16 @@ class Approvals:
         return self._settings().store
 
     def _answer(self, request_id: str, approved: bool, by: str, reason: str | None) -> ApprovalRecord:
-        if not isinstance(by, str) or not by:
-            raise ApprovalError(f"say who decides: by= must be a non-empty string, got {show(by)}")
-        if reason is not None and not isinstance(reason, str):
-            raise ApprovalError(f"reason must be a string, got {show(reason)}")
+        _check_answer(by, reason)
         store, key = self._store, _REQUEST + request_id
         while True:
             raw = store.read(key)
-            if raw is None:
-                raise ApprovalError(f"no approval request {request_id!r}")
-            record = ApprovalRecord.from_json(raw)
-            if record.expired:
-                raise ApprovalError(f"approval request {request_id} expired")
-            if record.status != "pending":
-                raise ApprovalError(f"approval request {request_id} is already {record.status}")
-            if approved:
-                why = _needs_of(self._settings(), record).refusal(by, record.requester)
-                if why is not None:
-                    raise ApprovalError(f"{by!r} cannot approve request {request_id}: {why}")
-                if any(same_person(by, other) for other in record.approvers):
-                    raise ApprovalError(
-                        f"{by!r} approved request {request_id} already; it needs {record.quorum} different people"
-                    )
+            record = self._answerable(request_id, raw, approved, by)
             answer = {"by": by, "approved": approved, "reason": reason, "at": time.time()}
-            answers = (*record.answers, answer)
-            status = (
-                "denied"
-                if not approved
-                else "approved"
-                if len(record.approvers) + 1 >= record.quorum
-                else "pending"
-            )
-            updated = replace(record, answers=answers, status=status)
+            updated = _answered(record, answer)
             if store.swap(key, raw, updated.to_json(), _keep(updated)):
                 break  # else someone else answered meanwhile: read again
+        status = updated.status
         done = status if status != "pending" else f"approved by {by}, waiting for more"
         approval = AuditApproval(
             approved=approved,
@@ -183,6 +159,26 @@ class Approvals:
         )
         self._event(record, f"request {request_id} {done}", approval)
         return updated
+
+    def _answerable(self, request_id: str, raw: str | None, approved: bool, by: str) -> ApprovalRecord:
+        """The stored request, if ``by`` may answer it now; else ``ApprovalError`` says why not."""
+        if raw is None:
+            raise ApprovalError(f"no approval request {request_id!r}")
+        record = ApprovalRecord.from_json(raw)
+        if record.expired:
+            raise ApprovalError(f"approval request {request_id} expired")
+        if record.status != "pending":
+            raise ApprovalError(f"approval request {request_id} is already {record.status}")
+        if not approved:
+            return record
+        why = _needs_of(self._settings(), record).refusal(by, record.requester)
+        if why is not None:
+            raise ApprovalError(f"{by!r} cannot approve request {request_id}: {why}")
+        if any(same_person(by, other) for other in record.approvers):
+            raise ApprovalError(
+                f"{by!r} approved request {request_id} already; it needs {record.quorum} different people"
+            )
+        return record
 
     def _event(self, record: ApprovalRecord, reason: str, approval: AuditApproval) -> None:
         """Record what happened to a request outside any call (decided, expired)."""
@@ -276,6 +272,26 @@ class Approvals:
         store = self._store
         current = store.read(key)
         store.swap(key, current, value, ttl)
+
+
+def _check_answer(by: object, reason: object) -> None:
+    """Reject an answer that does not say who gives it, or gives a reason that is no text."""
+    if not isinstance(by, str) or not by:
+        raise ApprovalError(f"say who decides: by= must be a non-empty string, got {show(by)}")
+    if reason is not None and not isinstance(reason, str):
+        raise ApprovalError(f"reason must be a string, got {show(reason)}")
+
+
+def _answered(record: ApprovalRecord, answer: Mapping[str, Any]) -> ApprovalRecord:
+    """The request with one more answer: refused, approved by enough people, or still pending."""
+    approved = answer["approved"]
+    if not approved:
+        status = "denied"
+    elif len(record.approvers) + 1 >= record.quorum:
+        status = "approved"
+    else:
+        status = "pending"
+    return replace(record, answers=(*record.answers, answer), status=status)
 
 
 def _keep(record: ApprovalRecord) -> float | None:

@@ -85,12 +85,30 @@ def _canonical(value: Any) -> Any:
     """``value`` as JSON that tells apart every value a policy tells apart."""
     if value is None or type(value) in (bool, int, str):
         return value
+    if isinstance(value, (float, Decimal, str, int)):
+        return _canonical_scalar(value)
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return _canonical_collection(value)
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken repr: the digest cannot match a retry
+        text = f"<unrepresentable {id(value)}>"
+    return {"o": f"{type(value).__module__}.{type(value).__qualname__}", "r": text}
+
+
+def _canonical_scalar(value: float | Decimal | str | int) -> Any:
+    """A float, a ``Decimal``, or a subclass of str or int: its plain value, marked."""
     if isinstance(value, float):
         return {"f": repr(float(value))}
     if isinstance(value, Decimal):
         return {"d": str(value)}
-    if isinstance(value, (str, int)):  # a subclass: its plain value, marked
-        return {"v": _canonical(str.__str__(value) if isinstance(value, str) else int.__int__(value))}
+    return {"v": _canonical(str.__str__(value) if isinstance(value, str) else int.__int__(value))}
+
+
+def _canonical_collection(
+    value: Mapping[Any, Any] | list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any],
+) -> Any:
+    """A mapping (in no order), list, tuple or set (in no order)."""
     if isinstance(value, Mapping):
         items = [[_canonical(k), _canonical(v)] for k, v in value.items()]
         return {"m": sorted(items, key=json_text)}
@@ -98,13 +116,7 @@ def _canonical(value: Any) -> Any:
         return {"l": [_canonical(v) for v in value]}
     if isinstance(value, tuple):
         return {"t": [_canonical(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
-        return {"s": sorted((_canonical(v) for v in value), key=json_text)}
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a broken repr: the digest cannot match a retry
-        text = f"<unrepresentable {id(value)}>"
-    return {"o": f"{type(value).__module__}.{type(value).__qualname__}", "r": text}
+    return {"s": sorted((_canonical(v) for v in value), key=json_text)}
 
 
 @dataclass(frozen=True)
@@ -196,21 +208,23 @@ class ApprovalResponse:
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"ApprovalResponse.{name} must be a string, got {show(value)}")
         if self.args is not None:
-            if not isinstance(self.args, Mapping) or not all(isinstance(k, str) for k in self.args):
-                raise TypeError(
-                    f"ApprovalResponse.args must map argument names to values, got {show(self.args)}"
-                )
-            if not self.approved:
-                raise TypeError(
-                    "ApprovalResponse.args changes the arguments of an approved call, not a refused one"
-                )
+            _check_args(self.args, self.approved)
         if self.remember is not None:
-            if self.remember not in ("action", "args"):
-                raise TypeError(
-                    f"ApprovalResponse.remember must be 'action' or 'args', got {show(self.remember)}"
-                )
-            if not self.approved:
-                raise TypeError("ApprovalResponse.remember applies to an approval, not a refusal")
+            _check_remember(self.remember, self.approved)
+
+
+def _check_args(args: object, approved: bool) -> None:
+    if not isinstance(args, Mapping) or not all(isinstance(k, str) for k in args):
+        raise TypeError(f"ApprovalResponse.args must map argument names to values, got {show(args)}")
+    if not approved:
+        raise TypeError("ApprovalResponse.args changes the arguments of an approved call, not a refused one")
+
+
+def _check_remember(remember: object, approved: bool) -> None:
+    if remember not in ("action", "args"):
+        raise TypeError(f"ApprovalResponse.remember must be 'action' or 'args', got {show(remember)}")
+    if not approved:
+        raise TypeError("ApprovalResponse.remember applies to an approval, not a refusal")
 
 
 ApprovalStatus = Literal["approved", "remembered", "refused", "timed_out", "failed", "expired", "pending"]
