@@ -58,6 +58,8 @@ Key = bytes | str | None
 
 Problem = Literal["edited", "deleted", "reordered", "inserted", "truncated"]
 
+_Place = tuple[Path, int]  # a line's file and its number there
+
 
 # ---- writing ---------------------------------------------------------------------------
 
@@ -258,57 +260,93 @@ def verify_audit(
         if not f.exists():
             raise FileNotFoundError(f"no audit log at {f}")
     names = tuple(str(f) for f in files)
-    expected: int | None = 0 if start is None else None
-    prev = GENESIS if start is None else start
-    count, head_seen = 0, head is None
-    last: tuple[Path, int] | None = None
-
-    def verdict(kind: Problem, where: tuple[Path, int], message: str) -> AuditVerification:
-        problem = AuditProblem(kind, str(where[0]), where[1], message)
-        return AuditVerification(kind == "truncated", count, prev, names, problem)
-
+    chain = _Chain(files, key, start)
+    head_seen = head is None
+    last: _Place | None = None
     for path, number, raw, unfinished in _lines(files):
-        where = last = (path, number)
-        state = line_state(raw, key)
+        last = (path, number)
+        problem = chain.follow(last, raw, unfinished)
+        if problem is not None:
+            return AuditVerification(problem.kind == "truncated", chain.count, chain.prev, names, problem)
+        head_seen = head_seen or chain.prev == head
+    if head_seen:
+        return AuditVerification(True, chain.count, chain.prev, names)
+    gone = f"the line with digest {head} is not in the log: it was cut or rewritten after that line"
+    problem = _problem("deleted", last or (files[-1], 0), gone)
+    return AuditVerification(False, chain.count, chain.prev, names, problem)
+
+
+class _Chain:
+    """Where a verification stands: the ``seq`` and digest the next line must follow,
+    and how many lines followed so far."""
+
+    __slots__ = ("files", "key", "expected", "prev", "count")
+
+    def __init__(self, files: Sequence[Path], key: Key, start: str | None) -> None:
+        self.files = files
+        self.key = key
+        # None: a chain that continues one removed on purpose starts where its first line says.
+        self.expected: int | None = 0 if start is None else None
+        self.prev = GENESIS if start is None else start
+        self.count = 0
+
+    def follow(self, where: _Place, raw: bytes, unfinished: bool) -> AuditProblem | None:
+        """The problem with the line at ``where``, else None and the chain moves on to it."""
+        state = line_state(raw, self.key)
         if state is None:
-            if unfinished and cut_short(raw, 0 if expected is None else expected, prev):
-                return verdict(
-                    "truncated",
-                    where,
-                    f"the last line is cut short ({len(raw)} bytes): a write interrupted by a crash",
-                )
-            hint = " (was the log written with a key? pass it)" if count == 0 and key is None else ""
-            return verdict("edited", where, f"the line does not match its digest: it was changed{hint}")
+            return self._broken(where, raw, unfinished)
         seq, digest = state
-        claimed_prev = _LINE.fullmatch(raw).group(2).decode()  # type: ignore[union-attr]
-        if expected is None:  # a chain that continues one removed on purpose
-            expected = seq
+        expected = seq if self.expected is None else self.expected
         if seq < expected:
-            if _digest_at(files, seq, key) == digest:
-                return verdict("inserted", where, f"a copy of record {seq}, which came earlier")
-            return verdict("reordered", where, f"record {seq} comes after record {expected - 1}")
-        if seq > expected:
-            if _has_seq(files, where, expected, key):
-                return verdict("reordered", where, f"record {seq} comes where record {expected} should")
-            gap = f"record {expected}" if seq == expected + 1 else f"records {expected}-{seq - 1}"
-            at = "before it" if count else "at the start (deleted, or earlier rotated files not given)"
-            return verdict("deleted", where, f"{gap} missing {at}")
-        if claimed_prev != prev:
-            what = (
-                "the line before was rewritten, or this one"
-                if count
-                else "the first record does not start the chain"
+            problem: AuditProblem | None = self._repeated(where, seq, digest, expected)
+        elif seq > expected:
+            problem = self._skipped(where, seq, expected)
+        else:
+            problem = self._unlinked(where, raw, seq)
+        if problem is None:
+            self.expected, self.prev, self.count = seq + 1, digest, self.count + 1
+        return problem
+
+    def _broken(self, where: _Place, raw: bytes, unfinished: bool) -> AuditProblem:
+        """A line that does not match its digest: cut short by a crash, or changed."""
+        if unfinished and cut_short(raw, 0 if self.expected is None else self.expected, self.prev):
+            return _problem(
+                "truncated",
+                where,
+                f"the last line is cut short ({len(raw)} bytes): a write interrupted by a crash",
             )
-            return verdict("edited", where, f"record {seq} does not follow the line before it: {what}")
-        head_seen = head_seen or digest == head
-        expected, prev, count = seq + 1, digest, count + 1
-    if not head_seen:
-        return verdict(
-            "deleted",
-            last or (files[-1], 0),
-            f"the line with digest {head} is not in the log: it was cut or rewritten after that line",
+        hint = " (was the log written with a key? pass it)" if self.count == 0 and self.key is None else ""
+        return _problem("edited", where, f"the line does not match its digest: it was changed{hint}")
+
+    def _repeated(self, where: _Place, seq: int, digest: str, expected: int) -> AuditProblem:
+        """A line whose ``seq`` came already: a copy of that line, or one moved."""
+        if _digest_at(self.files, seq, self.key) == digest:
+            return _problem("inserted", where, f"a copy of record {seq}, which came earlier")
+        return _problem("reordered", where, f"record {seq} comes after record {expected - 1}")
+
+    def _skipped(self, where: _Place, seq: int, expected: int) -> AuditProblem:
+        """A line past the ``seq`` expected: the lines between were moved, or deleted."""
+        if _has_seq(self.files, where, expected, self.key):
+            return _problem("reordered", where, f"record {seq} comes where record {expected} should")
+        gap = f"record {expected}" if seq == expected + 1 else f"records {expected}-{seq - 1}"
+        at = "before it" if self.count else "at the start (deleted, or earlier rotated files not given)"
+        return _problem("deleted", where, f"{gap} missing {at}")
+
+    def _unlinked(self, where: _Place, raw: bytes, seq: int) -> AuditProblem | None:
+        """The line, in its place, does not name the digest of the line before it."""
+        claimed_prev = _LINE.fullmatch(raw).group(2).decode()  # type: ignore[union-attr]
+        if claimed_prev == self.prev:
+            return None
+        what = (
+            "the line before was rewritten, or this one"
+            if self.count
+            else "the first record does not start the chain"
         )
-    return AuditVerification(True, count, prev, names)
+        return _problem("edited", where, f"record {seq} does not follow the line before it: {what}")
+
+
+def _problem(kind: Problem, where: _Place, message: str) -> AuditProblem:
+    return AuditProblem(kind, str(where[0]), where[1], message)
 
 
 def _digest_at(files: Sequence[Path], seq: int, key: Key) -> str | None:
@@ -320,7 +358,7 @@ def _digest_at(files: Sequence[Path], seq: int, key: Key) -> str | None:
     return None
 
 
-def _has_seq(files: Sequence[Path], after: tuple[Path, int], seq: int, key: Key) -> bool:
+def _has_seq(files: Sequence[Path], after: _Place, seq: int, key: Key) -> bool:
     """Whether a whole line with ``seq`` comes later than ``after``."""
     later = False
     for path, number, raw, _ in _lines(files):

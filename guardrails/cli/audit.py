@@ -124,23 +124,27 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _selected(records: Iterable[AuditRecord], args: argparse.Namespace) -> Iterable[AuditRecord]:
+    # Governor events have no effect, outcome or session: asking for one asks for calls.
+    calls_only = args.calls_only or args.effect or args.outcome or args.session
     for record in records:
-        if record.kind != "call" and (args.calls_only or args.effect or args.outcome or args.session):
-            continue
-        if args.action and not fnmatch.fnmatchcase(record.action, args.action):
-            continue
-        if args.effect and record.effect != args.effect:
-            continue
-        if args.outcome and (record.outcome is None or record.outcome.value != args.outcome):
-            continue
-        if args.session and record.session != args.session:
-            continue
-        time = record.time if record.time.tzinfo else record.time.replace(tzinfo=timezone.utc)
-        if args.since and time < args.since:
-            continue
-        if args.until and time > args.until:
-            continue
-        yield record
+        if (record.kind == "call" or not calls_only) and _matches(record, args) and _within(record, args):
+            yield record
+
+
+def _matches(record: AuditRecord, args: argparse.Namespace) -> bool:
+    """Whether the record has the action, effect, outcome and session asked for (those given)."""
+    return (
+        (not args.action or fnmatch.fnmatchcase(record.action, args.action))
+        and (not args.effect or record.effect == args.effect)
+        and (not args.outcome or (record.outcome is not None and record.outcome.value == args.outcome))
+        and (not args.session or record.session == args.session)
+    )
+
+
+def _within(record: AuditRecord, args: argparse.Namespace) -> bool:
+    """Whether the record is from ``--since`` on and up to ``--until`` (those given)."""
+    time = record.time if record.time.tzinfo else record.time.replace(tzinfo=timezone.utc)
+    return (not args.since or time >= args.since) and (not args.until or time <= args.until)
 
 
 def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: int | None) -> None:

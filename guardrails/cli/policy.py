@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict
 
 from guardrails.cli.common import FOUND, OK, colour, json_arg, load_policy, paint
 from guardrails.documents.policy import Policy
 from guardrails.errors import PolicyError
-from guardrails.testing.lint import Finding, lint, tools_from
+from guardrails.testing.lint import Finding, Tool, lint, tools_from
 
 __all__ = ["register"]
 
@@ -117,45 +117,68 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+class _Result(TypedDict):
+    """What ``check`` found in one file, or in the files together."""
+
+    invalid: str | None
+    findings: list[dict[str, str]]
+
+
 def _check(args: argparse.Namespace, out: TextIO) -> int:
     tools = [tool for spec in args.tools for tool in tools_from(spec)] if args.tools else None
-    report: dict[str, dict[str, Any]] = {}
-    loaded: list[str] = []
-    for path in args.policies:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no policy file at {path}")
-        try:
-            policy = Policy.from_file(path)
-        except PolicyError as exc:
-            report[path] = {"invalid": str(exc), "findings": []}
-            continue
-        loaded.append(path)
-        report[path] = {"invalid": None, "findings": [_finding(f) for f in lint(policy, tools)]}
-    if len(loaded) > 1:  # what the files do together: clashing ids, one file shadowing another
-        label = " + ".join(loaded)
-        try:
-            combined = Policy.from_files(loaded)
-        except PolicyError as exc:
-            report[label] = {"invalid": str(exc), "findings": []}
-        else:
-            alone = {(f["kind"], f["rule_id"]) for path in loaded for f in report[path]["findings"]}
-            extra = [
-                f for f in map(_finding, lint(combined, tools)) if (f["kind"], f["rule_id"]) not in alone
-            ]
-            report[label] = {"invalid": None, "findings": extra}
+    report = _lint_files(args.policies, tools)
     if args.json:
         print(json.dumps(report, indent=2), file=out)
     else:
-        on = colour(out)
-        for path, result in report.items():
-            if result["invalid"]:
-                print(f"{path}: {paint('invalid: ' + result['invalid'], 'fail', on)}", file=out)
-            elif not result["findings"]:
-                print(f"{path}: {paint('ok', 'pass', on)}", file=out)
-            for finding in result["findings"]:
-                text = f"{finding['kind']}: rule {finding['rule_id']!r}: {finding['message']}"
-                print(f"{path}: {paint(text, 'fail', on)}", file=out)
+        _print_report(report, out)
     return FOUND if any(r["invalid"] or r["findings"] for r in report.values()) else OK
+
+
+def _lint_files(paths: list[str], tools: list[Tool] | None) -> dict[str, _Result]:
+    """Each file alone, then (``a + b``) what the files that load give together."""
+    report: dict[str, _Result] = {}
+    loaded: list[str] = []
+    for path in paths:
+        report[path] = _lint_file(path, tools)
+        if report[path]["invalid"] is None:
+            loaded.append(path)
+    if len(loaded) > 1:  # what the files do together: clashing ids, one file shadowing another
+        alone = {(f["kind"], f["rule_id"]) for path in loaded for f in report[path]["findings"]}
+        report[" + ".join(loaded)] = _lint_together(loaded, alone, tools)
+    return report
+
+
+def _lint_file(path: str, tools: list[Tool] | None) -> _Result:
+    """One file alone: why it does not load, or what lint finds in it."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no policy file at {path}")
+    try:
+        policy = Policy.from_file(path)
+    except PolicyError as exc:
+        return {"invalid": str(exc), "findings": []}
+    return {"invalid": None, "findings": [_finding(f) for f in lint(policy, tools)]}
+
+
+def _lint_together(paths: list[str], alone: set[tuple[str, str]], tools: list[Tool] | None) -> _Result:
+    """What the files combined give that none gives alone (``alone``: kind and rule of those)."""
+    try:
+        combined = Policy.from_files(paths)
+    except PolicyError as exc:
+        return {"invalid": str(exc), "findings": []}
+    extra = [f for f in map(_finding, lint(combined, tools)) if (f["kind"], f["rule_id"]) not in alone]
+    return {"invalid": None, "findings": extra}
+
+
+def _print_report(report: dict[str, _Result], out: TextIO) -> None:
+    on = colour(out)
+    for path, result in report.items():
+        if result["invalid"]:
+            print(f"{path}: {paint('invalid: ' + result['invalid'], 'fail', on)}", file=out)
+        elif not result["findings"]:
+            print(f"{path}: {paint('ok', 'pass', on)}", file=out)
+        for finding in result["findings"]:
+            text = f"{finding['kind']}: rule {finding['rule_id']!r}: {finding['message']}"
+            print(f"{path}: {paint(text, 'fail', on)}", file=out)
 
 
 def _finding(finding: Finding) -> dict[str, str]:

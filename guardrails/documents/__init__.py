@@ -1,43 +1,15 @@
-"""Policy documents (JSON, TOML, YAML) to and from ``Policy``: loading, the schema, error messages."""
+"""Policy documents (JSON, TOML, YAML) to and from ``Policy``.
 
-from guardrails.documents.convert import MAX_DEPTH, condition_from_doc, load_document, policy_from_document
-from guardrails.documents.errors import explain, in_source
+``Policy`` is the core policy with the loaders: ``Policy.from_dict(doc)``,
+``Policy.from_file(path)``, ``Policy.from_files(paths)``; every error is a
+``PolicyError`` naming the file and the place in it. ``PolicyDocument`` is
+the validated form of a document, ``json_schema()`` its JSON Schema for
+editors and CI, and ``read_document(path)`` a file's plain data, read
+strictly (no key given twice, YAML's scalars read as JSON's).
+"""
+
 from guardrails.documents.load import read_document
 from guardrails.documents.policy import Policy
-from guardrails.documents.schema import (
-    COMBINATORS,
-    MATCHERS,
-    MEMBER_MODELS,
-    OPERATORS,
-    AllDoc,
-    AnyDoc,
-    ComparisonDoc,
-    LimitDoc,
-    NotDoc,
-    PolicyDocument,
-    RuleDoc,
-    json_schema,
-)
+from guardrails.documents.schema import PolicyDocument, json_schema
 
-__all__ = [
-    "COMBINATORS",
-    "MATCHERS",
-    "MAX_DEPTH",
-    "MEMBER_MODELS",
-    "OPERATORS",
-    "AllDoc",
-    "AnyDoc",
-    "ComparisonDoc",
-    "LimitDoc",
-    "NotDoc",
-    "Policy",
-    "PolicyDocument",
-    "RuleDoc",
-    "condition_from_doc",
-    "explain",
-    "in_source",
-    "json_schema",
-    "load_document",
-    "policy_from_document",
-    "read_document",
-]
+__all__ = ["Policy", "PolicyDocument", "json_schema", "read_document"]

@@ -11,7 +11,7 @@ import difflib
 import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from guardrails.documents.schema import COMBINATORS, MEMBER_MODELS, PolicyDocument, RedactDoc, RuleDoc
 from guardrails.policy.to_doc import MATCHERS, OPERATORS
@@ -138,37 +138,61 @@ def explain(exc: ValidationError, source: str | None) -> str:
 
 
 def _one_error(error: Any, member: str | None = None) -> str:
+    if error["type"] in ("extra_forbidden", "missing"):
+        return _key_error(error, member)
+    return _value_error(error)
+
+
+def _key_error(error: Any, member: str | None) -> str:
+    """A key that is missing, or one written where it has no place."""
     loc = tuple(error["loc"])
-    path, parts = _path(loc)
-    kind = error["type"]
-    if kind in ("extra_forbidden", "missing"):
-        key = str(parts[-1])
-        container, container_parts = _path(loc[:-1])
-        where = container or "document"
-        if kind == "missing":
-            return f"{where}: missing key {key!r}"
-        model = MEMBER_MODELS.get(member or "")
-        valid = (
-            [f.alias or n for n, f in model.model_fields.items()] if model else _valid_keys(container_parts)
+    _, parts = _path(loc)
+    key = str(parts[-1])
+    container, container_parts = _path(loc[:-1])
+    where = container or "document"
+    if error["type"] == "missing":
+        return f"{where}: missing key {key!r}"
+    return _unknown_key(where, key, container_parts, MEMBER_MODELS.get(member or ""))
+
+
+def _unknown_key(
+    where: str, key: str, container_parts: list[int | str], model: type[BaseModel] | None
+) -> str:
+    """A key not valid here (``model``: the union member it was read as, if any),
+    with the key most likely meant."""
+    valid = [f.alias or n for n, f in model.model_fields.items()] if model else _valid_keys(container_parts)
+    in_condition = "all" in valid and model is None
+    if in_condition and key in valid:
+        # A known key where it cannot stand: beside all/any/not, or a second operator.
+        return (
+            f"{where}: {key!r} cannot stand here: a condition is one comparison "
+            "({arg|ctx = NAME, OP = VALUE}) or one of all/any/not; wrap several in {all = [...]}"
         )
-        in_condition = "all" in valid and model is None
-        if in_condition and key in valid:
-            # A known key where it cannot stand: beside all/any/not, or a second operator.
-            return (
-                f"{where}: {key!r} cannot stand here: a condition is one comparison "
-                "({arg|ctx = NAME, OP = VALUE}) or one of all/any/not; wrap several in {all = [...]}"
-            )
-        if in_condition and key in _SYNONYMS:
-            close = [_SYNONYMS[key]]
-        elif not in_condition and model is None and key in _KEY_SYNONYMS and container_parts != ["redact"]:
-            close = [_KEY_SYNONYMS[key]]
-        else:
-            close = difflib.get_close_matches(key, valid, n=1)
-        is_operator = in_condition and bool(close) and (close[0] in OPERATORS or close[0] in MATCHERS)
-        what = "operator" if is_operator else "key"
-        hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(valid)}"
-        return f"{where}: unknown {what} {key!r}; {hint}"
+    synonyms = _synonyms_here(in_condition, model, container_parts)
+    close = [synonyms[key]] if key in synonyms else difflib.get_close_matches(key, valid, n=1)
+    is_operator = in_condition and bool(close) and (close[0] in OPERATORS or close[0] in MATCHERS)
+    what = "operator" if is_operator else "key"
+    hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(valid)}"
+    return f"{where}: unknown {what} {key!r}; {hint}"
+
+
+def _synonyms_here(
+    in_condition: bool, model: type[BaseModel] | None, container_parts: list[int | str]
+) -> dict[str, str]:
+    """What other languages call the keys valid here: operators in a condition, the
+    keys of a rule or document; none for a matcher's or the redaction's own keys."""
+    if in_condition:
+        return _SYNONYMS
+    if model is None and container_parts != ["redact"]:
+        return _KEY_SYNONYMS
+    return {}
+
+
+def _value_error(error: Any) -> str:
+    """A value of the wrong type or out of its choices; pydantic's message otherwise."""
+    path, parts = _path(tuple(error["loc"]))
     where = path or "document"
+    kind = error["type"]
     if kind == "literal_error" and parts and parts[-1] in ("effect", "default"):
         return f"{where}: {error['input']!r} is not an effect; use 'allow', 'deny' or 'require_approval'"
     if kind == "literal_error" and parts == ["version"]:

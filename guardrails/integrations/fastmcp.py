@@ -29,18 +29,15 @@ from typing import Any, NoReturn
 from guardrails._text import brief
 from guardrails.errors import ConfigurationError
 from guardrails.integrations import reason
-from guardrails.integrations.mcp import (
-    MODERN,
+from guardrails.integrations.mcp import MODERN, caller, connection_session, ungoverned
+from guardrails.integrations.mcp_elicitation import (
     AskTheClient,
     ElicitationApprover,
     Exchange,
     asker,
-    caller,
     client_can_elicit,
-    connection_session,
     input_required,
     run_in,
-    ungoverned,
 )
 from guardrails.policy.decision import ActionDenied
 

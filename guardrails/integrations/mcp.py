@@ -31,92 +31,36 @@ waits; on 2026-07-28 connections it answers the call with the question
 state the SDK sealed, is judged again and runs if approved. A client that
 cannot elicit, declines or cancels refuses. The answer is only as good as
 the client: one that answers without asking a person approves its own calls.
+(It lives in ``guardrails.integrations.mcp_elicitation``, shared with FastMCP.)
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from guardrails._text import brief
-from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
-from guardrails.call_context import context
 from guardrails.errors import ConfigurationError
-from guardrails.integrations import not_governed, payload, reason
+from guardrails.integrations import not_governed, reason
+
+# The approval side has a module of its own; its names stay reachable as ``gmcp.NAME``.
+from guardrails.integrations.mcp_elicitation import QUESTION as QUESTION
+from guardrails.integrations.mcp_elicitation import SCHEMA as SCHEMA
+from guardrails.integrations.mcp_elicitation import Ask as Ask
+from guardrails.integrations.mcp_elicitation import AskTheClient as AskTheClient
+from guardrails.integrations.mcp_elicitation import ElicitationApprover
+from guardrails.integrations.mcp_elicitation import Exchange as Exchange
+from guardrails.integrations.mcp_elicitation import asker as asker
+from guardrails.integrations.mcp_elicitation import client_can_elicit as client_can_elicit
+from guardrails.integrations.mcp_elicitation import input_required as input_required
+from guardrails.integrations.mcp_elicitation import run_in as run_in
 from guardrails.policy.decision import ActionDenied
 
 __all__ = ["ElicitationApprover", "install", "tool_error"]
 
-#: The key of guardrails' question among a call's ``input_requests``.
-QUESTION = "guardrails.approval"
-#: What the client's user fills in: one yes/no.
-SCHEMA: Mapping[str, Any] = {
-    "type": "object",
-    "properties": {
-        "approved": {"type": "boolean", "title": "Approve", "description": "Let this call run?"},
-    },
-    "required": ["approved"],
-}
-_STATE = "guardrails-approval:"  # + the request's digest
 MODERN = ("2026-07-28",)  # protocol versions without server-to-client requests
-
-#: Asks the client one question (legacy elicitation): ``(message, schema) -> (action, content)``.
-Ask = Callable[[str, Mapping[str, Any]], Awaitable[tuple[str, Any]]]
-
-
-class Exchange:
-    """One ``tools/call`` under way: who calls, and how to ask them back.
-
-    ``ask`` sends a question and waits (handshake-era connections whose client
-    can elicit; else None). ``modern``: the question rides the call's answer
-    instead, and ``answers``/``state`` are what the client's retry carried.
-    """
-
-    __slots__ = ("identity", "ask", "modern", "can_elicit", "answers", "state", "question", "pause")
-
-    def __init__(
-        self,
-        identity: dict[str, Any],
-        *,
-        ask: Ask | None = None,
-        modern: bool = False,
-        can_elicit: bool = False,
-        answers: Mapping[str, Any] | None = None,
-        state: str | None = None,
-        pause: type[Exception] | None = None,
-    ) -> None:
-        self.identity = identity
-        self.ask = ask
-        self.modern = modern
-        self.can_elicit = can_elicit
-        self.answers = answers or {}
-        self.state = state
-        #: Set when the call is answered with a question: (message, state).
-        self.question: tuple[str, str] | None = None
-        self.pause = pause or AskTheClient
-
-    def resume(self, request: ApprovalRequest) -> ApprovalResponse:
-        """The client's answer to ``request`` carried by this retry, or raise to ask it."""
-        state = _STATE + request.digest
-        answer = self.answers.get(QUESTION)
-        # The SDK seals the state it sent and binds it to the tool, arguments and
-        # caller; matching the digest too, an answer counts only for the call asked.
-        if self.state == state and answer is not None:
-            return _response(_field(answer, "action"), _field(answer, "content"))
-        self.question = (_message(request), state)
-        raise self.pause(f"{request.action!r} waits for the MCP client's answer to an approval request")
-
-
-class AskTheClient(Exception):
-    """The call is answered with a question (2026-07-28): the tool did not run."""
-
-
-_EXCHANGE: ContextVar[Exchange | None] = ContextVar("guardrails_mcp_exchange", default=None)
 
 
 def tool_error(denial: ActionDenied) -> NoReturn:
@@ -257,21 +201,6 @@ class _Middleware:
         return input_required(exchange) if asked else result
 
 
-async def run_in(exchange: Exchange, call_next: Callable[[], Awaitable[Any]]) -> tuple[Any, bool]:
-    """Run the rest of a ``tools/call`` in its caller's context: its result, and
-    whether the call is to be answered with guardrails' question instead."""
-    token = _EXCHANGE.set(exchange)
-    try:
-        async with context(**exchange.identity):
-            return await call_next(), False
-    except Exception:
-        if exchange.question is None:
-            raise
-        return None, True  # the approver asked (the SDK may have wrapped its pause): the tool did not run
-    finally:
-        _EXCHANGE.reset(token)
-
-
 def v2_exchange(ctx: Any) -> Exchange:
     """The exchange of an mcp 2.x request (``ServerRequestContext``)."""
     from mcp.server.auth.middleware.auth_context import get_access_token
@@ -294,15 +223,6 @@ def v2_exchange(ctx: Any) -> Exchange:
     )
 
 
-def client_can_elicit(session: Any) -> bool:
-    """Whether the client declared the elicitation capability (mcp 2.x or 1.x session)."""
-    capabilities = getattr(session, "client_capabilities", None)
-    if capabilities is None:
-        params = getattr(session, "client_params", None)
-        capabilities = getattr(params, "capabilities", None)
-    return getattr(capabilities, "elicitation", None) is not None
-
-
 _PAUSE: list[type[Exception]] = []
 
 
@@ -320,20 +240,6 @@ def mcp_error_pause() -> type[Exception]:
     return _PAUSE[0]
 
 
-def input_required(exchange: Exchange) -> Any:
-    """The answer to a call that waits for the client (2026-07-28): guardrails' question."""
-    from mcp_types import (  # type: ignore[import-not-found, unused-ignore]  # 2.x only
-        ElicitRequest,
-        ElicitRequestFormParams,
-        InputRequiredResult,
-    )
-
-    assert exchange.question is not None
-    message, state = exchange.question
-    question = ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=dict(SCHEMA)))
-    return InputRequiredResult(input_requests={QUESTION: question}, request_state=state)
-
-
 def caller(request_id: Any, session_id: str | None, token: Any) -> dict[str, Any]:
     """The context values of a request: the access token's holder, the session, the call."""
     values: dict[str, Any] = {"tool_call_id": f"{request_id}~{uuid.uuid4().hex[:12]}"}
@@ -344,99 +250,3 @@ def caller(request_id: Any, session_id: str | None, token: Any) -> dict[str, Any
     if session_id is not None:
         values["session"] = session_id
     return values
-
-
-def asker(session: Any, request_id: Any) -> Ask:
-    """Ask through ``session`` (mcp 2.x or 1.x), as part of request ``request_id``."""
-
-    async def ask(message: str, schema: Mapping[str, Any]) -> tuple[str, Any]:
-        send = getattr(session, "elicit_form", None) or session.elicit  # 2.x, 1.x
-        result = await send(message, dict(schema), request_id)
-        return result.action, result.content
-
-    return ask
-
-
-class ElicitationApprover:
-    """Asks the MCP client's user, through elicitation, whether a call may run.
-
-    The question shows the action, its arguments as the audit trail shows them
-    (secrets redacted) and why it needs approval, and takes one yes/no. Accepted
-    with yes: approved. Declined, cancelled, no, a client that cannot elicit, a
-    call that did not come through ``install``-ed server: refused, saying why.
-
-    Async tools can always ask. A sync tool can when the SDK runs it in a worker
-    thread (mcp 2.x, fastmcp) or the connection is 2026-07-28; on mcp 1.x a sync
-    tool runs on the event loop, where waiting for the client would stop the
-    server: the call is refused, with a message saying to make the tool async.
-    """
-
-    def __init__(self) -> None:
-        #: Raised to pause the run (a question asked, not an approver that failed): passes through untouched.
-        self.pauses: tuple[type[BaseException], ...] = (AskTheClient,)
-
-    def __call__(self, request: ApprovalRequest) -> ApprovalResponse | Awaitable[ApprovalResponse]:
-        exchange = _EXCHANGE.get()
-        if exchange is None:
-            return _refuse("it did not come through a server with guardrails' MCP install()")
-        if not exchange.can_elicit:
-            return _refuse("the MCP client does not support elicitation")
-        if exchange.modern:
-            return exchange.resume(request)
-        if exchange.ask is None:  # pragma: no cover - every handshake-era exchange that can elicit asks
-            return _refuse("this MCP connection cannot ask the client")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return _from_worker_thread(exchange, request)
-        return _ask(exchange, request)
-
-    def __repr__(self) -> str:
-        return "ElicitationApprover()"
-
-
-def _from_worker_thread(exchange: Exchange, request: ApprovalRequest) -> ApprovalResponse:
-    """Ask from a sync tool in a worker thread: through the event loop that started it."""
-    import anyio.from_thread
-
-    try:
-        return anyio.from_thread.run(_ask, exchange, request)
-    except RuntimeError as exc:  # not a thread anyio started: no loop to ask through
-        return _refuse(f"a sync tool in this thread cannot ask the MCP client ({exc})")
-
-
-async def _ask(exchange: Exchange, request: ApprovalRequest) -> ApprovalResponse:
-    assert exchange.ask is not None
-    try:
-        action, content = await exchange.ask(_message(request), SCHEMA)
-    except Exception as exc:  # noqa: BLE001 - a question that fails is a refusal
-        return _refuse(f"asking the MCP client failed ({type(exc).__name__}: {exc})")
-    return _response(action, content)
-
-
-def _message(request: ApprovalRequest) -> str:
-    shown = payload(request)
-    args = json.dumps(shown["args"], ensure_ascii=False, default=str)
-    return (
-        f"Approve {shown['action']} {args}?\n"
-        f"It needs approval: {shown['reason']} (rule {shown['rule_id']!r})."
-    )
-
-
-def _response(action: Any, content: Any) -> ApprovalResponse:
-    if action == "accept":
-        if isinstance(content, Mapping) and content.get("approved") is True:
-            return ApprovalResponse(True, reason="approved by the MCP client's user")
-        return ApprovalResponse(False, reason="the MCP client's user answered no")
-    if action in ("decline", "cancel"):
-        done = {"decline": "declined", "cancel": "cancelled"}[action]
-        return ApprovalResponse(False, reason=f"the MCP client's user {done} the approval request")
-    return ApprovalResponse(False, reason=f"the MCP client answered {brief(action)}")
-
-
-def _refuse(why: str) -> ApprovalResponse:
-    return ApprovalResponse(False, reason=f"not asked: {why}")
-
-
-def _field(answer: Any, name: str) -> Any:
-    return answer.get(name) if isinstance(answer, Mapping) else getattr(answer, name, None)
