@@ -120,6 +120,21 @@ class TestLayers:
         result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
         assert result.stdout.strip() == "[]"
 
+    def test_no_module_is_shadowed(self) -> None:
+        """Every module is what its package's attribute of the same name gives
+        (no ``guardrails.chain`` that is a function)."""
+        import importlib
+
+        shadowed = []
+        for name in sorted(modules()):
+            if name == "guardrails" or name.endswith("__main__"):
+                continue
+            module = importlib.import_module(name)
+            parent, _, attribute = name.rpartition(".")
+            if getattr(importlib.import_module(parent), attribute, None) is not module:
+                shadowed.append(name)
+        assert shadowed == []
+
     def test_import_linter_contracts_hold(self) -> None:
         """The layer contracts in pyproject.toml pass, with no ignored imports."""
         config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
