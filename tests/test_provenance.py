@@ -306,9 +306,9 @@ class TestFailClosed:
         assert MAX_TOKENS > 5
 
     def test_an_output_cut_short_makes_everything_untrusted(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import guardrails.policy.provenance
+        import guardrails.policy.value_strings
 
-        monkeypatch.setattr(guardrails.policy.tokenize, "MAX_OUTPUT", 50)
+        monkeypatch.setattr(guardrails.policy.value_strings, "MAX_OUTPUT", 50)
         agent = Agent()
         with g.context(session="s"):
             agent.read_file("bill.txt")

@@ -1,128 +1,61 @@
-"""The pure core: rules, conditions, matchers and ``Policy``, from a ``Call`` to a ``Decision``. No I/O."""
+"""The pure core: from a ``Call`` to a ``Decision``, with no I/O.
 
-from guardrails.policy.approval_rules import DEFAULT_RULES, ApprovalRules, person, same_person
-from guardrails.policy.comparisons import INFIX, build_test
-from guardrails.policy.conditions import (
-    AllOf,
-    AnyOf,
-    Condition,
-    ConditionLike,
-    FnCondition,
-    Not,
-    Reference,
-    as_condition,
-)
-from guardrails.policy.decision import DEFAULT_RULE_ID, Decision, RuleOutcome, RuleResult
-from guardrails.policy.evaluate import DEFAULT_REDACTION, Judgement, Policy, combined
+A ``Policy`` is a list of rules and a default effect. A ``Rule`` gives an
+``Effect`` (``allow``, ``deny``, ``require_approval``) to calls of an action
+when its ``Condition`` holds. Conditions are built from ``arg(name)`` and
+``ctx(name)`` — compared, matched (``.within``, ``.host_in``,
+``.email_domain_in``, ``.matches``, ``.regex``, ``.shell_command_in``) or
+asked where their value came from (``.provenance``, a ``Provenance``) —
+combined with ``& | ~`` (``AllOf``, ``AnyOf``, ``Not``), and from plain
+``(Call) -> bool`` callables (``ConditionLike``). ``after(...)`` (an
+``After``) asks what ran before; with ``rate(...)`` or ``budget(...)`` (a
+``Limit``) a deny or approval rule applies only past the limit.
+``ApprovalRules`` says who may approve and how; ``Redaction`` what records
+must not show, and ``AuditView`` shows a call through it. Judging gives a
+``Decision`` (how each rule fared: its ``results``, ``RuleResult``s); a
+denied call raises ``ActionDenied``.
+
+Everything else (the matchers' builders, tokens, the document form) lives in
+the modules; ``import guardrails.policy`` loads the core alone.
+"""
+
+from guardrails.policy.approval_rules import ApprovalRules
+from guardrails.policy.conditions import AllOf, AnyOf, Condition, ConditionLike, Not
+from guardrails.policy.decision import ActionDenied, Decision, RuleResult
+from guardrails.policy.evaluate import Policy
 from guardrails.policy.history import After, after
-from guardrails.policy.limits import Limit, budget, parse_window, rate
-from guardrails.policy.provenance import (
-    KEEP,
-    KINDS,
-    Provenance,
-    classify,
-    session_of,
-    trusted_key,
-    untrusted_key,
-)
-from guardrails.policy.redaction import DEFAULT_NAMES, REDACTED, VALUE_PATTERNS, Redaction
-from guardrails.policy.refs import MATCHER_DEFAULTS, ArgRef, Compare, CtxRef, Matcher, Ref, arg, ctx
+from guardrails.policy.limits import Limit, budget, rate
+from guardrails.policy.provenance import Provenance
+from guardrails.policy.redaction import Redaction
+from guardrails.policy.refs import Ref, arg, ctx
 from guardrails.policy.rules import Effect, Rule, allow, deny, require_approval
-from guardrails.policy.to_doc import MATCHERS, OPERATORS, SYMBOLS, condition_to_doc, rule_to_doc
-from guardrails.policy.tokenize import (
-    MAX_OUTPUT,
-    MAX_TOKENS,
-    OVERFLOW,
-    OVERFLOW_MARK,
-    Mode,
-    cached_tokens,
-    output_tokens,
-    strings,
-    tokens,
-)
-from guardrails.policy.transforms import TRANSFORMS, check_chain, convert_literal, to_decimal
-from guardrails.policy.values import Kind, KindError, literal_kind, plain
-from guardrails.policy.view import MAX_DEPTH, MAX_ITEMS, MAX_TEXT, MAX_TOTAL, MIN_SECRET, AuditView
+from guardrails.policy.view import AuditView
 
 __all__ = [
-    "DEFAULT_NAMES",
-    "DEFAULT_REDACTION",
-    "DEFAULT_RULES",
-    "DEFAULT_RULE_ID",
-    "INFIX",
-    "KEEP",
-    "KINDS",
-    "MATCHERS",
-    "MATCHER_DEFAULTS",
-    "MAX_DEPTH",
-    "MAX_ITEMS",
-    "MAX_OUTPUT",
-    "MAX_TEXT",
-    "MAX_TOKENS",
-    "MAX_TOTAL",
-    "MIN_SECRET",
-    "OPERATORS",
-    "OVERFLOW",
-    "OVERFLOW_MARK",
-    "REDACTED",
-    "SYMBOLS",
-    "TRANSFORMS",
-    "VALUE_PATTERNS",
+    "ActionDenied",
     "After",
     "AllOf",
     "AnyOf",
     "ApprovalRules",
-    "ArgRef",
     "AuditView",
-    "Compare",
     "Condition",
     "ConditionLike",
-    "CtxRef",
     "Decision",
     "Effect",
-    "FnCondition",
-    "Judgement",
-    "Kind",
-    "KindError",
     "Limit",
-    "Matcher",
-    "Mode",
     "Not",
     "Policy",
     "Provenance",
     "Redaction",
     "Ref",
-    "Reference",
     "Rule",
-    "RuleOutcome",
     "RuleResult",
     "after",
     "allow",
     "arg",
-    "as_condition",
     "budget",
-    "build_test",
-    "cached_tokens",
-    "check_chain",
-    "classify",
-    "combined",
-    "condition_to_doc",
-    "convert_literal",
     "ctx",
     "deny",
-    "literal_kind",
-    "output_tokens",
-    "parse_window",
-    "person",
-    "plain",
     "rate",
     "require_approval",
-    "rule_to_doc",
-    "same_person",
-    "session_of",
-    "strings",
-    "to_decimal",
-    "tokens",
-    "trusted_key",
-    "untrusted_key",
 ]

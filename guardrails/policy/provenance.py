@@ -53,7 +53,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from guardrails._text import brief, show
 from guardrails.errors import EvaluationError, PolicyError, StoreError
 from guardrails.policy.conditions import Condition, Reference
-from guardrails.policy.tokenize import OVERFLOW, OVERFLOW_MARK, cached_tokens, strings, tokens
+from guardrails.policy.tokenize import OVERFLOW, cached_tokens, tokens
+from guardrails.policy.value_strings import OVERFLOW_MARK, strings
 
 if TYPE_CHECKING:
     from guardrails.call import Call, StateReader
@@ -123,35 +124,41 @@ def classify(store: StateReader, call: Call, value: Any) -> set[str]:
     nothing in it (None, an empty string) has none, and one too big or strange to
     read in full is untrusted."""
     items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-    per_item: list[set[str] | None] = []  # None: could not be read in full
-    said_by_item: list[set[str]] = []  # per item read in full: the words it is made of
+    # None, "" and [] carry no value to place; an item not read in full (None) is placed.
+    read = [(held, said) for held, said in map(_read_item, items) if held is None or held]
     wanted: set[str] = set()
     wanted_said: set[str] = set()
-    for item in items:
-        found: set[str] = set()
-        unread = False
-        for text in strings(item, budget=100_000):
-            if text is OVERFLOW_MARK:
-                unread = True
-            else:
-                found |= tokens(text, "value")
-        # A value with identifiers in it is judged by them: the user who named an
-        # IBAN vouches for it, however the sentence around it read. Words vouch
-        # only for a plain string with none (a name): an address, a path or a
-        # number built from the user's words is still the identifier it is, and
-        # one string of a structure says nothing of the others.
-        said = {t for t in found if t.startswith("said:")}
-        found -= said
-        identifiers = {t for t in found if not t.startswith("text:")}
-        if identifiers or not isinstance(item, str):
-            said = set()
-        if unread:
-            per_item.append(None)
-        elif found:  # None, "" and [] carry no value to place
-            per_item.append(identifiers or found)
-            wanted |= identifiers or found
-            said_by_item.append(said)
+    for held, said in read:
+        if held is not None:
+            wanted |= held
             wanted_said |= said
+    untrusted, trusted = _seen(store, call, wanted, wanted_said)
+    return {_kind(held, said, untrusted, trusted) for held, said in read}
+
+
+def _read_item(item: Any) -> tuple[set[str] | None, set[str]]:
+    """The tokens an item is judged by (None: it could not be read in full), and
+    the runs of words it is, if the user's saying them vouches for it."""
+    found: set[str] = set()
+    for text in strings(item, budget=100_000):
+        if text is OVERFLOW_MARK:
+            return None, set()
+        found |= tokens(text, "value")
+    # A value with identifiers in it is judged by them: the user who named an
+    # IBAN vouches for it, however the sentence around it read. Words vouch
+    # only for a plain string with none (a name): an address, a path or a
+    # number built from the user's words is still the identifier it is, and
+    # one string of a structure says nothing of the others.
+    said = {t for t in found if t.startswith("said:")}
+    found -= said
+    identifiers = {t for t in found if not t.startswith("text:")}
+    if identifiers or not isinstance(item, str):
+        said = set()
+    return identifiers or found, said
+
+
+def _seen(store: StateReader, call: Call, wanted: set[str], said: set[str]) -> tuple[set[str], set[str]]:
+    """Which of the tokens were seen in untrusted output, and which in trusted input."""
     session = session_of(call)
     trusted_now = _trusted_in_context(call)
     try:
@@ -159,24 +166,24 @@ def classify(store: StateReader, call: Call, value: Any) -> set[str]:
         untrusted = store.find_tokens(untrusted_key(session), asked)
         if session:  # output recorded without a session (a thread lost the context) counts in all
             untrusted |= store.find_tokens(untrusted_key(""), asked)
-        every = wanted | wanted_said
+        every = wanted | said
         trusted = store.find_tokens(trusted_key(session), list(every)) | (every & trusted_now)
     except Exception as exc:
         raise StoreError(f"the state store {brief(store)} failed to read provenance ({exc})") from exc
-    kinds: set[str] = set()
-    words = iter(said_by_item)
-    for held in per_item:
-        if held is None or OVERFLOW in untrusted:
-            kinds.add("untrusted")
-        elif next(words) & trusted:  # the user wrote this very value: wherever else it was seen
-            kinds.add("trusted")
-        elif (held & untrusted) - trusted:
-            kinds.add("untrusted")
-        elif held & trusted:
-            kinds.add("trusted")
-        else:
-            kinds.add("invented")
-    return kinds
+    return untrusted, trusted
+
+
+def _kind(held: set[str] | None, said: set[str], untrusted: set[str], trusted: set[str]) -> Kind:
+    """The kind of one item, from where its tokens were seen."""
+    if held is None or OVERFLOW in untrusted:
+        return "untrusted"
+    if said & trusted:  # the user wrote this very value: wherever else it was seen
+        return "trusted"
+    if (held & untrusted) - trusted:
+        return "untrusted"
+    if held & trusted:
+        return "trusted"
+    return "invented"
 
 
 def _trusted_in_context(call: Call) -> set[str]:

@@ -86,54 +86,16 @@ class Rule:
         limit: Limit | None = None,
         approval: ApprovalRules | None = None,
     ) -> None:
-        if not isinstance(action, str) or not ACTION.fullmatch(action):
-            raise PolicyError(
-                f"rule action must be a tool name or glob without spaces or brackets, got {show(action)}"
-            )
-        self.action = action
+        self.action = _checked_action(action)
         self.effect = parse_effect(effect)
         self.when: Condition | None = None if when is None else as_condition(when)
-        if reason is not None and not isinstance(reason, str):
-            raise PolicyError(f"rule reason must be a string, got {show(reason)}")
-        if id is not None and (not isinstance(id, str) or not id.strip()):
-            raise PolicyError(f"rule id must be a non-empty string, got {show(id)}")
-        if id == "default":
-            raise PolicyError("rule id 'default' is reserved: it names decisions no rule made")
-        if type(shadow) is not bool:
-            raise PolicyError(f"rule shadow must be True or False, got {show(shadow)}")
+        _check_reason(reason)
+        _check_id(id)
+        _check_shadow(shadow)
         self.shadow = shadow
-        if limit is not None:
-            if not isinstance(limit, Limit):
-                raise PolicyError(f"rule limit must be rate(...) or budget(...), got {show(limit)}")
-            if self.effect is Effect.ALLOW:
-                raise PolicyError(
-                    "a limit goes on a deny or require_approval rule: it applies when the limit is reached"
-                )
-            if shadow:
-                raise PolicyError("a shadow rule cannot have a limit: it would count calls it does not judge")
-        self.limit = limit
-        if approval is not None:
-            if not isinstance(approval, ApprovalRules):
-                raise PolicyError(f"rule approval must be ApprovalRules, got {show(approval)}")
-            if self.effect is not Effect.REQUIRE_APPROVAL:
-                raise PolicyError("approval options go on a require_approval rule")
-            if approval == ApprovalRules():
-                approval = None  # the defaults: the same rule as one without
-        self.approval = approval
-        if self.when is not None and self.when.reads_store():
-            if self.effect is Effect.ALLOW:
-                raise PolicyError(
-                    "after(...) and provenance(...) go on a deny or require_approval rule: "
-                    "what the store knows can only restrict"
-                )
-            if shadow:
-                raise PolicyError(
-                    "a shadow rule cannot use after(...) or provenance(...): "
-                    "shadow rules are judged without the store"
-                )
-            self.stateful = True
-        else:
-            self.stateful = limit is not None
+        self.limit = _checked_limit(limit, self.effect, shadow)
+        self.approval = _checked_approval(approval, self.effect)
+        self.stateful = _reads_store(self.when, self.effect, shadow) or limit is not None
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
         self.given_reason = reason
@@ -207,6 +169,78 @@ class Rule:
         if self.approval is not None:
             parts.append(f"approval={self.approval!r}")
         return f"{self.effect.value}({', '.join(parts)})"
+
+
+# ---- what Rule(...) checks, in the order it checks it: the first problem is the one told
+
+
+def _checked_action(action: object) -> str:
+    if not isinstance(action, str) or not ACTION.fullmatch(action):
+        raise PolicyError(
+            f"rule action must be a tool name or glob without spaces or brackets, got {show(action)}"
+        )
+    return action
+
+
+def _check_reason(reason: object) -> None:
+    if reason is not None and not isinstance(reason, str):
+        raise PolicyError(f"rule reason must be a string, got {show(reason)}")
+
+
+def _check_id(rule_id: object) -> None:
+    if rule_id is not None and (not isinstance(rule_id, str) or not rule_id.strip()):
+        raise PolicyError(f"rule id must be a non-empty string, got {show(rule_id)}")
+    if rule_id == "default":
+        raise PolicyError("rule id 'default' is reserved: it names decisions no rule made")
+
+
+def _check_shadow(shadow: object) -> None:
+    if type(shadow) is not bool:
+        raise PolicyError(f"rule shadow must be True or False, got {show(shadow)}")
+
+
+def _checked_limit(limit: Limit | None, effect: Effect, shadow: bool) -> Limit | None:
+    if limit is None:
+        return None
+    if not isinstance(limit, Limit):
+        raise PolicyError(f"rule limit must be rate(...) or budget(...), got {show(limit)}")
+    if effect is Effect.ALLOW:
+        raise PolicyError(
+            "a limit goes on a deny or require_approval rule: it applies when the limit is reached"
+        )
+    if shadow:
+        raise PolicyError("a shadow rule cannot have a limit: it would count calls it does not judge")
+    return limit
+
+
+def _checked_approval(approval: ApprovalRules | None, effect: Effect) -> ApprovalRules | None:
+    if approval is None:
+        return None
+    if not isinstance(approval, ApprovalRules):
+        raise PolicyError(f"rule approval must be ApprovalRules, got {show(approval)}")
+    if effect is not Effect.REQUIRE_APPROVAL:
+        raise PolicyError("approval options go on a require_approval rule")
+    if approval == ApprovalRules():
+        return None  # the defaults: the same rule as one without
+    return approval
+
+
+def _reads_store(when: Condition | None, effect: Effect, shadow: bool) -> bool:
+    """Whether ``when`` reads the store (``after(...)``, ``provenance(...)``), which
+    only a restricting rule judged with the store may do."""
+    if when is None or not when.reads_store():
+        return False
+    if effect is Effect.ALLOW:
+        raise PolicyError(
+            "after(...) and provenance(...) go on a deny or require_approval rule: "
+            "what the store knows can only restrict"
+        )
+    if shadow:
+        raise PolicyError(
+            "a shadow rule cannot use after(...) or provenance(...): "
+            "shadow rules are judged without the store"
+        )
+    return True
 
 
 def allow(

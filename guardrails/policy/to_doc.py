@@ -7,6 +7,7 @@ what a policy's ``version`` fingerprint is made of.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -48,41 +49,68 @@ SYMBOLS = {symbol: name for name, symbol in OPERATORS.items()}
 def condition_to_doc(condition: Condition, *, callables: bool = False) -> dict[str, Any]:
     """The document form of a condition. Callables have none (unless ``callables``,
     for fingerprints: then they are named)."""
-    if isinstance(condition, AllOf):
-        return {"all": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
-    if isinstance(condition, AnyOf):
-        return {"any": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
-    if isinstance(condition, Not):
-        return {"not": condition_to_doc(condition.condition, callables=callables)}
-    if isinstance(condition, Provenance):
-        kinds, ref = condition.kinds, condition.ref
-        assert isinstance(ref, Ref)  # provenance() is a method of Ref
-        return {**_ref_doc(ref), "from": kinds[0] if len(kinds) == 1 else list(kinds)}
-    if isinstance(condition, After):
-        doc = condition.to_doc()
-        if condition.when is None:
-            return doc
-        when = condition_to_doc(condition.when, callables=callables)
-        return {"after": doc.pop("after"), "when": when, **doc}
-    if isinstance(condition, Compare):
-        value = list(condition.operand) if condition.op in ("in", "between") else condition.operand
-        if any(isinstance(v, Decimal) for v in (value if isinstance(value, list) else [value])):
-            if not callables:
-                raise PolicyError(
-                    f"{condition!r}: a Decimal literal has no document form; use an int or float"
-                )
-            value = [str(v) for v in value] if isinstance(value, list) else str(value)
-        return {**_ref_doc(condition.ref), SYMBOLS[condition.op]: value}
-    if isinstance(condition, Matcher):
-        options = condition.non_default_options()
-        first = condition.args[0]
-        if options:
-            first_name = MATCHERS[condition.name]
-            return {**_ref_doc(condition.ref), condition.name: {first_name: first, **options}}
-        return {**_ref_doc(condition.ref), condition.name: first}
+    for kind, form in _FORMS:
+        if isinstance(condition, kind):
+            return form(condition, callables)
     if callables:
         return {"callable": condition.fingerprint()}
     raise PolicyError(f"{condition!r} is Python code, not data: it has no document form")
+
+
+def _all_doc(condition: AllOf, callables: bool) -> dict[str, Any]:
+    return {"all": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
+
+
+def _any_doc(condition: AnyOf, callables: bool) -> dict[str, Any]:
+    return {"any": [condition_to_doc(c, callables=callables) for c in condition.conditions]}
+
+
+def _not_doc(condition: Not, callables: bool) -> dict[str, Any]:
+    return {"not": condition_to_doc(condition.condition, callables=callables)}
+
+
+def _provenance_doc(condition: Provenance, callables: bool) -> dict[str, Any]:
+    kinds, ref = condition.kinds, condition.ref
+    assert isinstance(ref, Ref)  # provenance() is a method of Ref
+    return {**_ref_doc(ref), "from": kinds[0] if len(kinds) == 1 else list(kinds)}
+
+
+def _after_doc(condition: After, callables: bool) -> dict[str, Any]:
+    doc = condition.to_doc()
+    if condition.when is None:
+        return doc
+    when = condition_to_doc(condition.when, callables=callables)
+    return {"after": doc.pop("after"), "when": when, **doc}
+
+
+def _compare_doc(condition: Compare, callables: bool) -> dict[str, Any]:
+    value = list(condition.operand) if condition.op in ("in", "between") else condition.operand
+    if any(isinstance(v, Decimal) for v in (value if isinstance(value, list) else [value])):
+        if not callables:
+            raise PolicyError(f"{condition!r}: a Decimal literal has no document form; use an int or float")
+        value = [str(v) for v in value] if isinstance(value, list) else str(value)
+    return {**_ref_doc(condition.ref), SYMBOLS[condition.op]: value}
+
+
+def _matcher_doc(condition: Matcher, callables: bool) -> dict[str, Any]:
+    options = condition.non_default_options()
+    first = condition.args[0]
+    if options:
+        first_name = MATCHERS[condition.name]
+        return {**_ref_doc(condition.ref), condition.name: {first_name: first, **options}}
+    return {**_ref_doc(condition.ref), condition.name: first}
+
+
+#: The conditions that are data, each with its document form, tried in turn.
+_FORMS: tuple[tuple[type[Condition], Callable[[Any, bool], dict[str, Any]]], ...] = (
+    (AllOf, _all_doc),
+    (AnyOf, _any_doc),
+    (Not, _not_doc),
+    (Provenance, _provenance_doc),
+    (After, _after_doc),
+    (Compare, _compare_doc),
+    (Matcher, _matcher_doc),
+)
 
 
 def _ref_doc(ref: Ref) -> dict[str, Any]:

@@ -9,19 +9,16 @@ each pattern run only when the character it needs is there.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import inspect
 import ipaddress
 import posixpath
 import re
 import unicodedata
-from collections import deque
-from collections.abc import Iterator, Mapping
-from decimal import Decimal
 from typing import Any, Literal
 
+# Re-exported: the runtime reads a value's strings and tokens from here.
+from guardrails.policy.value_strings import OVERFLOW_MARK, strings
+
 __all__ = [
-    "MAX_OUTPUT",
     "MAX_TOKENS",
     "OVERFLOW",
     "OVERFLOW_MARK",
@@ -35,9 +32,8 @@ __all__ = [
 #: Tokens kept per session and source; past it, every value counts as untrusted.
 MAX_TOKENS = 200_000
 
-
-#: Characters of one tool output that are read; an output with more counts as overflow.
-MAX_OUTPUT = 4_000_000
+#: The token meaning "more was seen than is kept" (or read).
+OVERFLOW = "overflow:"
 
 
 #: A value of at most this many words, all written in that order in what the
@@ -73,6 +69,9 @@ _PATH = re.compile(
     r"(?:(?<=[\s(\[`'\"=:])|^)(?:~|\.{1,2})?/[^\s'\"`<>|;()\[\]]{1,1024}|\b[a-z]:\\[^\s'\"`<>|;]{1,1024}",
     re.IGNORECASE,
 )
+
+
+_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 
 
 _DIGITS = re.compile(r"\+?\d(?:[\d \t().-]{0,40}\d)")
@@ -296,104 +295,6 @@ def _path(path: str) -> str:
     return posixpath.normpath(path)
 
 
-def strings(value: Any, budget: int | None = None) -> Iterator[str]:
-    """Every string inside ``value`` — dict keys and values, list items, pydantic
-    models, dataclasses, object attributes and slots, exceptions' messages — up
-    to ``budget`` characters (``MAX_OUTPUT``); then ``OVERFLOW_MARK`` if
-    anything could not be read: more text than that, an iterator (reading it
-    would consume it), or an object that fails to show itself."""
-    left = MAX_OUTPUT if budget is None else budget
-    stack: list[Any] = [value]
-    seen: dict[int, Any] = {}  # holding each object keeps its id from being reused
-    cut = False
-    while stack:
-        item = stack.pop()
-        if isinstance(item, memoryview):
-            item = item.tobytes()
-        if isinstance(item, (bytes, bytearray)):
-            item = _decoded(bytes(item))
-        if isinstance(item, str):
-            if len(item) > left:
-                cut = True
-                break
-            yield item
-            left -= len(item)
-            continue
-        if isinstance(item, bool) or item is None or id(item) in seen:
-            continue
-        if isinstance(item, (int, float, Decimal)):
-            text = _number(item)
-            if text is None:
-                cut = True
-                break
-            yield text  # an account number returned as a number is still one
-            continue
-        seen[id(item)] = item
-        try:
-            children = _children(item)
-        except Exception:  # noqa: BLE001 - what cannot be read is not known to be clean
-            cut = True
-            break
-        if children is None:
-            cut = True
-            break
-        stack.extend(reversed(children))
-    if cut:
-        yield OVERFLOW_MARK
-
-
-def _children(item: Any) -> list[Any] | None:
-    """What an object holds, to read in turn; None when it cannot be read safely."""
-    if isinstance(item, Mapping):
-        return [part for pair in item.items() for part in pair]
-    if isinstance(item, (list, tuple, set, frozenset, deque)):
-        return list(item)
-    if isinstance(item, BaseException):
-        return [str(item), *item.args]
-    if isinstance(item, Iterator) or inspect.isgenerator(item) or inspect.isasyncgen(item):
-        return None  # reading it would take it from the caller
-    if hasattr(item, "model_dump") and callable(item.model_dump):  # pydantic
-        return [item.model_dump()]
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return [getattr(item, f.name) for f in dataclasses.fields(item)]
-    if hasattr(item, "getvalue") and callable(item.getvalue):  # StringIO, BytesIO
-        return [item.getvalue()]
-    parts: list[Any] = []
-    if hasattr(item, "__dict__"):
-        parts += list(vars(item).values())
-    for name in _slots(type(item)):
-        with contextlib.suppress(AttributeError):
-            parts.append(getattr(item, name))
-    parts.append(str(item))  # what it shows of itself (a UUID, a date, an Enum)
-    return parts
-
-
-def _slots(kind: type) -> list[str]:
-    names: list[str] = []
-    for klass in kind.__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        names += (
-            [slots] if isinstance(slots, str) else [n for n in slots if n not in ("__dict__", "__weakref__")]
-        )
-    return names
-
-
-def _number(value: int | float | Decimal) -> str | None:
-    try:
-        return str(value)
-    except ValueError:  # an int too long to show: not read
-        return None
-
-
-def _decoded(data: bytes) -> str:
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16", "replace")
-    return data.decode("utf-8", "replace")
-
-
-OVERFLOW_MARK = "\x00overflow"  # yielded when more was there than was read
-
-
 def output_tokens(value: Any) -> set[str]:
     """The tokens of a tool's output (with the overflow token if it was cut)."""
     found: set[str] = set()
@@ -417,9 +318,3 @@ def cached_tokens(text: str) -> frozenset[str]:
             _CACHE.clear()
         _CACHE[text] = found
     return found
-
-
-_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-
-
-OVERFLOW = "overflow:"  # a token meaning "more was seen than is kept"

@@ -52,15 +52,30 @@ def address_domain(value: Any) -> str:
 def _angle_address(text: str) -> str:
     """The address inside ``Name <...>``, or the text; one address only."""
     if '"' not in text and "\\" not in text:
-        # No quoting: the separators can be found without a character loop.
-        if "," in text or ";" in text:
-            raise KindError(f"several addresses in {text!r}; one is expected")
-        opens, closes = text.count("<"), text.count(">")
-        if opens == closes == 0:
-            return text
-        if opens != 1 or closes != 1 or text.index("<") > text.index(">"):
-            raise KindError(f"unbalanced '<' and '>' in {text!r}")
-        return _inside_angles(text, text.index("<"), text.index(">"))
+        return _unquoted_angle_address(text)
+    angle_open, angle_close = _quoted_angles(text)
+    if angle_open < 0:
+        return text
+    if angle_close < 0:
+        raise KindError(f"unbalanced '<' and '>' in {text!r}")
+    return _inside_angles(text, angle_open, angle_close)
+
+
+def _unquoted_angle_address(text: str) -> str:
+    """``_angle_address`` of a text without quoting: the separators can be found
+    without a character loop."""
+    if "," in text or ";" in text:
+        raise KindError(f"several addresses in {text!r}; one is expected")
+    opens, closes = text.count("<"), text.count(">")
+    if opens == closes == 0:
+        return text
+    if opens != 1 or closes != 1 or text.index("<") > text.index(">"):
+        raise KindError(f"unbalanced '<' and '>' in {text!r}")
+    return _inside_angles(text, text.index("<"), text.index(">"))
+
+
+def _quoted_angles(text: str) -> tuple[int, int]:
+    """Where the ``<`` and ``>`` outside quotes are (-1: none), in one pass over the text."""
     in_quotes = False
     escaped = False
     angle_open = angle_close = -1
@@ -75,21 +90,23 @@ def _angle_address(text: str) -> str:
             continue
         elif c in ",;":
             raise KindError(f"several addresses in {text!r}; one is expected")
-        elif c == "<":
-            if angle_open >= 0:
-                raise KindError(f"more than one '<' in {text!r}")
-            angle_open = i
-        elif c == ">":
-            if angle_open < 0 or angle_close >= 0:
-                raise KindError(f"unbalanced '>' in {text!r}")
-            angle_close = i
+        elif c in "<>":
+            angle_open, angle_close = _angle_seen(text, i, angle_open, angle_close)
     if in_quotes:
         raise KindError(f"unclosed quote in {text!r}")
-    if angle_open < 0:
-        return text
-    if angle_close < 0:
-        raise KindError(f"unbalanced '<' and '>' in {text!r}")
-    return _inside_angles(text, angle_open, angle_close)
+    return angle_open, angle_close
+
+
+def _angle_seen(text: str, i: int, angle_open: int, angle_close: int) -> tuple[int, int]:
+    """The angles' positions once ``text[i]`` (``<`` or ``>``) is read; a second one
+    of either, or a ``>`` before the ``<``, fails."""
+    if text[i] == "<":
+        if angle_open >= 0:
+            raise KindError(f"more than one '<' in {text!r}")
+        return i, angle_close
+    if angle_open < 0 or angle_close >= 0:
+        raise KindError(f"unbalanced '>' in {text!r}")
+    return angle_open, i
 
 
 def _inside_angles(text: str, angle_open: int, angle_close: int) -> str:

@@ -144,36 +144,71 @@ def _nested_unbounded(parsed: Any) -> str | None:
 
 
 def _scan(parsed: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    """The first risk in a parsed (sub)pattern, or None. ``multiplicity``: how many
+    times the enclosing repeats may run it; ``unbounded``: whether one of them is
+    endless; ``dots`` counts the ``.*`` seen so far."""
     for op, av in parsed:
-        found: str | None = None
-        if op in _REPEATS:
-            _low, high, sub = av
-            endless = high == _C.MAXREPEAT
-            if endless and len(sub) == 1 and sub[0][0] is _C.ANY:
-                dots[0] += 1
-            if high > 1 and (unbounded or (multiplicity > 1 and (endless or multiplicity * high > _LIMIT))):
-                found = "a repetition inside another"
-            else:
-                found = _scan(sub, multiplicity * max(high, 1), unbounded or endless, dots)
-        elif op is _C.SUBPATTERN:
-            found = _scan(av[-1], multiplicity, unbounded, dots)
-        elif op is _ATOMIC and _ATOMIC is not None:
-            found = _scan(av, multiplicity, unbounded, dots)
-        elif op is _C.BRANCH:
-            branches = av[1]
-            if unbounded and not _distinct_starts(branches):
-                found = "alternatives inside a repetition that can match the same text"
-            for branch in branches:
-                found = found or _scan(branch, multiplicity, unbounded, dots)
-        elif op is _C.GROUPREF_EXISTS:
-            for branch in av[1:]:
-                if branch is not None:
-                    found = found or _scan(branch, multiplicity, unbounded, dots)
-        elif op in (_C.ASSERT, _C.ASSERT_NOT):
-            found = _scan(av[1], multiplicity, unbounded, dots)
+        scan = _SCANNERS.get(op)
+        found = None if scan is None else scan(av, multiplicity, unbounded, dots)
         if found:
             return found
     return None
+
+
+def _scan_each(parts: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    """The first risk in any of ``parts`` (a conditional's missing branch is None)."""
+    for part in parts:
+        found = None if part is None else _scan(part, multiplicity, unbounded, dots)
+        if found:
+            return found
+    return None
+
+
+def _scan_repeat(av: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    _low, high, sub = av
+    endless = high == _C.MAXREPEAT
+    if endless and len(sub) == 1 and sub[0][0] is _C.ANY:
+        dots[0] += 1
+    if high > 1 and (unbounded or (multiplicity > 1 and (endless or multiplicity * high > _LIMIT))):
+        return "a repetition inside another"
+    return _scan(sub, multiplicity * max(high, 1), unbounded or endless, dots)
+
+
+def _scan_branch(av: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    branches = av[1]
+    if unbounded and not _distinct_starts(branches):
+        return "alternatives inside a repetition that can match the same text"
+    return _scan_each(branches, multiplicity, unbounded, dots)
+
+
+def _scan_group(av: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    return _scan(av[-1], multiplicity, unbounded, dots)  # (group, add flags, del flags, pattern)
+
+
+def _scan_atomic(av: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    return _scan(av, multiplicity, unbounded, dots)
+
+
+def _scan_conditional(av: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    return _scan_each(av[1:], multiplicity, unbounded, dots)  # (group, yes, no or None)
+
+
+def _scan_assertion(av: Any, multiplicity: int, unbounded: bool, dots: list[int]) -> str | None:
+    return _scan(av[1], multiplicity, unbounded, dots)  # (direction, pattern)
+
+
+#: The opcodes that hold a subpattern, and how each is looked inside; the others
+#: (literals, classes, anchors) cannot backtrack by themselves.
+_SCANNERS: dict[Any, Callable[[Any, int, bool, list[int]], str | None]] = {
+    **dict.fromkeys(_REPEATS, _scan_repeat),
+    _C.SUBPATTERN: _scan_group,
+    _C.BRANCH: _scan_branch,
+    _C.GROUPREF_EXISTS: _scan_conditional,
+    _C.ASSERT: _scan_assertion,
+    _C.ASSERT_NOT: _scan_assertion,
+}
+if _ATOMIC is not None:
+    _SCANNERS[_ATOMIC] = _scan_atomic
 
 
 def _distinct_starts(branches: list[Any]) -> bool:
