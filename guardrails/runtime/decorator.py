@@ -6,7 +6,7 @@ import copy
 import importlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, overload
 
@@ -17,14 +17,14 @@ from guardrails._text import show
 from guardrails.call import Call
 from guardrails.call_context import current_context
 from guardrails.errors import ConfigurationError
-from guardrails.policy.evaluate import Judgement, Policy
-from guardrails.policy.rules import Effect, Rule
+from guardrails.policy.evaluate import Judgement
+from guardrails.policy.rules import Effect
 from guardrails.runtime.binding import Binder
-from guardrails.runtime.drivers import drive_async, drive_sync
-from guardrails.runtime.flow import call_flow
+from guardrails.runtime.drivers import Step, drive_async, drive_sync, run_reserved, run_reserved_async
+from guardrails.runtime.flow import RUN, FastExit, Shortcut, call_flow, fast_exit
 from guardrails.runtime.frameworks import framework_tool
 from guardrails.runtime.governor import Governor, get_governor
-from guardrails.runtime.limiter import reserve_quickly, settle
+from guardrails.runtime.limiter import Reserved, reserve_quickly
 from guardrails.runtime.setup import Setup
 
 __all__ = ["GovernedFunction", "Spec", "governed", "spec_of"]
@@ -34,7 +34,8 @@ R = TypeVar("R")
 
 _ACTION_NAME = re.compile(r"[^\s\[\]{}*?<>]+")
 _ALLOW = Effect.ALLOW
-Limited: TypeAlias = "bool | tuple[Rule, ...]"
+#: ``Spec.compile``'s answer: (setup, judge, fast exit, untrusted output).
+Compiled: TypeAlias = "tuple[Setup | None, Callable[[Call], Judgement], FastExit | None, bool]"
 #: Whether a tool's output is recorded as untrusted (``provenance``).
 Output = Literal["trusted", "untrusted"]
 
@@ -42,16 +43,7 @@ Output = Literal["trusted", "untrusted"]
 class Spec:
     """What a governed function needs per call, prepared when it is decorated."""
 
-    __slots__ = (
-        "action",
-        "governor",
-        "function",
-        "binder",
-        "_method_binder",
-        "compiled",
-        "output",
-        "_untrusted",
-    )
+    __slots__ = ("action", "governor", "function", "binder", "_method_binder", "compiled", "output")
 
     def __init__(
         self, action: str, governor: Governor, function: Callable[..., Any], output: Output | None = None
@@ -60,41 +52,31 @@ class Spec:
         self.governor = governor
         self.function = function
         self.output = output
-        self._untrusted: tuple[object, bool] = (None, False)
         try:
             self.binder = Binder.for_function(function)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"cannot govern {show(function)}: no signature ({exc})") from None
         self._method_binder: Binder | None = None
-        # (policy, its judge for this action), one tuple so that a policy
-        # swapped by another thread is never paired with the old judge.
-        # Whether the store has a part in the action's calls rides along: False (no
-        # part), the rules with limits (an allowed call may reserve quickly) or True
-        # (the flow must judge).
-        self.compiled: tuple[Policy | None, Callable[[Call], Judgement], Limited] = (None, _never, False)
+        #: ``compile``'s answer for the setup it was made for, as one tuple so that a
+        #: setup swapped by another thread is never paired with what the old one said.
+        self.compiled: Compiled = (None, _never, None, False)
 
-    def judge(self, policy: Policy) -> tuple[Callable[[Call], Judgement], Limited]:
-        """The policy's judge for this action, and whether the store is involved, remembered until the policy changes."""
-        compiled_for, judge, limited = self.compiled
-        if compiled_for is not policy:
-            judge = policy.judge_for(self.action)
-            stateful = policy.stateful_for(self.action)
-            if policy.noted_for(self.action) or any(not rule.limit for rule in stateful):
-                limited = True  # history to note or read: the flow does it
-            else:
-                limited = stateful or False  # limits only: an allowed call may reserve quickly
-            self.compiled = (policy, judge, limited)
-        return judge, limited
+    def compile(self, setup: Setup) -> Compiled:
+        """What a call of this tool needs of ``setup``: the setup, its policy's judge for the
+        action, the flow's fast exit for it (``fast_exit``) and whether the tool's output is
+        untrusted. Remembered until the setup changes."""
+        compiled = self.compiled
+        if compiled[0] is not setup:
+            untrusted = self.untrusted(setup)
+            judge = setup.policy.judge_for(self.action)
+            compiled = self.compiled = (setup, judge, fast_exit(setup, self.action, untrusted), untrusted)
+        return compiled
 
     def untrusted(self, setup: Setup) -> bool:
-        """Whether what the tool returns is recorded as untrusted (its own say, else the governor's)."""
+        """Whether what the tool returns is recorded as untrusted (its own say, else the setup's)."""
         if self.output is not None:
             return self.output == "untrusted"
-        patterns, answer = self._untrusted
-        if patterns is not setup.untrusted:
-            answer = any(p.match(self.action) for p in setup.untrusted)
-            self._untrusted = (setup.untrusted, answer)
-        return answer
+        return any(p.match(self.action) for p in setup.untrusted)
 
     def method_binder(self) -> Binder:
         """The binder for calls as a method: wrapt passes self/cls as ``instance``, not in args."""
@@ -205,78 +187,73 @@ def spec_of(obj: object) -> Spec | None:
     return None
 
 
-def _sync_wrapper(spec: Spec) -> Callable[..., Any]:
+#: What ``enter`` found for a call: run it at once (``RUN``), run it with its share of
+#: its limits held (``Reserved``, for ``run_reserved``), or drive the flow.
+Way: TypeAlias = "Literal[Shortcut.RUN] | Reserved | Generator[Step, Any, Any]"
+
+
+def _entry(spec: Spec) -> Callable[[object, tuple[Any, ...], dict[str, Any]], Way]:
+    """The one way into a governed call, shared by the sync and async wrappers: bind the
+    arguments, judge the call with the policy compiled for the setup in force, then take
+    the flow's fast exit when it allows one, else start the flow."""
     governor, action, get_context = spec.governor, spec.action, current_context
-    bind = spec.binder.bind_function
+    bind, unbind = spec.binder.bind_function, spec.binder.unbind
 
     def live() -> Setup:
         return governor.setup
 
-    def wrapper(
-        wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+    def enter(instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Way:
         setup = governor.setup
         bound = (
             bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
         )
         call = Call(action, MappingProxyType(bound), get_context())
-        compiled_for, judge, limited = spec.compiled
-        if compiled_for is not setup.policy:
-            judge, limited = spec.judge(setup.policy)
+        compiled_for, judge, fast, untrusted = spec.compiled
+        if compiled_for is not setup:
+            compiled_for, judge, fast, untrusted = spec.compile(setup)
         winner, outcomes = judge(call)
-        untrusted = spec.untrusted(setup)
-        if winner is not None and winner.effect is _ALLOW and setup.fast and not untrusted:
-            if not limited:
-                return wrapped(*args, **kwargs)  # nothing to ask, count or record: skip the flow
-            if type(limited) is tuple and (held := reserve_quickly(setup.store, limited, call)) is not None:
-                try:
-                    result = wrapped(*args, **kwargs)
-                except BaseException:
-                    settle(setup.store, "release", *held, call)  # a failed tool uses up nothing
-                    raise
-                settle(setup.store, "commit", *held, call)
-                return result
+        if winner is not None and winner.effect is _ALLOW and fast is not None:
+            if fast is RUN:
+                return RUN
+            held = reserve_quickly(setup.store, fast, call)
+            if held is not None:
+                return held
         decision = setup.policy.decision(call, winner, outcomes)
-        unbind = spec.binder.unbind if instance is None else spec.method_binder().unbind
-        return drive_sync(call_flow(setup, decision, live, unbind, untrusted), wrapped, args, kwargs)
+        return call_flow(
+            setup, decision, live, unbind if instance is None else spec.method_binder().unbind, untrusted
+        )
+
+    return enter
+
+
+def _sync_wrapper(spec: Spec) -> Callable[..., Any]:
+    enter = _entry(spec)
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        way = enter(instance, args, kwargs)
+        if way is RUN:
+            return wrapped(*args, **kwargs)
+        if isinstance(way, tuple):
+            return run_reserved(way, wrapped, args, kwargs)
+        return drive_sync(way, wrapped, args, kwargs)
 
     return wrapper
 
 
 def _async_wrapper(spec: Spec) -> Callable[..., Awaitable[Any]]:
-    governor, action, get_context = spec.governor, spec.action, current_context
-    bind = spec.binder.bind_function
-
-    def live() -> Setup:
-        return governor.setup
+    enter = _entry(spec)
 
     async def wrapper(
         wrapped: Callable[..., Any], instance: object, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        setup = governor.setup
-        bound = (
-            bind(*args, **kwargs) if instance is None else spec.method_binder().bind_function(*args, **kwargs)
-        )
-        call = Call(action, MappingProxyType(bound), get_context())
-        compiled_for, judge, limited = spec.compiled
-        if compiled_for is not setup.policy:
-            judge, limited = spec.judge(setup.policy)
-        winner, outcomes = judge(call)
-        untrusted = spec.untrusted(setup)
-        if winner is not None and winner.effect is _ALLOW and setup.fast and not untrusted:
-            if not limited:
-                return await wrapped(*args, **kwargs)
-            if type(limited) is tuple and (held := reserve_quickly(setup.store, limited, call)) is not None:
-                try:
-                    result = await wrapped(*args, **kwargs)
-                except BaseException:
-                    settle(setup.store, "release", *held, call)
-                    raise
-                settle(setup.store, "commit", *held, call)
-                return result
-        decision = setup.policy.decision(call, winner, outcomes)
-        unbind = spec.binder.unbind if instance is None else spec.method_binder().unbind
-        return await drive_async(call_flow(setup, decision, live, unbind, untrusted), wrapped, args, kwargs)
+        way = enter(instance, args, kwargs)
+        if way is RUN:
+            return await wrapped(*args, **kwargs)
+        if isinstance(way, tuple):
+            return await run_reserved_async(way, wrapped, args, kwargs)
+        return await drive_async(way, wrapped, args, kwargs)
 
     return wrapper
 

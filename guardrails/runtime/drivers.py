@@ -1,9 +1,11 @@
-"""The steps a call's flow hands to its driver, and the two drivers.
+"""The steps a call's flow hands to its driver, and the drivers.
 
 ``call_flow`` is a generator: it yields a step when it needs the outside
 world and receives the step's result (or its exception). Each step knows how
 to run synchronously and asynchronously; ``drive_sync`` and ``drive_async``
-are the only places that differ between sync and async tools.
+drive the flow, ``run_reserved`` and ``run_reserved_async`` its fast exit for
+a call with limits. They are the only places that differ between sync and
+async tools.
 """
 
 from __future__ import annotations
@@ -14,8 +16,18 @@ from typing import Any, Protocol
 
 from guardrails.approvals.ask import async_hook_error, discard
 from guardrails.policy.decision import ActionDenied
+from guardrails.runtime.limiter import Reserved, settle
 
-__all__ = ["HandleDenial", "Raised", "RunTool", "Step", "drive_async", "drive_sync"]
+__all__ = [
+    "HandleDenial",
+    "Raised",
+    "RunTool",
+    "Step",
+    "drive_async",
+    "drive_sync",
+    "run_reserved",
+    "run_reserved_async",
+]
 
 Tool = Callable[..., Any]
 
@@ -133,4 +145,32 @@ async def drive_async(
             error = exc
     if type(result) is Raised:
         raise result.exception
+    return result
+
+
+def run_reserved(reserved: Reserved, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """Run the tool with its share of its limits reserved (``reserve_quickly``): used
+    if it returns, given back if it raises."""
+    store, token, keys, call = reserved
+    try:
+        result = tool(*args, **kwargs)
+    except BaseException:
+        settle(store, "release", token, keys, call)  # a failed tool uses up nothing
+        raise
+    settle(store, "commit", token, keys, call)
+    return result
+
+
+async def run_reserved_async(
+    reserved: Reserved, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Any:
+    """Await the tool with its share of its limits reserved (``reserve_quickly``): used
+    if it returns, given back if it raises."""
+    store, token, keys, call = reserved
+    try:
+        result = await tool(*args, **kwargs)
+    except BaseException:
+        settle(store, "release", token, keys, call)  # a failed tool uses up nothing
+        raise
+    settle(store, "commit", token, keys, call)
     return result

@@ -5,16 +5,22 @@
 their results; ``guardrails.runtime.drivers`` drives it synchronously or
 asynchronously. Everything that can go wrong on the way ends with the tool
 not run.
+
+The flow also defines its own shortcut, ``fast_exit``: when an allowed call
+would pass through it without asking, noting, blocking or recording anything,
+the call runs at once (after holding its share of its limits, if it has any).
+``blocked_by`` and ``limiter_for`` are the steps ``Governor.check`` shares.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import time
 from collections.abc import Callable, Generator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final, Literal, TypeAlias
 
 from guardrails._text import describe_error
 from guardrails.approvals.ask import ask
@@ -24,18 +30,56 @@ from guardrails.audit.records import AuditApproval, Outcome
 from guardrails.call import Call
 from guardrails.errors import AuditError, StoreError
 from guardrails.policy.decision import ActionDenied, Decision
-from guardrails.policy.rules import Effect
+from guardrails.policy.rules import Effect, Rule
 from guardrails.runtime.drivers import HandleDenial, Raised, RunTool, Step
 from guardrails.runtime.limiter import Limiter, token_for
 from guardrails.runtime.notes import note, record_output
 from guardrails.runtime.setup import Setup
 
-__all__ = ["Unbind", "blocked_by", "call_flow"]
+__all__ = ["RUN", "FastExit", "Unbind", "blocked_by", "call_flow", "fast_exit", "limiter_for"]
 
 logger = logging.getLogger("guardrails")
 
 #: Arguments by name back to ``(args, kwargs)`` for the tool (``Binder.unbind``).
 Unbind = Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+class Shortcut(enum.Enum):
+    """The one value of ``RUN``."""
+
+    RUN = "run"
+
+
+#: The fast exit of an allowed call with nothing to hold: run the tool, nothing else.
+RUN: Final = Shortcut.RUN
+#: ``RUN``, or the rules whose limits an allowed call holds before it runs (``reserve_quickly``).
+FastExit: TypeAlias = "Literal[Shortcut.RUN] | tuple[Rule, ...]"
+
+
+def fast_exit(setup: Setup, action: str, untrusted: bool) -> FastExit | None:
+    """How a call of ``action`` that a rule allows may skip the flow; decided once per setup.
+
+    The flow would do nothing for such a call but run it (and count it) when there is
+    no sink to record in (nor shadow rules to record), no block, no shadow mode, no
+    output to record (``untrusted``) and no ``after(...)`` to note the call for or read
+    the store. Then it runs at once (``RUN``) or, when rules with a limit apply to the
+    action, once its share of each is held (the rules returned; ``reserve_quickly``).
+    A call whose share cannot be held, or that no rule allows (the default decides),
+    takes the flow. None: every call takes the flow.
+    """
+    if setup.sinks or setup.blocks or setup.mode != "enforce" or untrusted:
+        return None
+    stateful = setup.policy.stateful_for(action)
+    if setup.policy.noted_for(action) or any(rule.limit is None for rule in stateful):
+        return None  # history to note or read: the flow does it
+    return stateful or RUN
+
+
+def limiter_for(setup: Setup, call: Call) -> Limiter | None:
+    """The limiter judging the call's stateful rules (limits, ``after(...)``) with the
+    setup's store, or None when no such rule applies to its action."""
+    stateful = setup.policy.stateful_for(call.action)
+    return Limiter(setup.store, stateful, call, record=bool(setup.sinks)) if stateful else None
 
 
 class _Trace:
@@ -64,15 +108,6 @@ class _Trace:
     def _limits(self) -> tuple[Mapping[str, Any], ...]:
         return () if self.limiter is None else tuple(self.limiter.outcomes)
 
-    def judge_limits(self, setup: Setup, decision: Decision) -> Decision:
-        """Judge the call's limits and ``after(...)`` rules against the store, holding its share."""
-        call = decision.call
-        stateful = setup.policy.stateful_for(call.action)
-        if not stateful:
-            return decision
-        self.limiter = Limiter(setup.store, stateful, call, record=bool(setup.sinks))
-        return self.limiter.decide(decision)
-
     def release(self) -> None:
         """Give back what the call held, unless it was committed (the tool ran)."""
         if self.limiter is not None:
@@ -100,7 +135,9 @@ def call_flow(
         if blocked is not None:
             decision = blocked
         else:
-            decision = trace.judge_limits(setup, decision)
+            limiter = trace.limiter = limiter_for(setup, decision.call)
+            if limiter is not None:
+                decision = limiter.decide(decision)
             if setup.mode == "shadow":
                 # Observe only: record what would have happened, then run.
                 decision = decision.replace(enforced=False)
@@ -229,7 +266,10 @@ def _edited(
         return _denied(decision, f"the approver changed {why}"), None
     edited = Call(call.action, MappingProxyType({**call.args, **changes}), call.context, call.call_id)
     trace.release()  # the share of the arguments first asked about
-    again = trace.judge_limits(setup, setup.policy.decide(edited))
+    again = setup.policy.decide(edited)
+    limiter = trace.limiter = limiter_for(setup, edited)
+    if limiter is not None:
+        again = limiter.decide(again)
     changed = decision.replace(call=edited)
     # Approval rules the first arguments did not meet were not what the person approved.
     unapproved = sorted(_asking(again) - _asking(decision))

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import fnmatch
-import inspect
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from typing_extensions import Unpack
+
 from guardrails._text import show
 from guardrails.approvals.inbox import Approvals
 from guardrails.approvals.request import Approver
-from guardrails.audit.recorder import OnAuditError, record_event
-from guardrails.audit.records import AuditSink
+from guardrails.audit.recorder import record_event
 from guardrails.call import Call
 from guardrails.call_context import current_context
 from guardrails.documents.policy import Policy as DocumentPolicy
@@ -25,17 +25,12 @@ from guardrails.errors import ConfigurationError, PolicyError
 from guardrails.policy.decision import Decision
 from guardrails.policy.evaluate import Policy
 from guardrails.policy.rules import Effect, Rule
-from guardrails.runtime.limiter import Limiter
+from guardrails.runtime.flow import blocked_by, limiter_for
 from guardrails.runtime.notes import record_trusted
-from guardrails.runtime.setup import Block, Mode, OnDeny, Setup
+from guardrails.runtime.setup import AuditArg, Block, KeywordOptions, OnDeny, Options, Setup, checked
 from guardrails.runtime.watch import PolicyWatcher
-from guardrails.state import MemoryStore, Store
 
 __all__ = ["Governor", "configure", "get_governor"]
-
-AuditArg = AuditSink | Iterable[AuditSink] | None
-
-_UNSET: Any = object()
 
 
 class Governor:
@@ -64,103 +59,35 @@ class Governor:
         approver: Approver | None = None,
         on_deny: OnDeny | None = None,
         audit: AuditArg = None,
-        *,
-        approval_timeout: float | None = None,
-        mode: Mode = "enforce",
-        on_audit_error: OnAuditError = "deny",
-        store: Store | None = None,
-        approval_expiry: float | None = 86_400.0,
-        max_pending: int = 10,
-        untrusted: Iterable[str] = (),
+        **options: Unpack[KeywordOptions],
     ) -> None:
+        given: dict[str, Any] = {
+            "policy": _unconfigured() if policy is None else policy,
+            "approver": approver,
+            "on_deny": on_deny,
+            "audit": audit,
+            **options,
+        }
+        if "store" in given and given["store"] is None:
+            del given["store"]  # None was always this governor's own MemoryStore, as when not given
+        setup = Setup(**checked(given))
         #: The requests a person decides later: ``pending()``, ``approve(id, by=...)``, ``deny(...)``.
         self.approvals = Approvals(lambda: self.setup)
         #: The policy, hooks and sinks in force, as one immutable snapshot: read it
         #: freely; change it with ``configure``, ``policy = ...``, ``block`` or ``replace_setup``.
-        self.setup = Setup(_unconfigured())
+        self.setup = setup
         self._lock = threading.Lock()  # serialises writers; readers never wait
         #: Held while a policy file is read and put in force (``load``, a watcher's reload).
         self.loading = threading.Lock()
-        self.configure(
-            policy=_unconfigured() if policy is None else policy,
-            approver=approver,
-            on_deny=on_deny,
-            audit=audit,
-            approval_timeout=approval_timeout,
-            mode=mode,
-            on_audit_error=on_audit_error,
-            store=MemoryStore() if store is None else store,
-            approval_expiry=approval_expiry,
-            max_pending=max_pending,
-            untrusted=untrusted,
-        )
 
-    def configure(
-        self,
-        *,
-        policy: Policy = _UNSET,
-        approver: Approver | None = _UNSET,
-        on_deny: OnDeny | None = _UNSET,
-        audit: AuditArg = _UNSET,
-        approval_timeout: float | None = _UNSET,
-        mode: Mode = _UNSET,
-        on_audit_error: OnAuditError = _UNSET,
-        store: Store = _UNSET,
-        approval_expiry: float | None = _UNSET,
-        max_pending: int = _UNSET,
-        untrusted: Iterable[str] = _UNSET,
-    ) -> None:
-        """Change some parts at once; calls already under way keep what they started with.
+    def configure(self, **options: Unpack[Options]) -> None:
+        """Change some parts at once (the options of ``guardrails.runtime.setup.Options``);
+        calls already under way keep what they started with.
 
         Everything is checked before anything changes: a bad value raises and
         leaves the governor as it was.
         """
-        changes: dict[str, Any] = {}
-        if policy is not _UNSET:
-            if not isinstance(policy, Policy):
-                raise ConfigurationError(f"policy must be a Policy, got {show(policy)}")
-            changes["policy"] = policy
-        for name, hook in (("approver", approver), ("on_deny", on_deny)):
-            if hook is not _UNSET:
-                if hook is not None and not callable(hook):
-                    raise ConfigurationError(f"{name} must be callable, got {show(hook)}")
-                changes[name] = hook
-        if audit is not _UNSET:
-            changes["sinks"] = _sinks(audit)
-        for name, seconds in (("approval_timeout", approval_timeout), ("approval_expiry", approval_expiry)):
-            if seconds is not _UNSET:
-                if seconds is not None and not (
-                    isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0
-                ):
-                    raise ConfigurationError(
-                        f"{name} must be a positive number of seconds, got {show(seconds)}"
-                    )
-                changes[name] = seconds
-        if max_pending is not _UNSET:
-            if type(max_pending) is not int or max_pending < 0:
-                raise ConfigurationError(f"max_pending must be a whole number, got {show(max_pending)}")
-            changes["max_pending"] = max_pending
-        if untrusted is not _UNSET:
-            patterns = [untrusted] if isinstance(untrusted, str) else list(untrusted)
-            if not all(isinstance(p, str) and p for p in patterns):
-                raise ConfigurationError(f"untrusted takes tool names or globs, got {show(untrusted)}")
-            changes["untrusted"] = tuple(re.compile(fnmatch.translate(p)) for p in patterns)
-        if mode is not _UNSET:
-            if mode not in ("enforce", "shadow"):
-                raise ConfigurationError(f"mode must be 'enforce' or 'shadow', got {show(mode)}")
-            changes["mode"] = mode
-        if on_audit_error is not _UNSET:
-            if on_audit_error not in ("deny", "allow"):
-                raise ConfigurationError(
-                    f"on_audit_error must be 'deny' or 'allow', got {show(on_audit_error)}"
-                )
-            changes["on_audit_error"] = on_audit_error
-        if store is not _UNSET:
-            if not isinstance(store, Store):
-                raise ConfigurationError(
-                    f"store must be a Store (MemoryStore, SQLiteStore...), got {show(store)}"
-                )
-            changes["store"] = store
+        changes = checked(options)
         with self._lock:
             self.setup = replace(self.setup, **changes)
 
@@ -278,15 +205,11 @@ class Governor:
             context = current_context()
         setup = self.setup
         decision = setup.policy.evaluate(action, args, context)
-        for block in setup.blocks:
-            if block.regex.match(action):
-                return Decision(
-                    Effect.DENY, block.rule, decision.call, (block.rule.matched,), version=decision.version
-                )
-        stateful = setup.policy.stateful_for(action)
-        if stateful:
-            decision = Limiter(setup.store, stateful, decision.call).peek(decision)
-        return decision
+        blocked = blocked_by(setup, decision)
+        if blocked is not None:
+            return blocked
+        limiter = limiter_for(setup, decision.call)
+        return decision if limiter is None else limiter.peek(decision)
 
     def trust(self, *texts: Any, session: str | None = None) -> None:
         """Record what the user said (a request, an address book, an allow-list) as
@@ -327,21 +250,6 @@ def _unconfigured() -> Policy:
     )
 
 
-def _sinks(audit: AuditArg) -> tuple[AuditSink, ...]:
-    if audit is None:
-        return ()
-    sinks = (audit,) if callable(audit) else tuple(audit)
-    for sink in sinks:
-        if not callable(sink):
-            raise ConfigurationError(f"audit sinks must be callable, got {show(sink)}")
-        if inspect.iscoroutinefunction(sink) or inspect.iscoroutinefunction(type(sink).__call__):
-            raise ConfigurationError(
-                f"audit sink {show(sink)} is async: a sink must record before the tool runs; "
-                "make it a plain function (hand records to a queue if it must do I/O later)"
-            )
-    return sinks
-
-
 _default = Governor()
 
 
@@ -350,32 +258,7 @@ def get_governor() -> Governor:
     return _default
 
 
-def configure(
-    *,
-    policy: Policy = _UNSET,
-    approver: Approver | None = _UNSET,
-    on_deny: OnDeny | None = _UNSET,
-    audit: AuditArg = _UNSET,
-    approval_timeout: float | None = _UNSET,
-    mode: Mode = _UNSET,
-    on_audit_error: OnAuditError = _UNSET,
-    store: Store = _UNSET,
-    approval_expiry: float | None = _UNSET,
-    max_pending: int = _UNSET,
-    untrusted: Iterable[str] = _UNSET,
-) -> Governor:
+def configure(**options: Unpack[Options]) -> Governor:
     """Configure the default governor (only the parts given change); returns it."""
-    _default.configure(
-        policy=policy,
-        approver=approver,
-        on_deny=on_deny,
-        audit=audit,
-        approval_timeout=approval_timeout,
-        mode=mode,
-        on_audit_error=on_audit_error,
-        store=store,
-        approval_expiry=approval_expiry,
-        max_pending=max_pending,
-        untrusted=untrusted,
-    )
+    _default.configure(**options)
     return _default

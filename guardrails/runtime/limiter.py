@@ -6,6 +6,11 @@ approval), as does one whose ``after(...)`` condition holds; a store that
 fails denies the call, saying so. The token is the
 framework's tool-call id when the context has one (``context(tool_call_id=...)``),
 so a call re-run on resume is counted once.
+
+``Limiter`` judges for the flow (and peeks for ``Governor.check``); the flow's
+fast exit only reserves (``reserve_quickly``), and its drivers run the tool with
+the share held (``guardrails.runtime.drivers.run_reserved``). Both settle
+through ``settle``.
 """
 
 from __future__ import annotations
@@ -13,18 +18,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from guardrails._text import brief, json_text
 from guardrails.errors import StoreError
 from guardrails.policy.decision import Decision
 from guardrails.policy.rules import PRECEDENCE, Effect, Rule
-from guardrails.state import Entry, Store
+from guardrails.state import Entry, Held, Store
 
 if TYPE_CHECKING:
     from guardrails.call import Call
 
-__all__ = ["Limiter", "reserve_quickly", "settle", "token_for"]
+__all__ = ["Limiter", "Reserved", "held_keys", "reserve_quickly", "settle", "token_for"]
 
 logger = logging.getLogger("guardrails")
 
@@ -91,9 +96,25 @@ class Limiter:
         ``after(...)``) and that have no limit apply; for those with a limit, reserve the
         call's share. The decision becomes the strongest of ``decision`` and the rules
         that apply."""
-        failed: list[tuple[Rule, str]] = []
         held_true: list[Rule] = []
-        reading = self.call.reading(self.reads)
+        failed: list[tuple[Rule, str]] = []
+        broken = self._conditions(self.call.reading(self.reads), held_true, failed)
+        if broken is None and self.entries:
+            broken = self._reserve()
+        if broken is not None:
+            return self._store_failed(decision, *broken)
+        # (rule, what to add to its reason, the evaluation error if any)
+        applying: list[tuple[Rule, str, str | None]] = [(rule, "", None) for rule in held_true]
+        applying += [(rule, _limit_reached(rule), None) for rule, _ in self.over]
+        applying += [(rule, f" (could not be checked: {why})", why) for rule, why in failed]
+        return self._strongest(decision, applying) if applying else decision
+
+    def _conditions(
+        self, reading: Call, held_true: list[Rule], failed: list[tuple[Rule, str]]
+    ) -> tuple[Rule, str] | None:
+        """Judge each rule's condition: one without a limit that holds goes to ``held_true``,
+        one with a limit has its share put in ``entries``, one that cannot be evaluated goes to
+        ``failed`` (it applies: fail closed). Returns the rule and why when the store failed."""
         for rule in self.rules:
             try:
                 if rule.when is None or rule.when(reading):
@@ -102,38 +123,29 @@ class Limiter:
                     else:
                         self.entries.append((rule, entry_for(rule, self.call)))
             except StoreError as exc:
-                return self._store_failed(decision, rule, str(exc))
+                return rule, str(exc)
             except Exception as exc:  # noqa: BLE001 - fail closed: the rule applies
                 failed.append((rule, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
-        if self.entries:
-            try:
-                held = self.store.reserve(self.token, [entry for _, entry in self.entries])
-            except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
-                why = f"the state store {brief(self.store)} failed, so the limit cannot be checked ({exc})"
-                return self._store_failed(decision, self.entries[0][0], why)
-            for (rule, entry), result in zip(self.entries, held, strict=True):
-                if self.record:
-                    self.outcomes.append(self._outcome(rule, entry, result))
-                if result == "held":
-                    self.held.append(entry.key)
-                elif result in ("over", "busy"):  # busy: the same call is under way: wait for it
-                    self.over.append((rule, entry))
-        # (rule, what to add to its reason, the evaluation error if any)
-        applying: list[tuple[Rule, str, str | None]] = [(rule, "", None) for rule in held_true]
-        applying += [
-            (
-                rule,
-                " (limit reached)"
-                if rule.given_reason is None
-                else f" (limit reached: {rule.limit.describe()})",
-                None,
-            )
-            for rule, _ in self.over
-            if rule.limit
-        ]
-        applying += [(rule, f" (could not be checked: {why})", why) for rule, why in failed]
-        if not applying:
-            return decision
+        return None
+
+    def _reserve(self) -> tuple[Rule, str] | None:
+        """Reserve the shares in ``entries``; returns the rule and why when the store failed."""
+        entries = [entry for _, entry in self.entries]
+        try:
+            results = self.store.reserve(self.token, entries)
+        except Exception as exc:  # noqa: BLE001 - a store that fails denies the call
+            why = f"the state store {brief(self.store)} failed, so the limit cannot be checked ({exc})"
+            return self.entries[0][0], why
+        self.held += held_keys(entries, results)
+        for (rule, entry), result in zip(self.entries, results, strict=True):
+            if self.record:
+                self.outcomes.append(self._outcome(rule, entry, result))
+            if result in ("over", "busy"):  # busy: the same call is under way: wait for it
+                self.over.append((rule, entry))
+        return None
+
+    def _strongest(self, decision: Decision, applying: list[tuple[Rule, str, str | None]]) -> Decision:
+        """The strongest of ``decision`` and the rules that apply, with their outcomes added."""
         rule, why, _ = min(applying, key=lambda item: (PRECEDENCE[item[0].effect], item[0].id))
         results = (*decision.outcomes, *((r, True, error) for r, _, error in applying))
         if decision.effect is not Effect.ALLOW and PRECEDENCE[decision.effect] <= PRECEDENCE[rule.effect]:
@@ -162,25 +174,16 @@ class Limiter:
 
     def peek(self, decision: Decision) -> Decision:
         """What ``decide`` would say now, reserving nothing (for ``Governor.check``)."""
-        store = self.store
-
-        class Peek:
-            def reserve(self, token: str, entries: Sequence[Entry]) -> list[str]:
-                return [
-                    "over" if store.usage(e.key, e.window) + e.amount > e.limit else "held" for e in entries
-                ]
-
-        peeking = Limiter(Peek(), self.rules, self.call, history=store)  # type: ignore[arg-type]
+        peeking = Limiter(_Peek(self.store), self.rules, self.call, history=self.store)  # type: ignore[arg-type]
         result = peeking.decide(decision)
-        peeking.settled = True
+        peeking.settled = True  # it reserved nothing: nothing to give back
         return result
 
     def approved(self) -> None:
         """A person let the call go over its limits: count it anyway."""
         if self.over:
-            keys = [entry.key for _, entry in self.over]
-            results = self.store.force(self.token, [entry for _, entry in self.over])  # busy stays busy
-            self.held += [key for key, result in zip(keys, results, strict=True) if result == "held"]
+            entries = [entry for _, entry in self.over]
+            self.held += held_keys(entries, self.store.force(self.token, entries))  # busy stays busy
             for outcome in self.outcomes:
                 if outcome["result"] == "over":
                     outcome["result"] = "approved over"
@@ -216,11 +219,28 @@ class Limiter:
         }
 
 
-def reserve_quickly(store: Store, rules: Sequence[Rule], call: Call) -> tuple[str, list[str]] | None:
-    """For an allowed call with nothing to record: reserve its share of every limit
-    when none is reached. Returns the token and the keys held, or None when the
-    full flow must judge the call (a limit reached, a twin under way, a condition
-    that cannot be evaluated, a store that fails); nothing stays held then."""
+class _Peek:
+    """A store that reserves nothing: it says what the real one would answer now."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        usage = self.store.usage
+        return ["over" if usage(e.key, e.window) + e.amount > e.limit else "held" for e in entries]
+
+
+#: What the fast exit reserved for a call: (store, token, keys held, call).
+Reserved: TypeAlias = "tuple[Store, str, list[str], Call]"
+
+
+def reserve_quickly(store: Store, rules: Sequence[Rule], call: Call) -> Reserved | None:
+    """The flow's fast exit for an allowed call with limits and nothing to record: its
+    share of every limit, reserved, to run the tool with (``drivers.run_reserved``); or None when
+    the full flow must judge the call (a limit reached, a twin under way, a condition that
+    cannot be evaluated, a store that fails), and nothing stays held."""
     entries: list[Entry] = []
     try:
         for rule in rules:
@@ -230,16 +250,32 @@ def reserve_quickly(store: Store, rules: Sequence[Rule], call: Call) -> tuple[st
         return None
     token = token_for(call)
     if not entries:
-        return token, []
+        return store, token, [], call
     try:
         results = store.reserve(token, entries)
     except Exception:  # noqa: BLE001 - the full flow tries again and denies
         return None
+    # held_keys written out: on the hot path its call would cost as much as the comprehension
     keys = [entry.key for entry, result in zip(entries, results, strict=True) if result == "held"]
     if "over" in results or "busy" in results:
         settle(store, "release", token, keys, call)
         return None
-    return token, keys
+    return store, token, keys, call
+
+
+def held_keys(entries: Sequence[Entry], results: Sequence[Held]) -> list[str]:
+    """The keys of the entries the store held (not over, busy or already counted)."""
+    return [entry.key for entry, result in zip(entries, results, strict=True) if result == "held"]
+
+
+def _limit_reached(rule: Rule) -> str:
+    """What a limit reached adds to its rule's reason (the limit itself when the reason is the author's)."""
+    limit = rule.limit
+    return (
+        " (limit reached)"
+        if rule.given_reason is None or limit is None
+        else f" (limit reached: {limit.describe()})"
+    )
 
 
 def settle(store: Store, how: str, token: str, keys: list[str], call: Call) -> None:

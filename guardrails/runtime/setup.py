@@ -1,30 +1,44 @@
-"""``Setup``: the governor's immutable snapshot, read by every call.
+"""``Setup``: the governor's immutable snapshot, read by every call, and the options that make it.
 
 Every change to a governor swaps one ``Setup`` for another, so a call sees
 the old one or the new one, never half of a change.
+
+The options of ``Governor(...)``, ``gov.configure(...)`` and
+``guardrails.configure(...)`` are declared here once: ``Options`` types them
+for callers, ``OPTIONS`` checks each one and names the ``Setup`` field it
+sets, and ``checked`` applies it to what a caller gave.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
+from typing_extensions import TypedDict
+
+from guardrails._text import show
 from guardrails.approvals.request import Approver
 from guardrails.audit.recorder import OnAuditError
 from guardrails.audit.records import AuditSink
+from guardrails.errors import ConfigurationError
 from guardrails.policy.decision import ActionDenied
 from guardrails.policy.evaluate import Policy
 from guardrails.policy.rules import Rule
 from guardrails.state import MemoryStore, Store
 
-__all__ = ["Block", "Mode", "OnDeny", "Setup"]
+__all__ = ["OPTIONS", "AuditArg", "Block", "KeywordOptions", "Mode", "OnDeny", "Options", "Setup", "checked"]
 
 
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
 OnDeny = Callable[[ActionDenied], Any]
 Mode = Literal["enforce", "shadow"]
+#: What ``audit=`` takes: a sink, several, or None.
+AuditArg = AuditSink | Iterable[AuditSink] | None
 #: Arguments by name back to ``(args, kwargs)`` for the tool (``Binder.unbind``).
 Unbind = Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
 
@@ -57,8 +71,120 @@ class Setup:
     max_pending: int = 10
     #: Actions (compiled globs) whose output is recorded as untrusted unless the tool says.
     untrusted: tuple[re.Pattern[str], ...] = ()
-    #: Nothing to record, block or shadow: an allowed call may skip the flow.
-    fast: bool = field(init=False, default=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fast", not self.sinks and not self.blocks and self.mode == "enforce")
+
+class KeywordOptions(TypedDict, total=False):
+    """The options ``Governor(...)`` takes by keyword only (see ``Options``)."""
+
+    approval_timeout: float | None
+    mode: Mode
+    on_audit_error: OnAuditError
+    store: Store
+    approval_expiry: float | None
+    max_pending: int
+    untrusted: Iterable[str]
+
+
+class Options(KeywordOptions, total=False):
+    """Every option of a governor, as ``gov.configure(...)`` and ``guardrails.configure(...)``
+    take them: only those given change. ``audit`` sets ``Setup.sinks``; ``untrusted``
+    (names or globs) sets ``Setup.untrusted``; the others set the field of their name."""
+
+    policy: Policy
+    approver: Approver | None
+    on_deny: OnDeny | None
+    audit: AuditArg
+
+
+def _policy(name: str, value: Any) -> Policy:
+    if not isinstance(value, Policy):
+        raise ConfigurationError(f"{name} must be a Policy, got {show(value)}")
+    return value
+
+
+def _hook(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise ConfigurationError(f"{name} must be callable, got {show(value)}")
+    return value
+
+
+def _sinks(name: str, value: Any) -> tuple[AuditSink, ...]:
+    if value is None:
+        return ()
+    sinks = (value,) if callable(value) else tuple(value)
+    for sink in sinks:
+        if not callable(sink):
+            raise ConfigurationError(f"audit sinks must be callable, got {show(sink)}")
+        if inspect.iscoroutinefunction(sink) or inspect.iscoroutinefunction(type(sink).__call__):
+            raise ConfigurationError(
+                f"audit sink {show(sink)} is async: a sink must record before the tool runs; "
+                "make it a plain function (hand records to a queue if it must do I/O later)"
+            )
+    return sinks
+
+
+def _seconds(name: str, value: Any) -> float | None:
+    if value is not None and not (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    ):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {show(value)}")
+    return value
+
+
+def _count(name: str, value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ConfigurationError(f"{name} must be a whole number, got {show(value)}")
+    return value
+
+
+def _globs(name: str, value: Any) -> tuple[re.Pattern[str], ...]:
+    patterns = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(p, str) and p for p in patterns):
+        raise ConfigurationError(f"{name} takes tool names or globs, got {show(value)}")
+    return tuple(re.compile(fnmatch.translate(p)) for p in patterns)
+
+
+def _one_of(*choices: str) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise ConfigurationError(f"{name} must be {' or '.join(map(repr, choices))}, got {show(value)}")
+        return value  # type: ignore[no-any-return]
+
+    return check
+
+
+def _store(name: str, value: Any) -> Store:
+    if not isinstance(value, Store):
+        raise ConfigurationError(f"{name} must be a Store (MemoryStore, SQLiteStore...), got {show(value)}")
+    return value
+
+
+#: Each option: the ``Setup`` field it sets and the check that turns what a caller
+#: gave into that field's value (raising ``ConfigurationError``). Checked in this order.
+OPTIONS: Mapping[str, tuple[str, Callable[[str, Any], Any]]] = MappingProxyType(
+    {
+        "policy": ("policy", _policy),
+        "approver": ("approver", _hook),
+        "on_deny": ("on_deny", _hook),
+        "audit": ("sinks", _sinks),
+        "approval_timeout": ("approval_timeout", _seconds),
+        "approval_expiry": ("approval_expiry", _seconds),
+        "max_pending": ("max_pending", _count),
+        "untrusted": ("untrusted", _globs),
+        "mode": ("mode", _one_of("enforce", "shadow")),
+        "on_audit_error": ("on_audit_error", _one_of("deny", "allow")),
+        "store": ("store", _store),
+    }
+)
+
+
+def checked(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check every option in ``options``; return the ``Setup`` fields they set.
+
+    A bad value, or a name that is not an option, raises ``ConfigurationError``
+    (a ``TypeError``) before anything is built, so a caller changes all or nothing.
+    """
+    unknown = sorted(set(options) - OPTIONS.keys())
+    if unknown:
+        raise ConfigurationError(f"unexpected option {unknown[0]!r}; the options are {', '.join(OPTIONS)}")
+    return {field: check(name, options[name]) for name, (field, check) in OPTIONS.items() if name in options}
