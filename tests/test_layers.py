@@ -94,6 +94,19 @@ def import_graph() -> dict[str, set[str]]:
     }
 
 
+def too_complex(source: str) -> Iterator[tuple[int, str, int]]:
+    """``(line, name, complexity)`` of every function, method or closure in ``source``
+    that radon grades D or worse."""
+    from radon.complexity import cc_rank, cc_visit
+
+    blocks = list(cc_visit(source))  # functions and methods (a class's are listed too), not closures
+    while blocks:
+        block = blocks.pop()
+        blocks += getattr(block, "closures", ())
+        if not hasattr(block, "methods") and cc_rank(block.complexity) not in "ABC":
+            yield block.lineno, block.name, block.complexity
+
+
 class TestLayers:
     def test_no_import_cycle(self) -> None:
         """No module imports, however indirectly, one that imports it back
@@ -134,6 +147,30 @@ class TestLayers:
             if getattr(importlib.import_module(parent), attribute, None) is not module:
                 shadowed.append(name)
         assert shadowed == []
+
+    def test_modules_stay_small(self) -> None:
+        """A module holds one idea: none is over 400 lines."""
+        sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules().items()}
+        assert sizes["guardrails.runtime.flow"] > 100  # the count reads the files
+        assert {name: n for name, n in sizes.items() if n > 400} == {}
+
+    def test_no_function_is_complex(self) -> None:
+        """Every function, method and closure is radon grade C or better (cyclomatic
+        complexity 20 at most)."""
+        worst = [
+            f"{name}:{lineno} {function} {complexity}"
+            for name, path in modules().items()
+            for lineno, function, complexity in too_complex(path.read_text(encoding="utf-8"))
+        ]
+        assert worst == []
+
+    def test_the_complexity_check_sees_methods(self) -> None:
+        """The check above can fail: a method, and a closure, with 21 branches are found."""
+        branches = "".join(f"        if x == {i}:\n            return {i}\n" for i in range(21))
+        source = f"class A:\n    def m(self, x):\n{branches}        return -1\n"
+        assert [(f, c) for _, f, c in too_complex(source)] == [("m", 22)]
+        closure = f"def outer():\n    def inner(x):\n{branches}        return -1\n    return inner\n"
+        assert [(f, c) for _, f, c in too_complex(closure)] == [("inner", 22)]
 
     def test_import_linter_contracts_hold(self) -> None:
         """The layer contracts in pyproject.toml pass, with no ignored imports."""
