@@ -100,6 +100,39 @@ class TestRequests:
             g.ApprovalResponse(True, args={1: 2})  # type: ignore[dict-item]
 
 
+class TestPausing:
+    def test_a_pause_passes_through_an_approver_that_wraps_another(self) -> None:
+        """PauseRun raised by an inner approver reaches the caller as the framework's own
+        exception: the call does not run, is not counted as refused, and says why."""
+
+        class Interrupt(Exception):
+            pass
+
+        def framework(request: g.ApprovalRequest) -> bool:
+            raise g.approvals.PauseRun(Interrupt("asking a person"))
+
+        def mine(request: g.ApprovalRequest) -> bool:
+            return True if request.args["amount"] <= 150 else framework(request)
+
+        agent = Agent(mine)
+        with pytest.raises(Interrupt, match="asking a person"):
+            agent.refund("A-1", 500)
+        assert agent.ran == []
+        record = agent.audit.records[-1]
+        assert record.outcome is g.Outcome.NOT_RUN and "approval interrupted (Interrupt" in record.reason
+        assert agent.refund("A-2", 120) == "refunded 120"  # its own answers still count
+
+    def test_an_approver_with_odd_attributes_is_judged_by_its_answer(self) -> None:
+        """Nothing is read off an approver but its answer: a mock is refused for what it returns."""
+        from unittest import mock
+
+        agent = Agent(mock.Mock(return_value=mock.Mock()), on_deny=lambda denial: f"denied: {denial}")
+        assert "not a bool, ApprovalResponse or PENDING" in agent.refund("A-1", 500)
+        chained = Agent(g.approvals.chain(mock.Mock(return_value=None), lambda request: True))
+        assert chained.refund("A-1", 500) == "refunded 500"
+        assert agent.ran == [] and chained.ran == [("A-1", 500)]
+
+
 class TestTimeouts:
     def test_a_late_sync_answer_is_a_timeout(self) -> None:
         """A sync approver cannot be interrupted: its late answer is void, recorded as timed out."""

@@ -162,6 +162,42 @@ class TestRecord:
             nested["items"][0]["a"] = 2
 
 
+class TestRecorder:
+    def test_each_record_tells_the_approval_it_was_given(self) -> None:
+        """Records of one decision share their fields, but not a stale approval."""
+        from guardrails.audit.recorder import Recorder
+
+        decision = g.Policy([g.require_approval("t")]).evaluate("t", {})
+        sink = g.MemoryAudit()
+        recorder = Recorder((sink,), "deny", g.Redaction())
+        refused = g.audit.AuditApproval(approved=False, status="refused", by="bob")
+        recorder.record(decision, g.Outcome.NOT_RUN)
+        recorder.record(decision, g.Outcome.NOT_RUN, approval=refused)
+        recorder.record(decision, g.Outcome.NOT_RUN)
+        assert [r.approval for r in sink.records] == [None, refused, None]
+
+    def test_a_shadow_record_tells_the_calls_limits(self) -> None:
+        """What a shadow rule would have decided is recorded with the counters the call used."""
+        audit = g.MemoryAudit()
+        policy = g.Policy(
+            [
+                g.allow("t"),
+                g.deny("t", id="rl", limit=g.rate(5, per="1h")),
+                g.deny("t", id="would-deny", shadow=True),
+            ]
+        )
+        gov = g.Governor(policy, audit=audit)
+
+        @g.governed(governor=gov)
+        def t() -> str:
+            return "ran"
+
+        assert t() == "ran"
+        shadow = next(r for r in audit.records if not r.enforced)
+        assert shadow.rule_id == "would-deny"
+        assert [(o["rule_id"], o["result"]) for o in shadow.limits or ()] == [("rl", "held")]
+
+
 class TestMemoryAudit:
     def test_bounded(self) -> None:
         """With ``maxlen``, only the latest records are kept."""

@@ -633,3 +633,34 @@ class TestErrors:
         assert str(info.value) == "'refund' denied by rule 'huge': far too big"
         assert info.value.decision.rule_id == "huge"
         assert info.value.call.action == "refund"
+
+
+class TestSnapshot:
+    def test_setup_is_read_only(self) -> None:
+        """The snapshot is changed through the governor, never assigned over."""
+        gov = g.Governor(g.Policy([g.allow("t")]))
+        with pytest.raises(AttributeError, match="read-only"):
+            gov.setup = "junk"  # type: ignore[misc]
+        assert gov.setup.policy.rules[0].action == "t"
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"mode": "Shadow"},
+            {"max_pending": -5},
+            {"store": None},
+            {"on_deny": 42},
+            {"approval_timeout": float("nan")},
+            {"approval_expiry": 0},
+            {"sinks": [print]},
+            {"untrusted": ("read_*",)},
+            {"blocks": ("x",)},
+        ],
+        ids=lambda bad: next(iter(bad)),
+    )
+    def test_a_snapshot_is_held_to_the_options_checks(self, bad: dict[str, Any]) -> None:
+        """A Setup built by hand (as replace_setup takes) is refused for what configure refuses."""
+        gov = g.Governor(g.Policy([g.allow("t")]))
+        with pytest.raises(g.ConfigurationError):
+            gov.replace_setup(g.runtime.Setup(g.Policy([]), **bad))
+        assert gov.setup.mode == "enforce" and gov.setup.max_pending == 10

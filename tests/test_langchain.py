@@ -133,6 +133,26 @@ class TestGraph:
         assert ran[0].tool_call_id == "call-7"
         assert gov.usage("once-per-order", {"order_id": "A-7"}) == 1
 
+    def test_an_approver_of_ours_handing_over_to_interrupt_still_pauses(self) -> None:
+        """A user's approver that answers small refunds itself and hands the rest to
+        InterruptApprover: the graph pauses (not a refusal), and the resume approves."""
+        interrupting = glc.InterruptApprover()
+
+        def mine(request: g.ApprovalRequest) -> Any:
+            return True if request.args["amount"] <= 10 else interrupting(request)
+
+        gov = g.Governor(POLICY, on_deny=glc.tool_error, approver=mine)
+        app = graph(gov, [{"name": "refund", "args": {"order_id": "A-8", "amount": 500}, "id": "call-8"}])
+        config = {"configurable": {"thread_id": "t8"}}
+        paused = app.invoke({"messages": [("user", "refund it")]}, config)
+        (pending,) = paused["__interrupt__"]
+        assert not [m for m in paused["messages"] if isinstance(m, ToolMessage)]  # nothing refused
+        answer = {"approved": True, "by": "dana", "digest": pending.value["digest"]}
+        done = app.invoke(Command(resume=answer), config)
+        assert [m.content for m in done["messages"] if isinstance(m, ToolMessage)] == [
+            "refunded 500.0 on A-8"
+        ]
+
     @pytest.mark.parametrize(
         "answer",
         [True, {"approved": True}, {"approved": True, "digest": "0" * 64}],

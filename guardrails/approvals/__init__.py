@@ -9,7 +9,8 @@ later raises ``ApprovalPending``; its request waits in ``gov.approvals``
 (``Approvals``, one ``ApprovalRecord`` each), bound to the exact call
 (``call_digest``), until someone approves it (the retry runs, once) or denies it
 (the retry raises ``ApprovalDenied``, as every refusal does). ``Approval`` says
-how asking went (``ApprovalDenied.approval``).
+how asking went (``ApprovalDenied.approval``). An approver that pauses the run
+instead of answering (a framework's interrupt) raises ``PauseRun(exception)``.
 """
 
 from guardrails.approvals.approvers import (
@@ -29,6 +30,7 @@ from guardrails.approvals.request import (
     ApprovalRequest,
     ApprovalResponse,
     Approver,
+    PauseRun,
     call_digest,
 )
 
@@ -44,6 +46,7 @@ __all__ = [
     "Approver",
     "ConsoleApprover",
     "DeferredApprover",
+    "PauseRun",
     "StaticApprover",
     "allow_all",
     "call_digest",

@@ -69,16 +69,12 @@ def chain(*approvers: Callable[[ApprovalRequest], Any]) -> Approver:
 
 
 class Chain:
-    """The approver ``chain(...)`` makes; it pauses when any of its approvers does."""
+    """The approver ``chain(...)`` makes."""
 
-    __slots__ = ("approvers", "pauses")
+    __slots__ = ("approvers",)
 
     def __init__(self, approvers: tuple[Callable[[ApprovalRequest], Any], ...]) -> None:
         self.approvers = approvers
-        #: The exception types by which its approvers pause a run (see ``ApprovalRequest``).
-        self.pauses: tuple[type[BaseException], ...] = tuple(
-            kind for approver in approvers for kind in getattr(approver, "pauses", ())
-        )
 
     def __call__(self, request: ApprovalRequest) -> Any:
         approvers = self.approvers

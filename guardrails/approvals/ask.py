@@ -25,6 +25,7 @@ from guardrails.approvals.request import (
     ApprovalResponse,
     ApprovalStatus,
     Approver,
+    PauseRun,
     Pending,
     as_response,
 )
@@ -228,9 +229,9 @@ class _Asking:
                 answer = yield AskApprover(approver, self.request, self.timeout)
             except (ConfigurationError, GeneratorExit):
                 raise
-            except Exception as exc:
-                if isinstance(exc, getattr(approver, "pauses", ())):
-                    raise  # a framework pausing the run to ask a person: not a refusal
+            except PauseRun as pause:  # a framework pausing the run to ask a person: not a refusal
+                raise pause.exception from None
+            except Exception as exc:  # noqa: BLE001 - an approver that fails refuses the call
                 outcome = self.unanswered(exc)
             else:
                 outcome = self.judged(answer, started)

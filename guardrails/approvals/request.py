@@ -5,9 +5,10 @@ awaitable of either, for async tools). It may also answer ``PENDING``: a
 person will decide later (``gov.approvals.approve(request.id, by=...)``), and
 the call raises ``ApprovalPending`` until the agent retries it after that.
 
-An approver that pauses the run by raising (a framework's interrupt) says so
-with a ``pauses`` attribute: a tuple of exception types that pass through
-untouched, the call neither run nor counted as refused.
+An approver that pauses the run instead of answering (a framework's interrupt)
+raises ``PauseRun(the_framework_exception)``: that exception is raised in the
+caller's place, untouched, and the call neither runs nor counts as refused.
+An approver that wraps another passes ``PauseRun`` on like any exception.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalResponse",
     "Approver",
+    "PauseRun",
     "Pending",
     "as_response",
     "call_digest",
@@ -260,6 +262,19 @@ class Approval:
             approvers=() if request is None else tuple(a.by for a in request.approvals if a.by is not None),
             edited=self.edits is not None,
         )
+
+
+class PauseRun(Exception):
+    """Raised by an approver to pause the run instead of answering.
+
+    ``exception`` (a framework's interrupt: LangGraph's, Pydantic AI's
+    ``ApprovalRequired``...) is raised in the caller's place, untouched; the
+    call does not run and does not count as refused.
+    """
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+        super().__init__(f"the approver paused the run: {type(exception).__name__}")
 
 
 class ApprovalDenied(ActionDenied):

@@ -51,7 +51,16 @@ class Recorder:
     call used) are given with each record: they change as the call goes on.
     """
 
-    __slots__ = ("sinks", "on_audit_error", "redaction", "_view", "_view_for", "_base_for", "_base")
+    __slots__ = (
+        "sinks",
+        "on_audit_error",
+        "redaction",
+        "_view",
+        "_view_for",
+        "_base_for",
+        "_approval_for",
+        "_base",
+    )
 
     def __init__(
         self, sinks: tuple[AuditSink, ...], on_audit_error: OnAuditError, redaction: Redaction
@@ -62,6 +71,7 @@ class Recorder:
         self._view: AuditView | None = None
         self._view_for: Call | None = None  # an approver's edit makes another call
         self._base_for: Decision | None = None
+        self._approval_for: AuditApproval | None = None
         self._base: dict[str, Any] = {}
 
     def record(
@@ -152,12 +162,13 @@ class Recorder:
         **extra: Any,
     ) -> AuditRecord:
         """The record of ``decision`` (with ``outcome``), redacted by the policy."""
-        if self._base_for is decision and denied_by is None:
+        # What a decision's records share is made once, unless the approval told changed.
+        if self._base_for is decision and denied_by is None and self._approval_for == approval:
             base = self._base
         else:
             base = self._fields(decision, denied_by, approval)
             if denied_by is None:
-                self._base_for, self._base = decision, base
+                self._base_for, self._approval_for, self._base = decision, approval, base
         fields = base.copy()
         fields["time"] = datetime.now(timezone.utc)
         fields["outcome"] = outcome

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
 from guardrails._text import describe_error
-from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
+from guardrails.approvals.request import ApprovalRequest, ApprovalResponse, PauseRun
 from guardrails.call_context import context, current_context
 from guardrails.errors import ConfigurationError
 from guardrails.integrations import Identity, called, payload, reason
@@ -222,16 +222,14 @@ class InterruptApprover:
     resume value to whichever interrupted call asks first). Anything else refuses.
     The call runs when the graph resumes (its node runs again)."""
 
-    def __init__(self) -> None:
-        from langgraph.errors import GraphBubbleUp
-
-        #: Raised to pause the run (a pause, not an approver that failed): passes through untouched.
-        self.pauses: tuple[type[BaseException], ...] = (GraphBubbleUp,)
-
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse | bool:
+        from langgraph.errors import GraphBubbleUp
         from langgraph.types import interrupt
 
-        answer = interrupt(payload(request))
+        try:
+            answer = interrupt(payload(request))
+        except GraphBubbleUp as pause:  # the graph pauses to ask: not an approver that failed
+            raise PauseRun(pause) from None
         if not isinstance(answer, Mapping) or answer.get("digest") != request.digest:
             return ApprovalResponse(False, reason="the answer did not name this request's digest")
         return ApprovalResponse(

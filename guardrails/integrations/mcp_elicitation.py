@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from guardrails._text import brief
-from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
+from guardrails.approvals.request import ApprovalRequest, ApprovalResponse, PauseRun
 from guardrails.call_context import context
 from guardrails.integrations import payload
 
@@ -164,10 +164,6 @@ class ElicitationApprover:
     server: the call is refused, with a message saying to make the tool async.
     """
 
-    def __init__(self) -> None:
-        #: Raised to pause the run (a question asked, not an approver that failed): passes through untouched.
-        self.pauses: tuple[type[BaseException], ...] = (AskTheClient,)
-
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse | Awaitable[ApprovalResponse]:
         exchange = _EXCHANGE.get()
         if exchange is None:
@@ -175,7 +171,10 @@ class ElicitationApprover:
         if not exchange.can_elicit:
             return _refuse("the MCP client does not support elicitation")
         if exchange.modern:
-            return exchange.resume(request)
+            try:
+                return exchange.resume(request)
+            except AskTheClient as question:  # the call's answer is the question: a pause, not a failure
+                raise PauseRun(question) from None
         if exchange.ask is None:  # pragma: no cover - every handshake-era exchange that can elicit asks
             return _refuse("this MCP connection cannot ask the client")
         try:

@@ -34,7 +34,7 @@ import json
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from guardrails.approvals.request import ApprovalRequest, ApprovalResponse
+from guardrails.approvals.request import ApprovalRequest, ApprovalResponse, PauseRun
 from guardrails.call_context import context
 from guardrails.errors import ConfigurationError
 from guardrails.integrations import Identity, called, not_governed, payload, reason
@@ -179,19 +179,14 @@ class DeferredToolsApprover:
     a person approved this tool call, else ``ApprovalRequired`` ends the run with the
     request (action, arguments, rule, reason, request id) in its metadata."""
 
-    def __init__(self) -> None:
-        from pydantic_ai import ApprovalRequired
-
-        #: Raised to pause the run (a pause, not an approver that failed): passes through untouched.
-        self.pauses: tuple[type[BaseException], ...] = (ApprovalRequired,)
-
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
         approved = _APPROVAL.get()
         if approved is not None and approved.covers(request):
             return ApprovalResponse(True, by=approved.by)
         from pydantic_ai import ApprovalRequired
 
-        raise ApprovalRequired(metadata=payload(request))
+        # Pydantic AI ends the run with the request: a pause, not an approver that failed.
+        raise PauseRun(ApprovalRequired(metadata=payload(request)))
 
     def __repr__(self) -> str:
         return "DeferredToolsApprover()"

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from fnmatch import translate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guardrails._text import brief, show
 from guardrails.call import ACTION
@@ -115,16 +115,6 @@ class After(Condition):
 
     def reads_store(self) -> bool:
         return True
-
-    def to_doc(self) -> dict[str, Any]:
-        """``{after = "read_file", within = "1d", key = [{ctx = "session"}], at_least = 1}``;
-        ``condition_to_doc`` adds its ``when``."""
-        doc: dict[str, Any] = {"after": self.action, "within": self.within}
-        if not self.by_session:
-            doc["key"] = [{ref.source: ref.name} for ref in self.key]
-        if self.at_least != 1:
-            doc["at_least"] = self.at_least
-        return doc
 
     def fingerprint(self) -> str:
         when = "" if self.when is None else self.when.fingerprint()

@@ -76,11 +76,16 @@ def _provenance_doc(condition: Provenance, callables: bool) -> dict[str, Any]:
 
 
 def _after_doc(condition: After, callables: bool) -> dict[str, Any]:
-    doc = condition.to_doc()
-    if condition.when is None:
-        return doc
-    when = condition_to_doc(condition.when, callables=callables)
-    return {"after": doc.pop("after"), "when": when, **doc}
+    """``{after = "read_file", when = {...}, within = "1d", key = [{ctx = "session"}], at_least = 1}``."""
+    doc: dict[str, Any] = {"after": condition.action}
+    if condition.when is not None:
+        doc["when"] = condition_to_doc(condition.when, callables=callables)
+    doc["within"] = condition.within
+    if not condition.by_session:
+        doc["key"] = [{ref.source: ref.name} for ref in condition.key]
+    if condition.at_least != 1:
+        doc["at_least"] = condition.at_least
+    return doc
 
 
 def _compare_doc(condition: Compare, callables: bool) -> dict[str, Any]:

@@ -93,14 +93,16 @@ class _Trace:
         self.approval: Approval | None = None
 
     def record(self, decision: Decision, outcome: Outcome | None) -> None:
-        self.recorder.record(decision, outcome, approval=self._audited(decision), limits=self._limits())
+        if self.recorder.sinks:  # nothing to make for nobody
+            self.recorder.record(decision, outcome, approval=self._audited(decision), limits=self._limits())
 
     def record_after(
         self, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
     ) -> None:
-        self.recorder.record_after(
-            decision, outcome, started, exc, approval=self._audited(decision), limits=self._limits()
-        )
+        if self.recorder.sinks:
+            self.recorder.record_after(
+                decision, outcome, started, exc, approval=self._audited(decision), limits=self._limits()
+            )
 
     def _audited(self, decision: Decision) -> AuditApproval | None:
         return None if self.approval is None else self.approval.audited(decision.allowed)
@@ -147,7 +149,7 @@ def call_flow(
                     decision.effect,
                     decision.rule_id,
                 ):
-                    trace.recorder.record(shadow, None)
+                    trace.record(shadow, None)  # with the call's limits, as every record
         return (yield from _run(setup, decision, live, trace, unbind, untrusted))
     finally:
         trace.release()  # unless the tool ran and it was committed: nothing held stays held

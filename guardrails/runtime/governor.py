@@ -75,10 +75,21 @@ class Governor:
         self.approvals = Approvals(lambda: self.setup)
         #: The policy, hooks and sinks in force, as one immutable snapshot: read it
         #: freely; change it with ``configure``, ``policy = ...``, ``block`` or ``replace_setup``.
-        self.setup = setup
+        self.setup: Setup
+        self._put(setup)
         self._lock = threading.Lock()  # serialises writers; readers never wait
         #: Held while a policy file is read and put in force (``load``, a watcher's reload).
         self.loading = threading.Lock()
+
+    def _put(self, setup: Setup) -> None:
+        # ``setup`` is a plain attribute, so that every call reads it at the cost of
+        # one lookup; only this method writes it (``__setattr__`` refuses others).
+        object.__setattr__(self, "setup", setup)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "setup":
+            raise AttributeError("Governor.setup is read-only: use configure(), replace_setup() or block()")
+        super().__setattr__(name, value)
 
     def configure(self, **options: Unpack[Options]) -> None:
         """Change some parts at once (the options of ``guardrails.runtime.setup.Options``);
@@ -89,7 +100,7 @@ class Governor:
         """
         changes = checked(options)
         with self._lock:
-            self.setup = replace(self.setup, **changes)
+            self._put(replace(self.setup, **changes))
 
     def replace_setup(self, setup: Setup) -> Setup:
         """Put a whole new snapshot in force (nothing of the old one carries over);
@@ -97,7 +108,8 @@ class Governor:
         if not isinstance(setup, Setup):
             raise ConfigurationError(f"replace_setup takes a Setup, got {show(setup)}")
         with self._lock:
-            old, self.setup = self.setup, setup
+            old = self.setup
+            self._put(setup)
         return old
 
     @property
@@ -170,7 +182,7 @@ class Governor:
         block = Block(pattern, re.compile(fnmatch.translate(pattern)), rule)
         with self._lock:
             kept = tuple(b for b in self.setup.blocks if b.pattern != pattern)
-            self.setup = replace(self.setup, blocks=(*kept, block))
+            self._put(replace(self.setup, blocks=(*kept, block)))
         record_event(self.setup.sinks, "block", action=pattern, effect="deny", rule_id=rule.id, reason=reason)
 
     def unblock(self, pattern: str) -> bool:
@@ -178,7 +190,7 @@ class Governor:
         with self._lock:
             kept = tuple(b for b in self.setup.blocks if b.pattern != pattern)
             found = len(kept) != len(self.setup.blocks)
-            self.setup = replace(self.setup, blocks=kept)
+            self._put(replace(self.setup, blocks=kept))
         if found:
             record_event(self.setup.sinks, "unblock", action=pattern, reason=f"block on {pattern!r} lifted")
         return found

@@ -31,7 +31,18 @@ from guardrails.policy.evaluate import Policy
 from guardrails.policy.rules import Rule
 from guardrails.state import MemoryStore, Store
 
-__all__ = ["OPTIONS", "AuditArg", "Block", "KeywordOptions", "Mode", "OnDeny", "Options", "Setup", "checked"]
+__all__ = [
+    "OPTIONS",
+    "AuditArg",
+    "Block",
+    "KeywordOptions",
+    "Mode",
+    "OnDeny",
+    "Options",
+    "Setup",
+    "check_fields",
+    "checked",
+]
 
 
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
@@ -71,6 +82,9 @@ class Setup:
     max_pending: int = 10
     #: Actions (compiled globs) whose output is recorded as untrusted unless the tool says.
     untrusted: tuple[re.Pattern[str], ...] = ()
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 class KeywordOptions(TypedDict, total=False):
@@ -176,6 +190,24 @@ OPTIONS: Mapping[str, tuple[str, Callable[[str, Any], Any]]] = MappingProxyType(
         "store": ("store", _store),
     }
 )
+
+
+def check_fields(setup: Setup) -> None:
+    """Check a ``Setup``'s fields as they are kept, by the options' own checks (a
+    snapshot built by hand, as ``replace_setup`` takes, is held to the same bar)."""
+    for name, (field_name, check) in OPTIONS.items():
+        value = getattr(setup, field_name)
+        if field_name == "sinks" and type(value) is not tuple:
+            raise ConfigurationError(f"Setup.sinks must be a tuple of sinks, got {show(value)}")
+        if field_name == "untrusted":
+            if type(value) is not tuple or not all(isinstance(p, re.Pattern) for p in value):
+                raise ConfigurationError(
+                    f"Setup.untrusted must be a tuple of compiled patterns, got {show(value)}"
+                )
+            continue
+        check(name, value)
+    if type(setup.blocks) is not tuple or not all(isinstance(b, Block) for b in setup.blocks):
+        raise ConfigurationError(f"Setup.blocks must be a tuple of Block, got {show(setup.blocks)}")
 
 
 def checked(options: Mapping[str, Any]) -> dict[str, Any]:
