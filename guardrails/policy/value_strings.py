@@ -34,7 +34,11 @@ def strings(value: Any, budget: int | None = None) -> Iterator[str]:
     anything could not be read: more text than that, an iterator (reading it
     would consume it), or an object that fails to show itself."""
     # MAX_OUTPUT is read at call time: tests lower it.
-    complete = yield from _walk(value, MAX_OUTPUT if budget is None else budget)
+    left = MAX_OUTPUT if budget is None else budget
+    if type(value) is str and len(value) <= left:  # most arguments: no walk to set up
+        yield value
+        return
+    complete = yield from _walk(value, left)
     if not complete:
         yield OVERFLOW_MARK
 
