@@ -122,6 +122,45 @@ class TestPausing:
         assert record.outcome is g.Outcome.NOT_RUN and "approval interrupted (Interrupt" in record.reason
         assert agent.refund("A-2", 120) == "refunded 120"  # its own answers still count
 
+    @pytest.mark.parametrize(
+        "carried",
+        [None, "a string", StopIteration(7), GeneratorExit(), g.PolicyError("forged verdict")],
+        ids=["none", "str", "stop-iteration", "generator-exit", "governance-error"],
+    )
+    def test_a_pause_must_carry_a_framework_exception(self, carried: Any) -> None:
+        """PauseRun refuses to carry what is not a plain exception; one forged past
+        that check refuses the call like an approver that failed, through on_deny."""
+        with pytest.raises(TypeError, match="PauseRun carries"):
+            g.approvals.PauseRun(carried)
+        forged = g.approvals.PauseRun(ValueError("x"))
+        forged.exception = carried
+
+        def approver(request: g.ApprovalRequest) -> bool:
+            raise forged
+
+        agent = Agent(approver, on_deny=lambda denial: f"denied: {denial}")
+        said = agent.refund("A-1", 500)
+        assert said.startswith("denied:") and "the approver failed (TypeError: a PauseRun carrying" in said
+        assert agent.ran == []
+
+    def test_the_paused_exception_leaves_as_it_was_raised(self) -> None:
+        """The framework's exception keeps its cause and gains no context from the pause."""
+        cause = OSError("socket closed")
+
+        class Interrupt(Exception):
+            pass
+
+        interrupt = Interrupt("asking")
+        interrupt.__cause__ = cause
+
+        def approver(request: g.ApprovalRequest) -> bool:
+            raise g.approvals.PauseRun(interrupt)
+
+        with pytest.raises(Interrupt) as info:
+            Agent(approver).refund("A-1", 500)
+        assert info.value is interrupt and info.value.__cause__ is cause
+        assert not isinstance(info.value.__context__, g.approvals.PauseRun)
+
     def test_an_approver_with_odd_attributes_is_judged_by_its_answer(self) -> None:
         """Nothing is read off an approver but its answer: a mock is refused for what it returns."""
         from unittest import mock

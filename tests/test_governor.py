@@ -664,3 +664,35 @@ class TestSnapshot:
         with pytest.raises(g.ConfigurationError):
             gov.replace_setup(g.runtime.Setup(g.Policy([]), **bad))
         assert gov.setup.mode == "enforce" and gov.setup.max_pending == 10
+
+    def test_setup_cannot_be_deleted(self) -> None:
+        """Deleting the snapshot is refused: the governor keeps judging."""
+        gov = g.Governor(g.Policy([g.allow("t")]))
+        with pytest.raises(AttributeError, match="read-only"):
+            del gov.setup
+        assert gov.check("t").allowed
+
+    def test_a_subclass_of_setup_is_checked_too(self) -> None:
+        """A Setup subclass that skips its own checks is still held to them."""
+
+        class Loose(g.runtime.Setup):
+            def __post_init__(self) -> None:
+                pass
+
+        gov = g.Governor(g.Policy([g.allow("t")]))
+        with pytest.raises(g.ConfigurationError, match="approval_timeout"):
+            gov.replace_setup(Loose(g.Policy([]), approval_timeout=float("nan")))
+
+    def test_a_mode_must_be_the_plain_string(self) -> None:
+        """A str subclass whose == says yes to everything is not an option."""
+
+        class Chameleon(str):
+            def __eq__(self, other: object) -> bool:
+                return True
+
+            __hash__ = str.__hash__
+
+        with pytest.raises(g.ConfigurationError, match="mode must be"):
+            g.Governor(g.Policy([]), mode=Chameleon("enforce"))  # type: ignore[arg-type]
+        with pytest.raises(g.ConfigurationError, match="on_audit_error must be"):
+            g.Governor(g.Policy([]), on_audit_error=Chameleon("deny"))  # type: ignore[arg-type]

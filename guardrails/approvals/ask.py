@@ -28,6 +28,7 @@ from guardrails.approvals.request import (
     PauseRun,
     Pending,
     as_response,
+    pausing,
 )
 from guardrails.errors import ConfigurationError
 from guardrails.policy.approval_rules import same_person
@@ -223,6 +224,7 @@ class _Asking:
         if approver is None:
             return self.refused("no approver is configured", "failed")
         outcome: Asked | None = None
+        paused: object = None
         while outcome is None:
             started = time.monotonic()
             try:
@@ -230,11 +232,18 @@ class _Asking:
             except (ConfigurationError, GeneratorExit):
                 raise
             except PauseRun as pause:  # a framework pausing the run to ask a person: not a refusal
-                raise pause.exception from None
+                paused = getattr(pause, "exception", None)
+                if pausing(paused):
+                    break
+                # A malformed pause refuses, as an approver that fails does.
+                outcome = self.unanswered(TypeError(f"a PauseRun carrying {show(paused)}"))
             except Exception as exc:  # noqa: BLE001 - an approver that fails refuses the call
                 outcome = self.unanswered(exc)
             else:
                 outcome = self.judged(answer, started)
+        if outcome is None and isinstance(paused, BaseException):
+            raise paused  # outside the handler: the framework's exception as it was raised
+        assert outcome is not None  # the loop ends with an outcome or a pause
         return outcome
 
     def unanswered(self, exc: Exception) -> Asked:

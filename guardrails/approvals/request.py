@@ -43,6 +43,7 @@ __all__ = [
     "Pending",
     "as_response",
     "call_digest",
+    "pausing",
 ]
 
 
@@ -273,8 +274,19 @@ class PauseRun(Exception):
     """
 
     def __init__(self, exception: BaseException) -> None:
+        if not pausing(exception):
+            raise TypeError(f"PauseRun carries a framework's exception, got {show(exception)}")
         self.exception = exception
         super().__init__(f"the approver paused the run: {type(exception).__name__}")
+
+
+def pausing(exception: object) -> bool:
+    """Whether ``exception`` may stand in for a call's answer: an exception instance,
+    and not one that would read as the generator's end, a pause, or guardrails' own
+    verdict (a forged denial or pending request)."""
+    return isinstance(exception, BaseException) and not isinstance(
+        exception, (StopIteration, StopAsyncIteration, GeneratorExit, PauseRun, GovernanceError)
+    )
 
 
 class ApprovalDenied(ActionDenied):

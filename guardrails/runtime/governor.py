@@ -27,7 +27,16 @@ from guardrails.policy.evaluate import Policy
 from guardrails.policy.rules import Effect, Rule
 from guardrails.runtime.flow import blocked_by, limiter_for
 from guardrails.runtime.notes import record_trusted
-from guardrails.runtime.setup import AuditArg, Block, KeywordOptions, OnDeny, Options, Setup, checked
+from guardrails.runtime.setup import (
+    AuditArg,
+    Block,
+    KeywordOptions,
+    OnDeny,
+    Options,
+    Setup,
+    check_fields,
+    checked,
+)
 from guardrails.runtime.watch import PolicyWatcher
 
 __all__ = ["Governor", "configure", "get_governor"]
@@ -91,6 +100,11 @@ class Governor:
             raise AttributeError("Governor.setup is read-only: use configure(), replace_setup() or block()")
         super().__setattr__(name, value)
 
+    def __delattr__(self, name: str) -> None:
+        if name == "setup":
+            raise AttributeError("Governor.setup is read-only: use configure(), replace_setup() or block()")
+        super().__delattr__(name)
+
     def configure(self, **options: Unpack[Options]) -> None:
         """Change some parts at once (the options of ``guardrails.runtime.setup.Options``);
         calls already under way keep what they started with.
@@ -107,6 +121,7 @@ class Governor:
         return the old one, to put back later (the pytest fixture does)."""
         if not isinstance(setup, Setup):
             raise ConfigurationError(f"replace_setup takes a Setup, got {show(setup)}")
+        check_fields(setup)  # a subclass may skip the checks of its own construction
         with self._lock:
             old = self.setup
             self._put(setup)

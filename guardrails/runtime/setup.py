@@ -160,9 +160,10 @@ def _globs(name: str, value: Any) -> tuple[re.Pattern[str], ...]:
 
 def _one_of(*choices: str) -> Callable[[str, Any], str]:
     def check(name: str, value: Any) -> str:
-        if value not in choices:
+        # A str subclass could answer == as it likes: only the plain strings are options.
+        if type(value) is not str or value not in choices:
             raise ConfigurationError(f"{name} must be {' or '.join(map(repr, choices))}, got {show(value)}")
-        return value  # type: ignore[no-any-return]
+        return value
 
     return check
 
