@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 Tool = Callable[..., Any]
+#: What on_deny usually returns: exact types that are never awaitable.
+_PLAIN = frozenset({str, dict, list, tuple, int, float, bool, type(None)})
 
 
 class Step(Protocol):
@@ -91,10 +93,11 @@ class HandleDenial:
         self.denial = denial
 
     def run_sync(self, tool: Tool, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        if inspect.iscoroutinefunction(self.on_deny):
-            raise async_hook_error("on_deny", self.on_deny, self.denial.call.action)
+        # An async on_deny only makes a coroutine here (its body does not run), which
+        # is closed unawaited: the same refusal as asking first, without inspecting
+        # the hook on every denial.
         value = self.on_deny(self.denial)
-        if inspect.isawaitable(value):
+        if type(value) not in _PLAIN and inspect.isawaitable(value):
             discard(value)
             raise async_hook_error("on_deny", self.on_deny, self.denial.call.action)
         return value

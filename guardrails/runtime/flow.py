@@ -88,18 +88,21 @@ class _Trace:
     __slots__ = ("recorder", "limiter", "approval")
 
     def __init__(self, setup: Setup) -> None:
-        self.recorder = Recorder(setup.sinks, setup.on_audit_error, setup.policy.redaction)
+        # No sinks, no records: a call with nothing to record makes no recorder.
+        self.recorder = (
+            Recorder(setup.sinks, setup.on_audit_error, setup.policy.redaction) if setup.sinks else None
+        )
         self.limiter: Limiter | None = None
         self.approval: Approval | None = None
 
     def record(self, decision: Decision, outcome: Outcome | None) -> None:
-        if self.recorder.sinks:  # nothing to make for nobody
+        if self.recorder is not None:
             self.recorder.record(decision, outcome, approval=self._audited(decision), limits=self._limits())
 
     def record_after(
         self, decision: Decision, outcome: Outcome, started: float, exc: BaseException | None = None
     ) -> None:
-        if self.recorder.sinks:
+        if self.recorder is not None:
             self.recorder.record_after(
                 decision, outcome, started, exc, approval=self._audited(decision), limits=self._limits()
             )
@@ -133,7 +136,7 @@ def call_flow(
     """
     trace = _Trace(setup)
     try:
-        blocked = blocked_by(setup, decision)
+        blocked = blocked_by(setup, decision) if setup.blocks else None
         if blocked is not None:
             decision = blocked
         else:
