@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import inspect
 import pickle
+import warnings
 from typing import Any
 
 import pytest
@@ -378,3 +380,35 @@ class TestAsync:
         assert asyncio.run(Bank().refund(7)) == 7
         with pytest.raises(g.ActionDenied):
             asyncio.run(Bank().refund(700))
+
+
+class AsyncShop:
+    @g.governed("shop.refund")
+    async def refund(self, amount: int) -> int:
+        return amount
+
+
+@pytest.mark.parametrize("make", ["function", "method"])
+def test_an_async_tool_never_awaited_is_reported_under_its_own_name(make: str) -> None:
+    """Python warns about a coroutine never awaited by its function's name: the
+    tool's, not the wrapper's (``_async_wrapper.<locals>.wrapper``)."""
+
+    @g.governed("refund")
+    async def refund(amount: int) -> int:
+        return amount
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if make == "function":
+            refund(5)
+        else:
+            AsyncShop().refund(5)
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    expected = (
+        "test_an_async_tool_never_awaited_is_reported_under_its_own_name.<locals>.refund"
+        if make == "function"
+        else "AsyncShop.refund"
+    )
+    assert messages == [f"coroutine {expected!r} was never awaited"]
+    assert refund.__name__ == "refund" and inspect.iscoroutinefunction(refund)

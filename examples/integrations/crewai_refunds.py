@@ -3,6 +3,8 @@ reads why, and CrewAI does not run it again), one waits for a person and runs on
 approved. No LLM, no network: the "model" is a scripted one that asks for the
 calls a model would, and reads the tools' answers.
 
+Needs CrewAI: ``pip install 'runtime-guardrails[crewai]'``.
+
     python examples/integrations/crewai_refunds.py
 """
 
@@ -17,9 +19,14 @@ from typing import Any
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 
-from crewai import Agent, Crew, Task
-from crewai.llms.base_llm import BaseLLM
-from crewai.tools import tool
+try:
+    from crewai import Agent, Crew, Task
+    from crewai.llms.base_llm import BaseLLM
+    from crewai.tools import tool
+except ModuleNotFoundError as missing:
+    raise SystemExit(
+        f"This example needs CrewAI: pip install 'runtime-guardrails[crewai]' ({missing})"
+    ) from None
 
 import guardrails as g
 from guardrails.integrations import crewai as gcrew

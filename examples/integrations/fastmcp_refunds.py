@@ -3,6 +3,8 @@ runs, one is refused (the client's model reads why), one is put to the client's
 user through elicitation and runs once approved. No LLM, no network: FastMCP's
 client connects in memory and asks for the calls a model would.
 
+Needs FastMCP: ``pip install 'runtime-guardrails[fastmcp]'``.
+
     python examples/integrations/fastmcp_refunds.py
 """
 
@@ -11,7 +13,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastmcp import Client, FastMCP
+try:
+    from fastmcp import Client, FastMCP
+except ModuleNotFoundError as missing:
+    raise SystemExit(
+        f"This example needs FastMCP: pip install 'runtime-guardrails[fastmcp]' ({missing})"
+    ) from None
 
 import guardrails as g
 from guardrails.integrations import fastmcp as gfm

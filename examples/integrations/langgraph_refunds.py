@@ -2,6 +2,8 @@
 reads why), one pauses for a person and runs once approved. No LLM, no network:
 the "model" is a node that asks for the calls a model would.
 
+Needs LangChain and LangGraph: ``pip install 'runtime-guardrails[langchain]'``.
+
     python examples/integrations/langgraph_refunds.py
 """
 
@@ -9,12 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.prebuilt import ToolNode
-from langgraph.types import Command
+try:
+    from langchain_core.messages import AIMessage, ToolMessage
+    from langchain_core.tools import tool
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+    from langgraph.types import Command
+except ModuleNotFoundError as missing:
+    raise SystemExit(
+        f"This example needs LangChain and LangGraph: pip install 'runtime-guardrails[langchain]' ({missing})"
+    ) from None
 
 import guardrails as g
 from guardrails.integrations import langchain as glc

@@ -3,6 +3,8 @@ one is refused (the client's model reads why), one is put to the client's user
 through elicitation and runs once approved. No LLM, no network: the client is
 in memory and asks for the calls a model would.
 
+Needs the MCP Python SDK: ``pip install 'runtime-guardrails[mcp]'``.
+
     python examples/integrations/mcp_refunds.py
 
 Works with mcp 2.x (``MCPServer``; the client speaks 2026-07-28, so the question
@@ -22,10 +24,15 @@ try:
     from mcp.client import Client
     from mcp.server.mcpserver import MCPServer as Server
     from mcp_types import ElicitResult
-except ImportError:  # mcp 1.x
-    from mcp.server.fastmcp import FastMCP as Server  # type: ignore[assignment]
-    from mcp.shared.memory import create_connected_server_and_client_session
-    from mcp.types import ElicitResult  # type: ignore[assignment,no-redef]
+except ImportError:  # mcp 1.x (or no mcp at all)
+    try:
+        from mcp.server.fastmcp import FastMCP as Server  # type: ignore[assignment]
+        from mcp.shared.memory import create_connected_server_and_client_session
+        from mcp.types import ElicitResult  # type: ignore[assignment,no-redef]
+    except ModuleNotFoundError as missing:
+        raise SystemExit(
+            f"This example needs the MCP Python SDK: pip install 'runtime-guardrails[mcp]' ({missing})"
+        ) from None
 
     Client = None  # type: ignore[assignment,misc]
 

@@ -2,6 +2,8 @@
 (the model reads why), one interrupts the run for a person and runs once
 approved. No LLM, no network: a scripted model asks for the calls a model would.
 
+Needs the OpenAI Agents SDK: ``pip install 'runtime-guardrails[openai-agents]'``.
+
     python examples/integrations/openai_agents_refunds.py
 """
 
@@ -12,10 +14,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agents import Agent, ModelResponse, Runner, Usage, set_tracing_disabled
-from agents.items import ToolCallOutputItem
-from agents.models.interface import Model
-from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+try:
+    from agents import Agent, ModelResponse, Runner, Usage, set_tracing_disabled
+    from agents.items import ToolCallOutputItem
+    from agents.models.interface import Model
+    from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+except ModuleNotFoundError as missing:
+    raise SystemExit(
+        f"This example needs the OpenAI Agents SDK: pip install 'runtime-guardrails[openai-agents]' ({missing})"
+    ) from None
 
 import guardrails as g
 from guardrails.integrations import openai_agents as goa

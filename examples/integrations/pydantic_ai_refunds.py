@@ -2,6 +2,8 @@
 model reads why), one waits for a person through deferred tools and runs once
 approved. No LLM, no network: a FunctionModel asks for the calls a model would.
 
+Needs Pydantic AI: ``pip install 'runtime-guardrails[pydantic-ai]'``.
+
     python examples/integrations/pydantic_ai_refunds.py
 """
 
@@ -10,9 +12,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, FunctionToolset
-from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+try:
+    from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, FunctionToolset
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+except ModuleNotFoundError as missing:
+    raise SystemExit(
+        f"This example needs Pydantic AI: pip install 'runtime-guardrails[pydantic-ai]' ({missing})"
+    ) from None
 
 import guardrails as g
 from guardrails.integrations import pydantic_ai as gpa

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import translate
@@ -74,6 +75,7 @@ class Policy:
         default_reason: str | None = None,
         redact: Redaction | None = None,
     ) -> None:
+        _not_a_document(rules)
         if isinstance(rules, Rule) or not isinstance(rules, Iterable):
             raise PolicyError(f"Policy takes a list of rules, got {show(rules)}")
         if redact is not None and not isinstance(redact, Redaction):
@@ -322,6 +324,19 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, EvaluationError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _not_a_document(rules: object) -> None:
+    """Refuse a file name or a document given where rules belong, saying what to call."""
+    if isinstance(rules, (str, bytes, os.PathLike)):  # a file name, read as its letters
+        raise PolicyError(
+            f"Policy takes rules, got {show(rules)}; to use a policy file, "
+            f"pass Policy.from_file({os.fspath(rules)!r})"
+        )
+    if isinstance(rules, Mapping):
+        raise PolicyError(
+            "Policy takes rules, got a mapping; to use a policy document, pass Policy.from_dict(...)"
+        )
 
 
 def _with_unique_ids(rules: Iterable[Rule]) -> tuple[Rule, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,7 +52,9 @@ class Limit:
         self.window = parse_window(per)
         self.key = key_refs(key, "a limit's key")
         if kind == "sum" and not (isinstance(arg, str) and arg):
-            raise PolicyError("a budget names the argument it sums")
+            raise PolicyError(
+                f"a budget names the argument it sums first, as in budget('amount', 500, per='1d'), got {show(arg)}"
+            )
         self.arg = arg
         # Store keys already made for a plain str or int value: making one is the
         # dearest part of a limited call.
@@ -140,7 +142,16 @@ _KEYS_KEPT = 4096
 
 def key_refs(key: Ref | Sequence[Ref] | None, what: str) -> tuple[Ref, ...]:
     """``key`` as a tuple of plain ``arg(...)``/``ctx(...)`` references, or ``PolicyError``."""
-    refs = () if key is None else (key,) if isinstance(key, Ref) else tuple(key)
+    if key is None:
+        return ()
+    if isinstance(key, Ref):
+        key = (key,)
+    # A string is a sequence too: its letters are not the refs it names.
+    if isinstance(key, (str, bytes)) or not isinstance(key, Iterable):
+        raise PolicyError(
+            f"{what} is arg(...), ctx(...) or a list of them, such as key=ctx('user'), got {show(key)}"
+        )
+    refs = tuple(key)
     for ref in refs:
         if not isinstance(ref, Ref) or not ref.is_plain:
             raise PolicyError(f"{what} is made of arg(...) and ctx(...), got {show(ref)}")
@@ -167,7 +178,9 @@ def key_text(counter: str, refs: tuple[Ref, ...], call: Call) -> str:
 def rate(count: int, *, per: str | float, key: Ref | Sequence[Ref] | None = None) -> Limit:
     """At most ``count`` calls per window (``"30s"``, ``"1m"``, ``"1h"``, ``"1d"``, ``"1w"``, or seconds) per key."""
     if type(count) is not int or count < 0:
-        raise PolicyError(f"rate() takes a count of calls, got {show(count)}")
+        raise PolicyError(
+            f"rate() takes a count of calls (a whole number from 0) first, as in rate(5, per='1m'), got {show(count)}"
+        )
     return Limit("count", count, per, key)
 
 

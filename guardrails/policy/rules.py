@@ -87,15 +87,18 @@ class Rule:
         approval: ApprovalRules | None = None,
     ) -> None:
         self.action = _checked_action(action)
-        self.effect = parse_effect(effect)
-        self.when: Condition | None = None if when is None else as_condition(when)
-        _check_reason(reason)
-        _check_id(id)
-        _check_shadow(shadow)
-        self.shadow = shadow
-        self.limit = _checked_limit(limit, self.effect, shadow)
-        self.approval = _checked_approval(approval, self.effect)
-        self.stateful = _reads_store(self.when, self.effect, shadow) or limit is not None
+        try:
+            self.effect = parse_effect(effect)
+            self.when: Condition | None = None if when is None else as_condition(when)
+            _check_reason(reason)
+            _check_id(id)
+            _check_shadow(shadow)
+            self.shadow = shadow
+            self.limit = _checked_limit(limit, self.effect, shadow, action)
+            self.approval = _checked_approval(approval, self.effect)
+            self.stateful = _reads_store(self.when, self.effect, shadow) or limit is not None
+        except PolicyError as exc:  # told with the rule it is about: a policy has many
+            raise PolicyError(f"{_label(action, effect, id)}: {exc}") from None
         self.is_glob = "*" in action or "?" in action
         self.explicit_id = id is not None
         self.given_reason = reason
@@ -174,6 +177,15 @@ class Rule:
 # ---- what Rule(...) checks, in the order it checks it: the first problem is the one told
 
 
+def _label(action: str, effect: object, rule_id: object) -> str:
+    """How an error names the rule being built: ``deny('send_email', id='mail-rate')``."""
+    try:
+        name = Effect(effect).value
+    except ValueError:
+        name = "Rule"
+    return f"{name}({action!r}" + (f", id={rule_id!r})" if isinstance(rule_id, str) else ")")
+
+
 def _checked_action(action: object) -> str:
     if not isinstance(action, str) or not ACTION.fullmatch(action):
         raise PolicyError(
@@ -199,14 +211,18 @@ def _check_shadow(shadow: object) -> None:
         raise PolicyError(f"rule shadow must be True or False, got {show(shadow)}")
 
 
-def _checked_limit(limit: Limit | None, effect: Effect, shadow: bool) -> Limit | None:
+def _checked_limit(limit: object, effect: Effect, shadow: bool, action: str) -> Limit | None:
     if limit is None:
         return None
-    if not isinstance(limit, Limit):
-        raise PolicyError(f"rule limit must be rate(...) or budget(...), got {show(limit)}")
     if effect is Effect.ALLOW:
         raise PolicyError(
-            "a limit goes on a deny or require_approval rule: it applies when the limit is reached"
+            "a limit goes on a deny or require_approval rule, which applies once the limit is reached; "
+            f"to allow calls up to a limit, write allow({action!r}) and deny({action!r}, limit=rate(...))"
+        )
+    if not isinstance(limit, Limit):
+        raise PolicyError(
+            "limit takes rate(...) or budget(...), such as limit=rate(5, per='1m', key=ctx('user')) "
+            f"or limit=budget('amount', 500, per='1d', key=arg('customer')); got {show(limit)}"
         )
     if shadow:
         raise PolicyError("a shadow rule cannot have a limit: it would count calls it does not judge")
@@ -250,9 +266,15 @@ def allow(
     reason: str | None = None,
     id: str | None = None,
     shadow: bool = False,
+    limit: None = None,
 ) -> Rule:
-    """A rule that allows ``action`` when ``when`` holds (unless a deny or approval rule also matches)."""
-    return Rule(action, Effect.ALLOW, when, reason, id, shadow=shadow)
+    """A rule that allows ``action`` when ``when`` holds (unless a deny or approval rule also matches).
+
+    It takes no ``limit``: one given raises ``PolicyError`` saying to put it on
+    a deny rule (``deny(action, limit=rate(...))``), which denies the calls
+    past it.
+    """
+    return Rule(action, Effect.ALLOW, when, reason, id, shadow=shadow, limit=limit)
 
 
 def deny(
@@ -293,12 +315,22 @@ def require_approval(
     a predicate on the id) are the ones who may; ``rememberable=False`` refuses
     "remember for this session". Nobody approves their own call.
     """
-    approval = ApprovalRules(
-        timeout,
-        quorum,
-        approvers if approvers is None or callable(approvers) else tuple(approvers),
-        rememberable,
-    )
+    try:
+        approval = ApprovalRules(timeout, quorum, _approver_ids(approvers), rememberable)
+    except PolicyError as exc:
+        raise PolicyError(f"{_label(action, Effect.REQUIRE_APPROVAL, id)}: {exc}") from None
     return Rule(
         action, Effect.REQUIRE_APPROVAL, when, reason, id, shadow=shadow, limit=limit, approval=approval
     )
+
+
+def _approver_ids(approvers: object) -> tuple[str, ...] | Callable[[str], bool] | None:
+    """``approvers`` as ``ApprovalRules`` keeps them, or ``PolicyError``."""
+    if approvers is None or callable(approvers):
+        return approvers  # a predicate on the id: asked when an approval comes
+    # A string is iterable too: approvers="alice" would be five people named by letters.
+    if isinstance(approvers, (str, bytes)) or not isinstance(approvers, Iterable):
+        raise PolicyError(
+            f"approvers are a list of ids or a predicate, such as approvers=['alice'], got {show(approvers)}"
+        )
+    return tuple(approvers)

@@ -255,6 +255,10 @@ def _async_wrapper(spec: Spec) -> Callable[..., Awaitable[Any]]:
             return await run_reserved_async(way, wrapped, args, kwargs)
         return await drive_async(way, wrapped, args, kwargs)
 
+    # A coroutine takes its name from its function: a call never awaited is then
+    # reported by Python as the tool's ("coroutine 'refund' was never awaited").
+    wrapper.__name__ = getattr(spec.function, "__name__", wrapper.__name__)
+    wrapper.__qualname__ = getattr(spec.function, "__qualname__", wrapper.__qualname__)
     return wrapper
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ from guardrails.audit.recorder import record_event
 from guardrails.call import Call
 from guardrails.call_context import current_context
 from guardrails.documents.policy import Policy as DocumentPolicy
-from guardrails.errors import ConfigurationError, PolicyError
+from guardrails.errors import ConfigurationError, EvaluationError, PolicyError
 from guardrails.policy.decision import Decision
 from guardrails.policy.evaluate import Policy
 from guardrails.policy.rules import Effect, Rule
@@ -45,10 +46,12 @@ __all__ = ["Governor", "configure", "get_governor"]
 class Governor:
     """A policy, the hooks that act on its decisions, and the audit sinks.
 
-    ``approver`` answers calls that need approval (no approver: they are
-    denied). ``on_deny`` turns a denial into a value returned to the caller
-    (for example a message the model can read); without it the denial is
-    raised. ``audit`` is a sink or a list of sinks receiving an
+    ``policy`` is a ``Policy``: for a file, ``Policy.from_file("policy.toml")``
+    (a path given instead raises ``ConfigurationError`` saying so), or start
+    without one and ``load`` or ``watch`` the file. ``approver`` answers calls
+    that need approval (no approver: they are denied). ``on_deny`` turns a
+    denial into a value returned to the caller (for example a message the
+    model can read); without it the denial is raised. ``audit`` is a sink or a list of sinks receiving an
     ``AuditRecord`` for every decision and outcome. ``approval_timeout``
     (seconds) denies approvals that take longer. ``mode="shadow"`` records
     what the policy decides but lets every call run (the kill switch still
@@ -145,6 +148,7 @@ class Governor:
         Both outcomes are recorded in the audit trail. Loads are serialised:
         the one that starts last is the one in force.
         """
+        path = _path(path, "load()")
         with self.loading:
             policy = self.read_policy(path)
             self.install(policy, path)
@@ -186,7 +190,7 @@ class Governor:
         the last good policy stays in force. Call ``.stop()`` on the result to
         end watching.
         """
-        return PolicyWatcher(self, Path(path), interval, on_error)
+        return PolicyWatcher(self, Path(_path(path, "watch()")), interval, on_error)
 
     def block(self, pattern: str, *, reason: str = "blocked by the kill switch") -> None:
         """Deny every action matching ``pattern`` (a name or glob) from the next call on.
@@ -227,9 +231,12 @@ class Governor:
         ``context`` defaults to the values of the enclosing ``guardrails.context``.
         The kill switch applies; limits and ``after(...)`` are looked up in the
         store (nothing is reserved or noted); shadow mode and shadow rules do not change the answer.
+        ``args`` or ``context`` that is not a mapping raises ``ConfigurationError``.
         """
-        if context is None:
-            context = current_context()
+        if not isinstance(action, str):
+            raise ConfigurationError(f"check() takes the name of an action, got {show(action)}")
+        args = _mapping(args, "args", f"check({action!r})")
+        context = current_context() if context is None else _mapping(context, "context", f"check({action!r})")
         setup = self.setup
         decision = setup.policy.evaluate(action, args, context)
         blocked = blocked_by(setup, decision)
@@ -255,17 +262,56 @@ class Governor:
         self, rule_id: str, args: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None
     ) -> Decimal:
         """How much of a rule's limit is used now for the key that ``args`` and
-        ``context`` make: ``gov.usage("daily-refunds", {"customer": "C-7"})``."""
+        ``context`` make: ``gov.usage("daily-refunds", {"customer": "C-7"})``.
+
+        ``context`` defaults to the values of the enclosing ``guardrails.context``,
+        as a governed call made here would see them. Raises ``ConfigurationError``
+        naming the rule and the reason when the policy has no rule ``rule_id``
+        with a limit, or when the limit's key cannot be made from ``args`` and
+        ``context`` (a value it names is missing, or is not a string or number).
+        """
+        where = f"usage({rule_id!r})"
+        args = _mapping(args, "args", where)
+        context = current_context() if context is None else _mapping(context, "context", where)
         setup = self.setup
         rule = next((r for r in setup.policy.rules if r.id == rule_id), None)
         if rule is None or rule.limit is None:
-            raise ConfigurationError(f"the policy has no rule {rule_id!r} with a limit")
-        call = Call(rule.action, MappingProxyType(dict(args or {})), MappingProxyType(dict(context or {})))
-        return setup.store.usage(rule.limit.key_for(rule.counter, call), rule.limit.window)
+            why = "has no limit" if rule is not None else "is not in the policy in force"
+            raise ConfigurationError(
+                f"{where}: the rule {rule_id!r} {why}; usage() reads the counters of a limit"
+            )
+        limit = rule.limit
+        call = Call(rule.action, MappingProxyType(dict(args)), MappingProxyType(dict(context)))
+        try:
+            key = limit.key_for(rule.counter, call)
+        except EvaluationError as exc:
+            raise ConfigurationError(
+                f"{where}: the key of {limit.describe()} cannot be made ({exc}); "
+                "give its values in args= or context=, or call it inside guardrails.context(...)"
+            ) from None
+        return setup.store.usage(key, limit.window)
 
     def __repr__(self) -> str:
         s = self.setup
         return f"<Governor {s.policy!r} mode={s.mode} sinks={len(s.sinks)} blocks={len(s.blocks)}>"
+
+
+def _mapping(value: Mapping[str, Any] | None, name: str, where: str) -> Mapping[str, Any]:
+    """``value`` (None: empty), or ``ConfigurationError`` when it is not a mapping of names."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where}: {name} must be a mapping of names to values, got {show(value)}")
+    return value
+
+
+def _path(path: object, where: str) -> str | Path:
+    """``path`` when it names a file, or ``ConfigurationError``."""
+    if isinstance(path, str):
+        return path
+    if not isinstance(path, os.PathLike) or not isinstance(os.fspath(path), str):
+        raise ConfigurationError(f"{where} takes the path of a policy file (str or Path), got {show(path)}")
+    return Path(path)
 
 
 def _unconfigured() -> Policy:

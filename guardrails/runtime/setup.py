@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -112,13 +113,45 @@ class Options(KeywordOptions, total=False):
 
 def _policy(name: str, value: Any) -> Policy:
     if not isinstance(value, Policy):
-        raise ConfigurationError(f"{name} must be a Policy, got {show(value)}")
+        raise ConfigurationError(f"{name} must be a Policy, got {show(value)}{_policy_hint(value)}")
     return value
+
+
+def _policy_hint(value: Any) -> str:
+    """How to make a Policy of what was given instead, when it is plain what was meant."""
+    if isinstance(value, (str, os.PathLike)):
+        # Kept explicit: reading a file is the caller's choice, never a guess made from a string.
+        return f"; to use a policy file, pass Policy.from_file({os.fspath(value)!r})"
+    if isinstance(value, Mapping):
+        return "; to use a policy document, pass Policy.from_dict(...)"
+    if isinstance(value, Rule) or (
+        isinstance(value, (list, tuple)) and value and all(isinstance(r, Rule) for r in value)
+    ):
+        return "; to use rules, pass Policy([rule, ...])"
+    return ""
 
 
 def _hook(name: str, value: Any) -> Any:
     if value is not None and not callable(value):
         raise ConfigurationError(f"{name} must be callable, got {show(value)}")
+    return value
+
+
+def _denial_hook(name: str, value: Any) -> Any:
+    """``on_deny`` is called with the denial alone: a hook that cannot take it would
+    fail only when a call is denied, so its shape is checked here."""
+    _hook(name, value)
+    if value is not None:
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):  # a builtin or extension without one: trusted
+            return value
+        try:
+            signature.bind(None)
+        except TypeError:
+            raise ConfigurationError(
+                f"{name} is called with one argument (the ActionDenied), but {show(value)} takes {signature}"
+            ) from None
     return value
 
 
@@ -180,7 +213,7 @@ OPTIONS: Mapping[str, tuple[str, Callable[[str, Any], Any]]] = MappingProxyType(
     {
         "policy": ("policy", _policy),
         "approver": ("approver", _hook),
-        "on_deny": ("on_deny", _hook),
+        "on_deny": ("on_deny", _denial_hook),
         "audit": ("sinks", _sinks),
         "approval_timeout": ("approval_timeout", _seconds),
         "approval_expiry": ("approval_expiry", _seconds),
