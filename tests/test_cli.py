@@ -108,6 +108,34 @@ class TestVerify:
         code, _, err = run(capsys, "audit", "verify", str(tmp_path / "nope.jsonl"))
         assert code == 2 and "no audit log" in err
 
+    @pytest.mark.parametrize(
+        "text",
+        ['version = 1\n[[rules]]\naction = "x"\n', '{"kind": "call", "action": "x"}\n', "\x00\xff binary"],
+    )
+    def test_not_an_audit_log(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
+        """A file with no line of a log (a policy, records without a chain): exit 3, said so, not TAMPERED."""
+        path = tmp_path / "policy.toml"
+        path.write_text(text, encoding="latin-1")
+        code, out, _ = run(capsys, "audit", "verify", str(path))
+        assert code == 3
+        assert (
+            out.startswith(f"NOT AN AUDIT LOG: {path}: no line of it is a record") and "TAMPERED" not in out
+        )
+        code, out, _ = run(capsys, "audit", "verify", "--json", str(path))
+        assert code == 3 and json.loads(out)["problem"]["kind"] == "not_an_audit_log"
+
+    def test_a_garbled_log_is_still_tampered(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A log whose first lines were replaced is tampered (exit 1), not a stranger: one chained line tells."""
+        lines = log.read_bytes().splitlines(keepends=True)
+        log.write_bytes(b"garbage\n" + b"[1, 2]\n" + b"".join(lines[2:]))
+        code, out, _ = run(capsys, "audit", "verify", str(log))
+        assert code == 1 and out.startswith("TAMPERED: ") and "audit.jsonl:1: edited" in out
+        log.write_bytes(b"")
+        assert run(capsys, "audit", "verify", str(log))[:2] == (
+            0,
+            f"ok: 0 records, chain intact ({log}); head {'0' * 64}\n",
+        )
+
 
 class TestShow:
     def test_table(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +143,9 @@ class TestShow:
         code, out, _ = run(capsys, "audit", "show", str(log))
         lines = out.splitlines()
         assert code == 0
-        assert lines[0].split() == ["TIME", "(UTC)", "ACTION", "EFFECT", "OUTCOME", "RULE", "REASON"]
+        assert lines[0].split() == [
+            "TIME", "(UTC)", "USER", "ACTION", "EFFECT", "OUTCOME", "RULE", "ARGS", "REASON",
+        ]  # fmt: skip
         assert len(lines) == 1 + 8 + 1
         assert "no-wires" in lines[3] and "not_run" in lines[3] and "wires are off" in lines[3]
         assert "deny*" in out and "shadow" in lines[-1]
@@ -150,6 +180,26 @@ class TestShow:
             main(["audit", "show", "--since", "yesterday", str(log)])
         assert exit_info.value.code == 2
         assert "not a time" in capsys.readouterr().err
+
+    def test_user_and_arguments(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """USER is the context's user; ARGS the recorded (redacted) arguments, shortened unless --full-args."""
+        path = tmp_path / "audit.jsonl"
+        sink = g.JsonlAudit(path)
+        tool = g.governed("send_email", governor=g.Governor(g.Policy([g.allow("send_email")]), audit=sink))(
+            lambda to, body, password: "sent"
+        )
+        with g.context(user="alice"):
+            tool("bob@acme.com", "x" * 200, password="hunter22")
+        tool("carol@acme.com", "short", password="p")
+        sink.close()
+        _, out, _ = run(capsys, "audit", "show", "--calls-only", str(path))
+        rows = out.splitlines()[1:-1]
+        assert rows[0].split()[2] == "alice" and rows[-1].split()[2] == "-"
+        assert 'to="bob@acme.com", body="xxxxxx' in rows[0] and "…" in rows[0]
+        assert "hunter22" not in out and "x" * 200 not in out
+        _, full, _ = run(capsys, "audit", "show", "--full-args", "--user", "alice", str(path))
+        assert "x" * 200 in full and "hunter22" not in full
+        assert len(full.splitlines()) == 1 + 2 + 1  # alice's call: started, returned
 
     def test_json_lines_are_records(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """``--json`` prints records that read back as AuditRecords."""
@@ -241,6 +291,29 @@ class TestUsage:
         """No command prints help and exits 2."""
         code, out, _ = run(capsys)
         assert code == 2 and "audit" in out
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """``--version`` prints the distribution's name and the version that runs."""
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--version"])
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out == f"runtime-guardrails {g.__version__}\n"
+
+    @pytest.mark.parametrize(
+        ("argv0", "prog"),
+        [
+            ("/venv/bin/runtime-guardrails", "runtime-guardrails"),
+            ("C:\\venv\\Scripts\\runtime-guardrails.exe", "runtime-guardrails"),
+            ("/src/guardrails/__main__.py", "python -m guardrails"),
+            ("/venv/bin/guardrails", "guardrails"),
+            ("/venv/bin/pytest", "runtime-guardrails"),
+        ],
+    )
+    def test_the_name_it_was_run_by(self, argv0: str, prog: str) -> None:
+        """Usage names the command as it was run."""
+        from guardrails.cli import program
+
+        assert program(argv0.replace("\\", "/")) == prog
 
     @pytest.mark.parametrize("argv", [["--help"], ["audit", "verify", "--help"], ["audit", "show", "--help"]])
     def test_help_teaches(self, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +24,12 @@ def guardrails(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
         text=True,
         check=False,
         cwd=cwd or ROOT,
-        env={"PYTHONPATH": str(ROOT / "tests"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+        # The checkout first, as from ROOT: the package is found from any cwd, installed or not.
+        env={
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            "NO_COLOR": "1",
+            "PATH": "/usr/bin:/bin",
+        },
         timeout=120,
     )
 
@@ -166,18 +173,39 @@ effect = "allow"
         done = guardrails("check", str(path))
         assert done.returncode == 1 and "invalid:" in done.stdout and "rules[0].effect" in done.stdout
 
+    def test_each_file_on_its_own(self, tmp_path: Path) -> None:
+        """Without --together, files are checked each alone: two versions of one policy both pass."""
+        from conftest import need
+
+        need("yaml")
+        policies = ROOT / "examples" / "policies"
+        done = guardrails("check", str(policies / "support.toml"), str(policies / "support.yaml"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.splitlines() == [
+            f"{policies / 'support.toml'}: ok",
+            f"{policies / 'support.yaml'}: ok",
+        ]
+        together = guardrails(
+            "check", "--together", str(policies / "support.toml"), str(policies / "support.yaml")
+        )
+        assert together.returncode == 1 and "is already used in" in together.stdout
+
     def test_files_together(self, tmp_path: Path) -> None:
-        """Several files are checked as combined too: clashing ids, one file's deny shadowing another's allow."""
+        """With --together, files are also checked combined: clashing ids, one file's deny shadowing another's allow."""
         (tmp_path / "a.toml").write_text('[[rules]]\nid = "mail"\naction = "send_email"\neffect = "allow"\n')
         (tmp_path / "b.toml").write_text('[[rules]]\nid = "mail"\naction = "x"\neffect = "deny"\n')
         (tmp_path / "c.toml").write_text('[[rules]]\nid = "freeze"\naction = "*"\neffect = "deny"\n')
-        clash = guardrails("check", "--json", str(tmp_path / "a.toml"), str(tmp_path / "b.toml"))
+        clash = guardrails(
+            "check", "--together", "--json", str(tmp_path / "a.toml"), str(tmp_path / "b.toml")
+        )
         assert clash.returncode == 1
         assert (
             "already used"
             in json.loads(clash.stdout)[f"{tmp_path / 'a.toml'} + {tmp_path / 'b.toml'}"]["invalid"]
         )
-        shadow = guardrails("check", "--json", str(tmp_path / "a.toml"), str(tmp_path / "c.toml"))
+        shadow = guardrails(
+            "check", "--together", "--json", str(tmp_path / "a.toml"), str(tmp_path / "c.toml")
+        )
         together = json.loads(shadow.stdout)[f"{tmp_path / 'a.toml'} + {tmp_path / 'c.toml'}"]["findings"]
         assert [(f["kind"], f["rule_id"]) for f in together] == [("shadowed", "mail")]
 
@@ -187,8 +215,9 @@ effect = "allow"
 
         (tmp_path / "mytools.py").write_text((Path(__file__).parent / "lint_tools.py").read_text())
         (tmp_path / "p.toml").write_text('[[rules]]\naction = "send_email"\neffect = "allow"\n')
-        script = shutil.which("guardrails", path=str(Path(sys.executable).parent))
-        assert script is not None
+        script = shutil.which("runtime-guardrails", path=str(Path(sys.executable).parent))
+        if script is None:
+            pytest.skip("the runtime-guardrails command is not installed here (pip install -e .)")
         done = subprocess.run(
             [script, "check", "p.toml", "--tools", "mytools:TOOLS"],
             capture_output=True,
@@ -205,6 +234,163 @@ effect = "allow"
             check=False,
         )
         assert missing.returncode == 2 and "--tools nothere:TOOLS" in missing.stderr
+
+    def test_warnings_pass_unless_strict(self, tmp_path: Path) -> None:
+        """A deny-list of commands and an empty policy are warnings: exit 0, or 1 with --strict."""
+        (tmp_path / "shell.toml").write_text(
+            '[[rules]]\nid = "shell"\naction = "shell"\neffect = "allow"\n'
+            '[[rules]]\nid = "no-rm"\naction = "shell"\neffect = "deny"\n'
+            'when = { arg = "cmd", shell_command_in = ["rm -rf"] }\n'
+        )
+        (tmp_path / "empty.toml").write_text('default = "deny"\n')
+        files = [str(tmp_path / "shell.toml"), str(tmp_path / "empty.toml")]
+        done = guardrails("check", *files)
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith(
+            f"{files[0]}: warning: command-deny-list: rule 'no-rm': deny when arg('cmd')"
+        )
+        assert "'/bin/rm -rf'" in lines[0] and "shell_command_in([...])" in lines[0]
+        assert (
+            lines[1]
+            == f"{files[1]}: warning: empty-policy: the policy has no rules: every call gets its default (deny) and is refused"
+        )
+        assert lines[2] == "2 warning(s): they do not fail the check (--strict makes them)"
+        strict = guardrails("check", "--strict", "--json", *files)
+        assert strict.returncode == 1
+        assert [f["severity"] for r in json.loads(strict.stdout).values() for f in r["findings"]] == [
+            "warning"
+        ] * 2
+
+    def test_python_policies(self, tmp_path: Path) -> None:
+        """``module:attr`` names a Policy, or a function returning one, imported from the current directory."""
+        (tmp_path / "mypolicy.py").write_text(
+            "import guardrails as g\n"
+            "POLICY = g.Policy([g.allow('x', id='x'), g.deny('x', id='x-off')])\n"
+            "def build():\n    return g.Policy([g.allow('y', id='y')])\n"
+            "NUMBER = 3\n"
+            "def broken():\n    raise RuntimeError('boom')\n"
+        )
+        done = guardrails("check", "mypolicy:build", "mypolicy:POLICY", cwd=tmp_path)
+        assert done.returncode == 1
+        assert done.stdout.splitlines()[0] == "mypolicy:build: ok"
+        assert "mypolicy:POLICY: shadowed: rule 'x'" in done.stdout
+        bad = guardrails("check", "mypolicy:NUMBER", "mypolicy:broken", cwd=tmp_path)
+        assert bad.returncode == 1
+        assert "mypolicy:NUMBER: invalid: mypolicy:NUMBER is int 3, not a guardrails Policy" in bad.stdout
+        assert (
+            "mypolicy:broken: invalid: mypolicy:broken: importing or building it failed: RuntimeError: boom"
+            in bad.stdout
+        )
+        for spec, message in [
+            ("nomodule:POLICY", "no module named 'nomodule'"),
+            ("mypolicy:NOPE", "mypolicy has no attribute 'NOPE'"),
+        ]:
+            missing = guardrails("check", spec, cwd=tmp_path)
+            assert missing.returncode == 2 and message in missing.stderr and "Traceback" not in missing.stderr
+        explained = guardrails("explain", "--policy", "mypolicy:build", "--action", "y", cwd=tmp_path)
+        assert explained.returncode == 0 and "→ allow (rule 'y')" in explained.stdout
+
+
+LIMITED = """
+[[rules]]
+id = "mail"
+action = "send_email"
+effect = "allow"
+
+[[rules]]
+id = "mail-rate"
+action = "send_email"
+effect = "deny"
+limit = { count = 10, per = "1m", key = [{ ctx = "user" }] }
+reason = "too much mail"
+"""
+
+
+class TestLimits:
+    def test_explain_says_which_limit_applies(self, tmp_path: Path) -> None:
+        """The limited rule is listed with its limit and whether the usage given passes it."""
+        (tmp_path / "policy.toml").write_text(LIMITED)
+        call = ["explain", "--policy", str(tmp_path / "policy.toml"), "--action", "send_email",
+                "--args", '{"to": "bob@acme.com"}', "--context", '{"user": "alice"}']  # fmt: skip
+        fresh = guardrails(*call)
+        assert fresh.returncode == 0, fresh.stderr
+        assert "· deny             mail-rate" in fresh.stdout
+        assert (
+            "limit 10 calls per 1m per ctx('user'): 0 used + 1 this call <= 10: within the limit"
+            in fresh.stdout
+        )
+        assert "--usage or --prior-calls say what came before" in fresh.stdout
+        over = guardrails(*call, "--usage", '{"mail-rate": 10}')
+        assert "✓ deny             mail-rate" in over.stdout
+        assert "10 used + 1 this call > 10: over the limit, the rule applies" in over.stdout
+        assert over.stdout.rstrip().endswith(
+            "→ deny (rule 'mail-rate'): too much mail (limit reached: 10 calls per 1m per ctx('user'))"
+        )
+        prior = guardrails(*call, "--prior-calls", '[{"times": 10}]', "--json")
+        (rate,) = [r for r in json.loads(prior.stdout)["rules"] if r["rule"] == "mail-rate"]
+        assert rate["matched"] and rate["limit"]["used"] == "10" and rate["limit"]["over"] is True
+        for option, value, message in [
+            ("--usage", '{"nope": 1}', "usage names rule 'nope', which the policy does not have"),
+            ("--usage", '{"mail-rate": -1}', "usage.mail-rate: Input should be greater than or equal to 0"),
+            ("--usage", "[1]", "--usage must be a JSON object"),
+            ("--prior-calls", "{}", "--prior-calls must be a JSON array"),
+            ("--prior-calls", '[{"ago": "soon"}]', "prior_calls.0.ago"),
+        ]:
+            wrong = guardrails(*call, option, value)
+            assert wrong.returncode == 2 and message in wrong.stderr and "Traceback" not in wrong.stderr
+
+    def test_cases_cover_a_limited_rule(self, tmp_path: Path) -> None:
+        """A case with usage reaches the limit: the rule decides it and is covered; --fail-uncovered passes."""
+        (tmp_path / "policy.toml").write_text(LIMITED)
+        base = 'policy = "policy.toml"\n[[cases]]\naction = "send_email"\ncontext = { user = "alice" }\nexpect = "allow"\n'
+        (tmp_path / "cases.toml").write_text(base)
+        uncovered = guardrails("test", "--fail-uncovered", str(tmp_path / "cases.toml"))
+        assert uncovered.returncode == 1
+        assert "1 rules decided no case: mail-rate" in uncovered.stdout
+        assert "--fail-uncovered: 1 rules decided no case (listed above)" in uncovered.stdout
+        (tmp_path / "cases.toml").write_text(
+            base + '[[cases]]\naction = "send_email"\ncontext = { user = "alice" }\n'
+            'usage = { mail-rate = 10 }\nexpect = "deny"\nrule = "mail-rate"\n'
+        )
+        covered = guardrails("test", "--fail-uncovered", str(tmp_path / "cases.toml"))
+        assert covered.returncode == 0, covered.stdout + covered.stderr
+        assert "2 passed, 0 failed" in covered.stdout and "decided no case" not in covered.stdout
+
+    def test_replay_compares_limited_calls(self, tmp_path: Path) -> None:
+        """15 calls under a rate limit are all compared, the limit replayed in order."""
+        (tmp_path / "policy.toml").write_text(LIMITED)
+        log = g.JsonlAudit(tmp_path / "audit.jsonl")
+        mail = g.governed(
+            "send_email", governor=g.Governor(g.Policy.from_file(tmp_path / "policy.toml"), audit=log)
+        )(lambda to: "sent")
+        with g.context(user="alice"):
+            for i in range(15):
+                with contextlib.suppress(g.ActionDenied):
+                    mail(f"{i}@acme.com")
+        log.close()
+        same = guardrails("replay", str(tmp_path / "audit.jsonl"), "--policy", str(tmp_path / "policy.toml"))
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert same.stdout.startswith(
+            "15 calls re-judged: 15 unchanged, 0 would change; 15 judged with limits"
+        )
+        (tmp_path / "stricter.toml").write_text(LIMITED.replace("count = 10", "count = 5"))
+        stricter = guardrails(
+            "replay", str(tmp_path / "audit.jsonl"), "--policy", str(tmp_path / "stricter.toml")
+        )
+        assert stricter.returncode == 1
+        assert (
+            "10 unchanged, 5 would change" in stricter.stdout
+            and "newly denied: 5 (rule 'mail-rate': 5)" in stricter.stdout
+        )
+        (tmp_path / "prov.py").write_text(
+            "import guardrails as g\n"
+            "POLICY = g.Policy([g.allow('send_email'), "
+            "g.deny('send_email', when=g.arg('to').provenance('untrusted'))])\n"
+        )
+        blind = guardrails("replay", str(tmp_path / "audit.jsonl"), "--policy", "prov:POLICY", cwd=tmp_path)
+        assert blind.returncode == 3
+        assert "NOT COMPARED: 15 of 15 calls (send_email: 15): provenance(...)" in blind.stdout
 
 
 class TestReplay:
@@ -240,9 +426,64 @@ class TestSchemaAndUsage:
 
     @pytest.mark.parametrize("command", ["test", "explain", "check", "replay", "schema", "audit"])
     def test_help_teaches(self, command: str) -> None:
-        """Every command explains itself."""
+        """Every command explains itself, named as it was run."""
         done = guardrails(command, "--help")
         assert done.returncode == 0 and "Exit codes" in done.stdout
+        assert done.stdout.startswith(f"usage: python -m guardrails {command}")
+
+    def test_named_as_the_installed_command(self) -> None:
+        """Run as ``runtime-guardrails``, usage and errors say so."""
+        code = "import sys; sys.argv[0] = '/venv/bin/runtime-guardrails'; from guardrails.cli import main; sys.exit(main())"
+        done = subprocess.run(
+            [sys.executable, "-c", code, "--help"], capture_output=True, text=True, check=False, cwd=ROOT
+        )
+        assert done.returncode == 0 and done.stdout.startswith("usage: runtime-guardrails [-h] [--version]")
+        assert "Run 'runtime-guardrails COMMAND --help'" in " ".join(done.stdout.split())
+        failed = subprocess.run(
+            [sys.executable, "-c", code, "check", "nothere.toml"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        assert (
+            failed.returncode == 2 and failed.stderr == "runtime-guardrails: no policy file at nothere.toml\n"
+        )
+
+    @pytest.mark.parametrize(
+        ("argv", "code", "message"),
+        [
+            (["test", "nothere.toml"], 2, "nothere.toml"),
+            (["test", "pyproject.toml"], 2, "cases: Field required"),
+            (["explain", "--policy", "nothere.toml", "--action", "x"], 2, "nothere.toml"),
+            (["explain", "--policy", "pyproject.toml", "--action", "x"], 2, "pyproject.toml"),
+            (
+                ["explain", "--policy", str(EXAMPLES / "policy.toml"), "--action", "x", "--args", "{"],
+                2,
+                "--args is not JSON",
+            ),
+            (["replay", "pyproject.toml", "--policy", "nothere.toml"], 2, "nothere.toml"),
+            (
+                ["replay", "pyproject.toml", "--policy", "examples/policy_tests/policy.toml"],
+                2,
+                "not an audit record",
+            ),
+            (["audit", "show", "pyproject.toml"], 2, "pyproject.toml:1: not an audit record"),
+            (["audit", "verify", "pyproject.toml"], 3, ""),
+            (
+                ["check", "--tools", "nothere:TOOLS", "examples/policy_tests/policy.toml"],
+                2,
+                "no module named 'nothere'",
+            ),
+            (["check", "nothere:POLICY"], 2, "no module named 'nothere'"),
+            (["check", "nothere.toml"], 2, "no policy file at nothere.toml"),
+        ],
+    )
+    def test_errors_are_a_message_not_a_traceback(self, argv: list[str], code: int, message: str) -> None:
+        """Every error path: a clear message on stderr, a non-zero exit, no traceback."""
+        done = guardrails(*argv)
+        assert done.returncode == code, done.stdout + done.stderr
+        assert message in done.stderr + done.stdout and "Traceback" not in done.stderr
 
     def test_usage_errors(self) -> None:
         """Unknown commands and missing files: exit 2."""

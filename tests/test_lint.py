@@ -127,6 +127,75 @@ class TestFindings:
         assert "arg('ammount')" in str(lint(policy, TOOLS)[0])
 
 
+class TestWarnings:
+    def test_a_deny_list_of_commands(self) -> None:
+        """A deny rule relying on shell_command_in is a warning naming the bypasses and the allow-list form."""
+        policy = g.Policy(
+            [
+                g.allow("shell", id="shell"),
+                g.deny("shell", when=g.arg("cmd").shell_command_in(["rm -rf", "shutdown"]), id="no-rm"),
+                g.require_approval(
+                    "shell",
+                    when=g.arg("cmd").shell_command_in(["git push"]) & (g.ctx("user") != "ci"),
+                    id="ask",
+                ),
+            ]
+        )
+        findings = lint(policy)
+        assert [(f.kind, f.rule_id, f.severity) for f in findings] == [
+            ("command-deny-list", "no-rm", "warning"),
+            ("command-deny-list", "ask", "warning"),
+        ]
+        text = str(findings[0])
+        assert text.startswith("warning: command-deny-list: rule 'no-rm': deny when arg('cmd')")
+        assert "'rm -r -f'" in text and "'/bin/rm -rf'" in text and "bash -c" in text and "python3 -c" in text
+        assert "allow('shell', when=arg('cmd').shell_command_in([...]))" in text
+
+    def test_the_allow_list_form_is_quiet(self) -> None:
+        """Denying what is *not* listed, or refining an allow-list, is no deny-list."""
+        allow_listed = g.Policy(
+            [
+                g.allow(
+                    "shell", when=g.arg("cmd").shell_command_in(["ls", "git status", "git push"]), id="ok"
+                ),
+                g.require_approval("shell", when=g.arg("cmd").shell_command_in(["git push"]), id="ask"),
+            ]
+        )
+        deny_the_rest = g.Policy(
+            [
+                g.allow("shell", id="shell"),
+                g.deny("shell", when=~g.arg("cmd").shell_command_in(["ls"]), id="only-ls"),
+            ]
+        )
+        assert lint(allow_listed) == [] and lint(deny_the_rest) == []
+
+    def test_a_default_allow_makes_it_a_deny_list_again(self) -> None:
+        """With the default allow, unlisted commands run whatever the allow rules say."""
+        policy = g.Policy(
+            [
+                g.allow("shell", when=g.arg("cmd").shell_command_in(["ls"]), id="ok"),
+                g.deny("shell", when=g.arg("cmd").shell_command_in(["rm"]), id="no-rm"),
+            ],
+            default="allow",
+        )
+        assert kinds(policy) == [("command-deny-list", "no-rm")]
+
+    @pytest.mark.parametrize(("default", "says"), [("deny", "is refused"), ("allow", "runs")])
+    def test_an_empty_policy(self, default: str, says: str) -> None:
+        """No rules: a warning about the whole policy (no rule id)."""
+        (finding,) = lint(g.Policy([], default=default))
+        assert (finding.kind, finding.rule_id, finding.severity) == ("empty-policy", "", "warning")
+        assert str(finding) == (
+            f"warning: empty-policy: the policy has no rules: every call gets its default ({default}) and {says}"
+        )
+
+    def test_errors_stay_errors(self) -> None:
+        """The findings that were there before are errors, printed as before."""
+        policy = g.Policy([g.deny("x", id="a"), g.deny("x", id="b")])
+        (finding,) = lint(policy)
+        assert finding.severity == "error" and str(finding).startswith("duplicate: rule 'b': ")
+
+
 class TestTools:
     def test_from_a_list(self) -> None:
         """``module:attr`` naming a list of governed tools."""

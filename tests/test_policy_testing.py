@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import guardrails as g
 from guardrails.testing import (
     CapturedAudit,
+    NoAnswerQueued,
     ScriptedApprover,
     assert_allowed,
     assert_denied,
@@ -107,6 +109,206 @@ class TestScriptedApproverAndCapture:
         assert [r.approved_by for r in audit.decisions] == ["carol", "carol", "dan"]
         assert audit.ran == ["refund", "refund"]
         assert len(audit.calls("refund")) == 3
+
+    def test_an_empty_script_says_how_to_queue_answers(self) -> None:
+        """Asked with nothing queued and no default, it refuses, and the refusal says how to queue answers."""
+        approver = ScriptedApprover()
+        refund = g.governed("refund", governor=g.Governor(POLICY, approver=approver))(lambda amount: "ok")
+        with pytest.raises(g.ApprovalDenied) as info:
+            refund(500)
+        message = str(info.value)
+        assert "with no answer queued" in message and ".push(True) approves" in message
+        assert ".default = True" in message
+        with pytest.raises(NoAnswerQueued, match="the ScriptedApprover was asked to approve 'refund'"):
+            approver(approver.requests[0])
+        approver.default = True
+        assert refund(600) == "ok"
+        assert "then True" in repr(approver) and "then an error" in repr(ScriptedApprover())
+
+
+LIMITS_TOML = """
+[[rules]]
+id = "mail"
+action = "send_email"
+effect = "allow"
+
+[[rules]]
+id = "mail-rate"
+action = "send_email"
+effect = "deny"
+limit = { count = 5, per = "1m", key = [{ ctx = "user" }] }
+
+[[rules]]
+id = "refund-budget"
+action = "refund"
+effect = "require_approval"
+limit = { sum = "amount", max = 500, per = "1d", key = [{ arg = "customer" }] }
+
+[[rules]]
+id = "refunds"
+action = "refund"
+effect = "allow"
+
+[[rules]]
+id = "files"
+action = "read_file"
+effect = "allow"
+
+[[rules]]
+id = "exfil"
+action = "send_email"
+effect = "deny"
+when = { after = "read_file", within = "1h" }
+"""
+
+
+class TestCasesWithState:
+    def _run(self, tmp_path: Path, cases: str) -> list[Any]:
+        (tmp_path / "policy.toml").write_text(LIMITS_TOML)
+        (tmp_path / "cases.toml").write_text('policy = "policy.toml"\n' + cases)
+        loaded = load_cases(tmp_path / "cases.toml")
+        policy = g.Policy.from_file(tmp_path / "policy.toml")
+        return [run_case(policy, case) for case in loaded]
+
+    def test_usage_reaches_a_limit(self, tmp_path: Path) -> None:
+        """``usage`` fills a limit's counter for the case's key: the limited rule decides, and says how."""
+        results = self._run(
+            tmp_path,
+            """
+[[cases]]
+action = "send_email"
+context = { user = "alice", session = "s-1" }
+usage = { mail-rate = 5 }
+expect = "deny"
+rule = "mail-rate"
+
+[[cases]]
+action = "send_email"
+context = { user = "alice", session = "s-1" }
+usage = { mail-rate = 4 }
+expect = "allow"
+
+[[cases]]
+action = "refund"
+args = { customer = "C-1", amount = 60 }
+usage = { refund-budget = "450.50" }
+expect = "require_approval"
+rule = "refund-budget"
+""",
+        )
+        assert [r.problem for r in results] == [None, None, None]
+        assert "5 used + 1 this call > 5: over the limit, the rule applies" in results[0].explain()
+        assert "4 used + 1 this call <= 5: within the limit" in results[1].explain()
+        assert "450.5 used + 60 this call > 500" in results[2].explain()
+
+    def test_prior_calls_run_first(self, tmp_path: Path) -> None:
+        """Prior calls count against limits and are noted for after(...), at their time ago."""
+        results = self._run(
+            tmp_path,
+            """
+[[cases]]
+name = "the sixth mail"
+action = "send_email"
+context = { user = "alice", session = "s-1" }
+prior_calls = [{ times = 5 }]
+expect = "deny"
+rule = "mail-rate"
+
+[[cases]]
+name = "five mails two minutes ago"
+action = "send_email"
+context = { user = "alice", session = "s-1" }
+prior_calls = [{ times = 5, ago = "2m" }]
+expect = "allow"
+
+[[cases]]
+name = "mail after reading a file"
+action = "send_email"
+context = { user = "alice", session = "s-1" }
+prior_calls = [{ action = "read_file", args = { path = "/secrets/key" } }]
+expect = "deny"
+rule = "exfil"
+
+[[cases]]
+name = "refunds over the budget count only when approved"
+action = "refund"
+args = { customer = "C-1", amount = 50 }
+prior_calls = [{ args = { customer = "C-1", amount = 450 } }, { args = { customer = "C-1", amount = 100 } }]
+expect = "allow"
+
+[[cases]]
+name = "an approved refund over the budget counts"
+action = "refund"
+args = { customer = "C-1", amount = 10 }
+prior_calls = [{ args = { customer = "C-1", amount = 450 } }, { args = { customer = "C-1", amount = 100 }, approved = true }]
+expect = "require_approval"
+""",
+        )
+        assert [(r.case.name, r.problem) for r in results if r.problem] == []
+
+    @pytest.mark.parametrize(
+        ("state", "message"),
+        [
+            ("usage = { mail-rate = -1 }", "usage.mail-rate: Input should be greater than or equal to 0"),
+            ('usage = { mail-rate = "lots" }', "usage.mail-rate"),
+            ('prior_calls = [{ ago = "yesterday" }]', "prior_calls.0.ago"),
+            ("prior_calls = [{ times = 0 }]", "prior_calls.0.times"),
+            ("prior_calls = [{ times = 6000 }, { times = 6000 }]", "at most 10000 prior calls"),
+            ('prior_calls = [{ acton = "x" }]', "prior_calls.0.acton: Extra inputs"),
+        ],
+    )
+    def test_bad_state_names_the_place(self, tmp_path: Path, state: str, message: str) -> None:
+        """Wrong usage or prior calls are errors naming the case and the field."""
+        (tmp_path / "cases.toml").write_text(f'[[cases]]\naction = "x"\n{state}\nexpect = "deny"\n')
+        with pytest.raises(g.PolicyError, match=message):
+            load_cases(tmp_path / "cases.toml")
+
+    @pytest.mark.parametrize(
+        ("usage", "problem"),
+        [
+            (
+                "nope",
+                "usage names rule 'nope', which the policy does not have; rules with a limit on 'send_email': mail-rate",
+            ),
+            ("mail", "usage names rule 'mail', which has no limit"),
+            ("refund-budget", "usage names rule 'refund-budget', whose action 'refund' is not 'send_email'"),
+        ],
+    )
+    def test_usage_of_a_rule_that_cannot_have_any(self, tmp_path: Path, usage: str, problem: str) -> None:
+        """Usage naming no limited rule of the action fails the case, saying why."""
+        (result,) = self._run(
+            tmp_path,
+            f'[[cases]]\naction = "send_email"\ncontext = {{ user = "a", session = "s" }}\nusage = {{ {usage} = 1 }}\nexpect = "allow"\n',
+        )
+        assert result.problem == problem and result.decision is None
+
+    def test_a_limited_rule_is_covered_when_a_case_reaches_it(self, tmp_path: Path) -> None:
+        """Coverage counts the limited rule a case's usage makes decide."""
+        results = self._run(
+            tmp_path,
+            '[[cases]]\naction = "send_email"\ncontext = { user = "a", session = "s" }\nexpect = "allow"\n',
+        )
+        policy = g.Policy.from_file(tmp_path / "policy.toml")
+        coverage = Coverage()
+        coverage.saw("p", policy, results[0].decision)
+        assert "mail-rate" in coverage.report()["p"]
+        (reached,) = self._run(
+            tmp_path,
+            '[[cases]]\naction = "send_email"\ncontext = { user = "a", session = "s" }\nusage = { mail-rate = 5 }\nexpect = "deny"\n',
+        )
+        coverage.saw("p", policy, reached.decision)
+        assert "mail-rate" not in coverage.report()["p"]
+
+
+class TestExplainLimits:
+    def test_a_limited_rule_shows_its_limit(self) -> None:
+        """A decision made by a limited rule explains the limit, as the governor decides it."""
+        gov = g.Governor(
+            g.Policy([g.allow("x", id="x"), g.deny("x", limit=g.rate(0, per="1m"), id="none", reason="no x")])
+        )
+        text = gov.check("x").explain()
+        assert "✓ deny             none" in text and "limit 0 calls per 1m" in text
+        assert text.endswith("→ deny (rule 'none'): no x (limit reached: 0 calls per 1m)")
 
 
 class TestCaseFiles:
@@ -225,9 +427,13 @@ class TestPlugin:
         result = pytester.runpytest("-p", "no:cacheprovider")
         result.stdout.fnmatch_lines(["*guardrails rule coverage*", "*1 rules decided no case: no-wires*"])
         assert result.ret == 0
+        assert "FAILED by --guardrails-fail-uncovered" not in result.stdout.str()
         strict = pytester.runpytest("-p", "no:cacheprovider", "--guardrails-fail-uncovered")
         strict.assert_outcomes(passed=2)
         assert strict.ret == pytest.ExitCode.TESTS_FAILED
+        strict.stdout.fnmatch_lines(
+            ["*FAILED by --guardrails-fail-uncovered: 1 rules decided no case*although its tests passed*"]
+        )
 
     def test_a_broken_case_file_is_a_collection_error(self, pytester: pytest.Pytester) -> None:
         """A case file that does not load is reported as an error naming it."""
@@ -245,7 +451,9 @@ class TestPlugin:
         result = pytester.runpytest_subprocess(
             "-p", "no:cacheprovider", "-n", "2", "--guardrails-fail-uncovered"
         )
-        result.stdout.fnmatch_lines(["*1 rules decided no case: no-wires*"])
+        result.stdout.fnmatch_lines(
+            ["*1 rules decided no case: no-wires*", "*FAILED by --guardrails-fail-uncovered*"]
+        )
         assert result.ret == pytest.ExitCode.TESTS_FAILED
         covered = CASES_TOML + '\n[[cases]]\naction = "wire"\nexpect = "deny"\n'
         pytester.makefile(".toml", policy_test_refunds=covered)

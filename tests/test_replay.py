@@ -111,3 +111,111 @@ class TestReplay:
         log.close()
         report = replay(g.read_audit(tmp_path / "audit.jsonl"), NEW)
         assert (report.calls, len(report.changes)) == (1, 1)
+
+
+def limited(count: int) -> g.Policy:
+    return g.Policy(
+        [
+            g.allow("send_email", id="mail"),
+            g.deny("send_email", limit=g.rate(count, per="1m", key=g.ctx("user")), id="mail-rate"),
+        ]
+    )
+
+
+def mail_traffic(policy: g.Policy, times: list[float], *, fail: set[int] = frozenset()) -> g.MemoryAudit:  # type: ignore[assignment]
+    """Mail sent by alice at ``times`` (seconds), the tool raising on the calls in ``fail``."""
+    from conftest import Clock
+
+    clock = Clock(times[0])
+    audit = g.MemoryAudit()
+    gov = g.Governor(policy, audit=audit, store=g.MemoryStore(clock=clock))
+    count = iter(range(len(times)))
+
+    @g.governed("send_email", governor=gov)
+    def mail(to: str) -> str:
+        if next(count) in fail:
+            raise RuntimeError("smtp down")
+        return "sent"
+
+    with g.context(user="alice"):
+        for i, at in enumerate(times):
+            clock.now = at
+            with contextlib.suppress(g.ActionDenied, RuntimeError):
+                mail(f"{i}@acme.com")
+    return audit
+
+
+class TestLimits:
+    def test_every_call_is_compared(self) -> None:
+        """15 calls under a limit of 10: replayed in order, all compared, none changed."""
+        audit = mail_traffic(limited(10), [1_000_000.0] * 15)
+        assert [r.rule_id for r in audit.records if r.outcome is g.Outcome.NOT_RUN] == ["mail-rate"] * 5
+        report = replay(audit.records, limited(10))
+        assert (report.calls, report.compared, report.unchanged, report.stateful) == (15, 15, 15, 15)
+        assert report.changes == [] and not report.not_compared
+
+    def test_a_tighter_limit_denies_the_calls_past_it(self) -> None:
+        """Under a limit of 5 the sixth to tenth calls are newly denied; the rest stay as they were."""
+        audit = mail_traffic(limited(10), [1_000_000.0] * 15)
+        report = replay(audit.records, limited(5))
+        assert [c.record.args["to"] for c in report.changes] == [f"{i}@acme.com" for i in range(5, 10)]
+        assert report.summary() == {"newly denied": {"rule 'mail-rate'": 5}}
+        looser = replay(audit.records, limited(20))
+        assert looser.summary() == {"newly allowed": {"rule 'mail'": 5}}
+
+    def test_recorded_times_and_windows(self) -> None:
+        """Calls a window apart do not add up: the replay runs at the recorded times."""
+        from datetime import datetime, timedelta, timezone
+
+        audit = mail_traffic(limited(10), [1_000_000.0] * 6)
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        order = list(dict.fromkeys(r.call_id for r in audit.records))
+
+        def spaced(seconds: int) -> list[g.AuditRecord]:
+            return [
+                r.model_copy(update={"time": start + timedelta(seconds=seconds * order.index(r.call_id))})
+                for r in audit.records
+            ]
+
+        assert replay(spaced(61), limited(1)).changes == []
+        assert len(replay(spaced(1), limited(1)).changes) == 5
+
+    def test_a_tool_that_raised_gives_its_share_back(self) -> None:
+        """As the governor does: a call whose tool raised does not count against the limit."""
+        audit = mail_traffic(limited(10), [1_000_000.0] * 3, fail={0, 1})
+        assert replay(audit.records, limited(1)).changes == []
+        kept = mail_traffic(limited(10), [1_000_000.0] * 3)
+        assert len(replay(kept.records, limited(1)).changes) == 2
+
+    def test_after_is_replayed(self) -> None:
+        """after(...) sees the calls before, in order: a mail after a secret was read is denied."""
+        old = g.Policy([g.allow("read_file"), g.allow("send_email")])
+        new = g.Policy(
+            [
+                g.allow("read_file"),
+                g.allow("send_email"),
+                g.deny("send_email", when=g.after("read_file", within="1h"), id="exfil"),
+            ]
+        )
+        audit = g.MemoryAudit()
+        gov = g.Governor(old, audit=audit)
+        read = g.governed("read_file", governor=gov)(lambda path: "secret")
+        mail = g.governed("send_email", governor=gov)(lambda to: "sent")
+        with g.context(session="s-1"):
+            mail("a@acme.com")
+            read("/secrets/key")
+            mail("b@acme.com")
+        report = replay(audit.records, new)
+        assert [(c.record.args["to"], c.now.rule_id) for c in report.changes] == [("b@acme.com", "exfil")]
+
+    def test_provenance_is_not_compared_and_says_so(self) -> None:
+        """provenance(...) reads tool outputs the log does not keep: those calls are counted, not compared."""
+        audit = mail_traffic(limited(10), [1_000_000.0] * 3)
+        policy = g.Policy(
+            [
+                g.allow("send_email"),
+                g.deny("send_email", when=g.arg("to").provenance("untrusted"), id="planted"),
+            ]
+        )
+        report = replay(audit.records, policy)
+        assert (report.calls, report.compared, dict(report.not_compared)) == (3, 0, {"send_email": 3})

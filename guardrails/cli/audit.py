@@ -10,11 +10,12 @@ import re
 import shutil
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TextIO
 
-from guardrails.audit.chain import read_audit, verify_audit
+from guardrails.audit.chain import audit_files, read_audit, verify_audit
 from guardrails.audit.records import AuditRecord, describe, printable
-from guardrails.cli.common import FOUND, OK, colour, paint
+from guardrails.cli.common import FOUND, INCOMPLETE, OK, colour, paint
 
 __all__ = ["register"]
 
@@ -41,7 +42,11 @@ def register(commands: Any) -> None:
             "Rotated files (audit.jsonl.1, .2, ...) are found from the current file and checked "
             "in order. A last line cut short by a crash is reported, but is not tampering."
         ),
-        epilog="Exit codes: 0 intact (maybe cut short by a crash), 1 tampered, 2 unreadable.",
+        epilog=(
+            "Exit codes: 0 intact (maybe cut short by a crash), 1 tampered, 2 unreadable, 3 not an\n"
+            "audit log (no line of it is a record of a guardrails JSONL audit log: the wrong file)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("files", nargs="+", metavar="FILE", help="the log (its current file)")
     verify.add_argument("--key-env", metavar="VAR", help="environment variable holding the HMAC key")
@@ -62,8 +67,10 @@ def register(commands: Any) -> None:
         description="Print the records of a log as a table, oldest first, optionally filtered.",
         epilog=(
             "Examples:\n"
-            "  guardrails audit show audit.jsonl --effect deny --since 2h\n"
-            "  guardrails audit show audit.jsonl --action 'payments.*' --session s-42 --json"
+            "  runtime-guardrails audit show audit.jsonl --effect deny --since 2h\n"
+            "  runtime-guardrails audit show audit.jsonl --action 'payments.*' --session s-42 --json\n\n"
+            "USER is the context's user; ARGS the arguments as recorded (redacted), shortened\n"
+            "unless --full-args. Exit codes: 0 shown, 2 unreadable."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -76,11 +83,13 @@ def register(commands: Any) -> None:
         "--outcome", choices=["not_run", "started", "returned", "raised"], help="only this outcome"
     )
     show.add_argument("--session", metavar="ID", help="only calls whose context has this session")
+    show.add_argument("--user", metavar="NAME", help="only calls whose context has this user")
     show.add_argument(
         "--since", metavar="WHEN", type=_when, help="from this time (ISO 8601, or an age: 30m, 2h, 7d)"
     )
     show.add_argument("--until", metavar="WHEN", type=_when, help="up to this time (same forms)")
     show.add_argument("--calls-only", action="store_true", help="leave out governor events")
+    show.add_argument("--full-args", action="store_true", help="show the arguments in full, not shortened")
     show.add_argument("--json", action="store_true", help="one JSON record per line instead of a table")
     show.set_defaults(run=_show)
 
@@ -91,6 +100,14 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
         key = os.environ.get(args.key_env)
         if not key:
             raise ValueError(f"environment variable {args.key_env} is not set")
+    stranger = _not_a_log(args.files)
+    if stranger is not None:
+        if args.json:
+            stray = {"kind": "not_an_audit_log", "path": stranger, "line": 0, "message": _STRANGER}
+            print(json.dumps({"ok": False, "records": 0, "problem": stray}), file=out)
+        else:
+            print(f"NOT AN AUDIT LOG: {stranger}: {_STRANGER}", file=out)
+        return NOT_A_LOG
     result = verify_audit(*args.files, key=key, start=args.start, head=args.head)
     if args.json:
         problem = result.problem
@@ -111,6 +128,44 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     return OK if result.ok else FOUND
 
 
+NOT_A_LOG = INCOMPLETE
+_STRANGER = (
+    "no line of it is a record of a guardrails JSONL audit log (a JSON object with seq, prev and hash); "
+    "nothing to verify"
+)
+_LONGEST_LINE = 1 << 20
+
+
+def _not_a_log(paths: Iterable[str]) -> str | None:
+    """The first of ``paths`` that is there but holds no line of an audit log, or None.
+
+    One line of a chain suffices: a log with lines edited or garbled is a log
+    (``verify_audit`` tells what happened to it); an empty file is one nothing was written to yet.
+    """
+    for path in paths:
+        files = [f for f in audit_files(path) if f.is_file()]
+        if files and not any(_holds_a_record(f) for f in files):
+            return path
+    return None
+
+
+def _holds_a_record(path: Path) -> bool:
+    """Whether a line of the file is a chained record, or the file is empty."""
+    empty = True
+    with path.open("rb") as file:
+        while line := file.readline(_LONGEST_LINE):
+            if not line.strip():
+                continue
+            empty = False
+            try:
+                fields = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(fields, dict) and {"seq", "prev", "hash"} <= fields.keys():
+                return True
+    return empty
+
+
 def _show(args: argparse.Namespace, out: TextIO) -> int:
     records = _selected(read_audit(*args.files), args)
     if args.json:
@@ -118,26 +173,31 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
             print(record.model_dump_json(), file=out)
         return OK
     _table(
-        records, out, colour=colour(out), width=shutil.get_terminal_size().columns if out.isatty() else None
+        records,
+        out,
+        colour=colour(out),
+        width=shutil.get_terminal_size().columns if out.isatty() else None,
+        full_args=args.full_args,
     )
     return OK
 
 
 def _selected(records: Iterable[AuditRecord], args: argparse.Namespace) -> Iterable[AuditRecord]:
     # Governor events have no effect, outcome or session: asking for one asks for calls.
-    calls_only = args.calls_only or args.effect or args.outcome or args.session
+    calls_only = args.calls_only or args.effect or args.outcome or args.session or args.user
     for record in records:
         if (record.kind == "call" or not calls_only) and _matches(record, args) and _within(record, args):
             yield record
 
 
 def _matches(record: AuditRecord, args: argparse.Namespace) -> bool:
-    """Whether the record has the action, effect, outcome and session asked for (those given)."""
+    """Whether the record has the action, effect, outcome, session and user asked for (those given)."""
     return (
         (not args.action or fnmatch.fnmatchcase(record.action, args.action))
         and (not args.effect or record.effect == args.effect)
         and (not args.outcome or (record.outcome is not None and record.outcome.value == args.outcome))
         and (not args.session or record.session == args.session)
+        and (not args.user or _user(record) == args.user)
     )
 
 
@@ -147,10 +207,19 @@ def _within(record: AuditRecord, args: argparse.Namespace) -> bool:
     return (not args.since or time >= args.since) and (not args.until or time <= args.until)
 
 
-def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: int | None) -> None:
-    """One line per record; on a terminal, reasons are cut to its width."""
-    header = f"{'TIME (UTC)':<19}  {'ACTION':<24}  {'EFFECT':<16}  {'OUTCOME':<8}  {'RULE':<24}  REASON"
-    print(header, file=out)
+_ARGS_WIDTH = 32
+_USER_WIDTH = 12
+
+
+def _table(
+    records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: int | None, full_args: bool = False
+) -> None:
+    """One line per record; on a terminal, lines are cut to its width."""
+    header = (
+        f"{'TIME (UTC)':<19}  {'USER':<{_USER_WIDTH}}  {'ACTION':<24}  {'EFFECT':<16}  {'OUTCOME':<8}  "
+        f"{'RULE':<24}  {'ARGS':<{_ARGS_WIDTH}}  REASON"
+    )
+    print(header if width is None else _cut(header, width), file=out)
     shown = shadow = 0
     for record in records:
         shown += 1
@@ -161,16 +230,38 @@ def _table(records: Iterable[AuditRecord], out: TextIO, *, colour: bool, width: 
             line = f"{time:<19}  {describe(record)}"
             print(line if width is None else _cut(line, width), file=out)
             continue
-        effect = printable(record.effect) + ("" if record.enforced else "*")
-        outcome = record.outcome.value if record.outcome else "-"
-        action, rule = _cut(printable(record.action), 24), _cut(printable(record.rule_id), 24)
-        before, after = f"{time:<19}  {action:<24}  ", f"  {outcome:<8}  {rule:<24}  "
-        reason = printable(f"raised {record.error}; {record.reason}" if record.error else record.reason)
-        if width is not None:
-            reason = _cut(reason, max(width - len(before) - 16 - len(after), 20))
-        painted = paint(f"{effect:<16}", record.effect, colour)
-        print(before + painted + after + reason, file=out)
+        print(_row(record, time, colour, width, full_args), file=out)
     print(f"{shown} records" + ("  (* shadow: recorded, not enforced)" if shadow else ""), file=out)
+
+
+def _row(record: AuditRecord, time: str, colour: bool, width: int | None, full_args: bool) -> str:
+    """A call's line: the columns before the effect, the effect (coloured), the rest."""
+    effect = printable(record.effect) + ("" if record.enforced else "*")
+    outcome = record.outcome.value if record.outcome else "-"
+    user = _cut(printable(_user(record) or "-"), _USER_WIDTH)
+    action, rule = _cut(printable(record.action), 24), _cut(printable(record.rule_id), 24)
+    arguments = _arguments(record)
+    if not full_args:
+        arguments = f"{_cut(arguments, _ARGS_WIDTH):<{_ARGS_WIDTH}}"
+    before = f"{time:<19}  {user:<{_USER_WIDTH}}  {action:<24}  "
+    reason = printable(f"raised {record.error}; {record.reason}" if record.error else record.reason)
+    after = f"  {outcome:<8}  {rule:<24}  {arguments}  {reason}"
+    if width is not None:  # what is past the terminal's edge is cut, the effect's colour kept whole
+        after = _cut(after, max(width - len(before) - 16, 1))
+    return before + paint(f"{effect:<16}", record.effect, colour) + after
+
+
+def _user(record: AuditRecord) -> str | None:
+    """The ``user`` of the call's context, if it had one."""
+    value = record.context.get("user")
+    return None if value is None else str(value)
+
+
+def _arguments(record: AuditRecord) -> str:
+    """The recorded (redacted) arguments as ``name=value, ...``, printable."""
+    plain = record.model_dump(mode="json", include={"args"}).get("args", {})
+    parts = (f"{name}={json.dumps(value, ensure_ascii=False, default=str)}" for name, value in plain.items())
+    return printable(", ".join(parts)) or "-"
 
 
 def _cut(text: str, width: int) -> str:

@@ -31,7 +31,12 @@ def register(commands: Any) -> None:
             '  action = "payments.refund"\n'
             "  args = { amount = 40 }\n"
             '  expect = "allow"            # allow, deny or require_approval\n'
-            '  rule = "small-refunds"      # optional\n\n'
+            '  rule = "small-refunds"      # optional\n'
+            "  # rules with a limit, and after(...): what came before\n"
+            "  usage = { refund-budget = 450 }              # rule id = what its counter holds\n"
+            '  prior_calls = [{ action = "lookup_order" }]  # run first (times, ago, approved)\n\n'
+            "A rule with a limit is covered when a case reaches its limit. More in the docstring of\n"
+            "guardrails.testing.cases.\n\n"
             "Exit codes: 0 every case passed, 1 a case failed (or, with --fail-uncovered, a rule\n"
             "decided no case), 2 usage or input error."
         ),
@@ -39,7 +44,10 @@ def register(commands: Any) -> None:
     )
     test.add_argument("cases", nargs="+", metavar="CASES", help="case files")
     test.add_argument(
-        "--policy", action="append", metavar="FILE", help="the policy (repeat to combine files)"
+        "--policy",
+        action="append",
+        metavar="FILE",
+        help="the policy: a file or module:attr (repeat to combine)",
     )
     test.add_argument("--fail-uncovered", action="store_true", help="fail when a rule decided no case")
     test.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -73,7 +81,7 @@ def _test(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     else:
-        _print(results, missing, out, colour(out))
+        _print(results, missing, out, colour(out), fail_uncovered=args.fail_uncovered)
     return FOUND if failed or (args.fail_uncovered and missing) else OK
 
 
@@ -93,16 +101,21 @@ def _failure(result: CaseResult) -> dict[str, Any]:
     }
 
 
-def _print(results: list[CaseResult], missing: dict[str, list[str]], out: TextIO, on: bool) -> None:
+def _print(
+    results: list[CaseResult], missing: dict[str, list[str]], out: TextIO, on: bool, *, fail_uncovered: bool
+) -> None:
     for result in results:
         mark = paint("PASS", "pass", on) if result.passed else paint("FAIL", "fail", on)
         print(f"{mark}  {result.case.name}", file=out)
         if not result.passed:
             print(f"      {result.case.source}: {result.problem}", file=out)
-            if result.decision is not None:
-                for line in result.decision.explain().splitlines():
-                    print(f"      {line}", file=out)
+            for line in result.explain().splitlines():
+                print(f"      {line}", file=out)
     failed = sum(not r.passed for r in results)
     print(f"\n{len(results) - failed} passed, {failed} failed", file=out)
     for label, rules in missing.items():
         print(paint(f"{label}: {len(rules)} rules decided no case: {', '.join(rules)}", "warn", on), file=out)
+    if missing and fail_uncovered:
+        total = sum(len(rules) for rules in missing.values())
+        why = f"--fail-uncovered: {total} rules decided no case (listed above): add cases they decide"
+        print(paint(why, "fail", on), file=out)

@@ -10,10 +10,13 @@ from typing import Any, TextIO
 
 from guardrails.policy.evaluate import Policy
 from guardrails.testing.cases import policy_for
+from guardrails.testing.imports import is_spec, policy_from_spec
 
-__all__ = ["FOUND", "OK", "USAGE", "colour", "json_arg", "load_policy", "paint"]
+__all__ = ["FOUND", "INCOMPLETE", "OK", "USAGE", "colour", "json_arg", "json_list", "load_policy", "paint"]
 
-OK, FOUND, USAGE = 0, 1, 2
+#: Exit codes: all is well; something was found; the command could not do its job;
+#: the input is not what the command judges, or could not be judged in full.
+OK, FOUND, USAGE, INCOMPLETE = 0, 1, 2, 3
 
 COLOURS = {"allow": "32", "deny": "31", "require_approval": "33", "pass": "32", "fail": "31", "warn": "33"}
 
@@ -30,8 +33,15 @@ def paint(text: str, kind: str, on: bool) -> str:
 
 
 def load_policy(paths: Sequence[str | Path]) -> Policy:
-    """One policy from the ``--policy`` files."""
-    return policy_for([Path(p) for p in paths], "--policy")
+    """One policy from the ``--policy`` values: files (combined as ``Policy.from_files``
+    combines them) and ``module:attr`` naming a Policy or a function returning one."""
+    files = [Path(p) for p in paths if not is_spec(str(p))]
+    policies = [policy_for(files, "--policy")] if files else []
+    policies += [policy_from_spec(str(p)) for p in paths if is_spec(str(p))]
+    combined = policies[0]
+    for policy in policies[1:]:
+        combined = combined + policy
+    return combined
 
 
 def json_arg(text: str, what: str) -> dict[str, Any]:
@@ -42,4 +52,15 @@ def json_arg(text: str, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def json_list(text: str, what: str) -> list[Any]:
+    """A JSON array given on the command line."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, list):
+        raise ValueError(f"{what} must be a JSON array, got {type(value).__name__}")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from guardrails._text import brief
@@ -147,8 +148,12 @@ class Decision:
         fields.update(changes)
         return Decision(**fields)
 
-    def explain(self) -> str:
-        """Every rule considered, matched or not and why, then the decision."""
+    def explain(self, notes: Mapping[str, str] | None = None) -> str:
+        """Every rule considered, matched or not and why, then the decision.
+
+        A rule with a limit shows it; ``notes`` (by rule id) replace that line with
+        how the limit stood for this call (``guardrails.testing.stateful`` says).
+        """
         call = self.call
         lines = [f"{call.action}({_kwargs(call.args)})"]
         if call.context:
@@ -161,6 +166,11 @@ class Decision:
             lines.append(f"  {mark} {rule.effect.value:<16} {rule.id}")
             if rule.when is not None:
                 lines.append(f"      when {rule.when!r}{_seen(rule, call)}")
+            note = None if notes is None else notes.get(rule.id)
+            if note is not None:
+                lines.append(f"      {note}")
+            elif rule.limit is not None:
+                lines.append(f"      limit {rule.limit.describe()}")
             if result.error is not None:
                 lines.append(f"      error: {result.error}")
         lines.append(f"  → {self.effect.value} (rule {self.rule_id!r}): {self.reason}")

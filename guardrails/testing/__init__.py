@@ -7,6 +7,7 @@ beside these helpers.
 
 from guardrails.testing.helpers import (
     CapturedAudit,
+    NoAnswerQueued,
     ScriptedApprover,
     assert_allowed,
     assert_denied,
@@ -16,6 +17,7 @@ from guardrails.testing.helpers import (
 
 __all__ = [
     "CapturedAudit",
+    "NoAnswerQueued",
     "ScriptedApprover",
     "assert_allowed",
     "assert_denied",

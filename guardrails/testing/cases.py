@@ -13,6 +13,37 @@ effect each must get::
     expect = "allow"                   # allow, deny or require_approval
     rule = "small-refunds"             # optional: the rule that must decide
 
+Rules with a limit (``rate``, ``budget``) and ``after(...)`` conditions depend on
+the calls before; a case says what came before in one of two ways, and is then
+judged as a governor with a fresh ``MemoryStore`` would judge it::
+
+    [[cases]]
+    name = "the sixth mail in a minute is refused"
+    action = "send_email"
+    args = { to = "bob@acme.com" }
+    context = { user = "alice" }
+    usage = { mail-rate = 5 }          # rule id = what its counter already holds for
+    expect = "deny"                    #   this call's key (calls for a rate, the sum
+    rule = "mail-rate"                 #   of the argument for a budget)
+
+    [[cases]]
+    name = "no mail out after reading a secret"
+    action = "send_email"
+    args = { to = "eve@evil.example" }
+    context = { session = "s-1" }
+    prior_calls = [                    # run first, oldest first, as a governor would:
+      { action = "read_file", args = { path = "/secrets/key" } },
+      { times = 2 },                   # action, args, context: the case's when left out
+      { ago = "2h" },                  # made that long before the case's call
+    ]
+    expect = "deny"
+
+A prior call counts against limits and is noted for ``after(...)`` only when it
+would run: one denied, or needing approval (unless it has ``approved = true``),
+counts for nothing. ``usage`` is put on the counters after the prior calls.
+Without either, a case is judged as the first call of a fresh store. A rule with
+a limit is covered when a case reaches its limit (the rule decides the case).
+
 ``guardrails test`` runs such files; the pytest plugin collects files named
 ``policy_test_*.toml`` (``.json``, ``.yaml``, ``.yml``), one test per case.
 """
@@ -22,10 +53,21 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 from guardrails._text import brief
 from guardrails.documents.load import read_document
@@ -33,15 +75,67 @@ from guardrails.documents.policy import Policy as DocumentPolicy
 from guardrails.errors import PolicyError
 from guardrails.policy.decision import Decision
 from guardrails.policy.evaluate import Policy
+from guardrails.policy.limits import parse_window
+from guardrails.testing.stateful import LimitState, PriorCall, judge_with_state
 
-__all__ = ["Case", "CaseResult", "Coverage", "load_cases", "mismatch", "policy_for", "run_case", "uncovered"]
+__all__ = [
+    "Case",
+    "CaseResult",
+    "Coverage",
+    "load_cases",
+    "mismatch",
+    "policy_for",
+    "run_case",
+    "state_from",
+    "uncovered",
+]
 
 EffectName = Literal["allow", "deny", "require_approval"]
 
 
-class _CaseDoc(BaseModel):
+#: The most prior calls a case may run, ``times`` included: a case stays quick.
+MAX_TIMES = 10_000
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+
+class _PriorCallDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    action: StrictStr | None = None
+    args: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    times: StrictInt = Field(1, ge=1, le=MAX_TIMES)
+    ago: StrictStr | StrictInt | StrictFloat | None = None
+    approved: StrictBool = False
+
+    @field_validator("ago")
+    @classmethod
+    def _window(cls, ago: str | float | None) -> str | float | None:
+        if ago is not None:
+            try:
+                parse_window(ago)
+            except PolicyError as exc:
+                raise ValueError(str(exc).replace("a window", "ago")) from None
+        return ago
+
+
+class _StateDoc(BaseModel):
+    """What came before a call: the ``usage`` and ``prior_calls`` of a case (or of ``explain``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usage: dict[StrictStr, Amount] = Field(default_factory=dict)
+    prior_calls: list[_PriorCallDoc] = Field(default_factory=list, max_length=MAX_TIMES)
+
+    @field_validator("prior_calls")
+    @classmethod
+    def _bounded(cls, calls: list[_PriorCallDoc]) -> list[_PriorCallDoc]:
+        if sum(call.times for call in calls) > MAX_TIMES:
+            raise ValueError(f"at most {MAX_TIMES} prior calls in all (times included)")
+        return calls
+
+
+class _CaseDoc(_StateDoc):
     name: StrictStr | None = None
     action: StrictStr
     args: dict[str, Any] = Field(default_factory=dict)
@@ -77,6 +171,10 @@ class Case:
     rule: str | None = None
     source: str = ""
     policies: tuple[Path, ...] = field(default=(), compare=False)
+    #: What the counters of limited rules already hold for this call's key, by rule id.
+    usage: Mapping[str, Decimal] = field(default_factory=dict)
+    #: The calls run before this one, oldest first.
+    prior_calls: tuple[PriorCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +184,14 @@ class CaseResult:
     case: Case
     decision: Decision | None
     problem: str | None = None
+    #: How each rule with a limit stood for the case's call.
+    limits: tuple[LimitState, ...] = ()
+
+    def explain(self) -> str:
+        """The decision explained rule by rule, limits included ("" when there is none)."""
+        if self.decision is None:
+            return ""
+        return self.decision.explain({state.rule.id: str(state) for state in self.limits})
 
     @property
     def passed(self) -> bool:
@@ -129,9 +235,41 @@ def load_cases(path: str | Path) -> list[Case]:
                 rule=doc_case.rule,
                 source=f"{path}:cases[{i}]",
                 policies=policies,
+                usage=doc_case.usage,
+                prior_calls=_prior_calls(doc_case, doc_case.action, doc_case.args, doc_case.context),
             )
         )
     return cases
+
+
+def state_from(
+    data: Any, action: str, args: Mapping[str, Any], context: Mapping[str, Any], where: str
+) -> tuple[dict[str, Decimal], tuple[PriorCall, ...]]:
+    """``{"usage": {...}, "prior_calls": [...]}`` (as in a case) checked: the usage by
+    rule id and the prior calls, for a call of ``action``. Raises ``PolicyError``."""
+    try:
+        doc = _StateDoc.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(str(part) for part in first["loc"])
+        raise PolicyError(f"{where}: {place}: {first['msg']}") from None
+    return dict(doc.usage), _prior_calls(doc, action, args, context)
+
+
+def _prior_calls(
+    doc: _StateDoc, action: str, args: Mapping[str, Any], context: Mapping[str, Any]
+) -> tuple[PriorCall, ...]:
+    return tuple(
+        PriorCall(
+            action=prior.action if prior.action is not None else action,
+            args=prior.args if prior.args is not None else args,
+            context=prior.context if prior.context is not None else context,
+            times=prior.times,
+            ago=0.0 if prior.ago is None else parse_window(prior.ago),
+            approved=prior.approved,
+        )
+        for prior in doc.prior_calls
+    )
 
 
 def policy_for(paths: Sequence[Path], source: str) -> Policy:
@@ -142,12 +280,15 @@ def policy_for(paths: Sequence[Path], source: str) -> Policy:
 
 
 def run_case(policy: Policy, case: Case) -> CaseResult:
-    """Judge the case's call under ``policy`` and compare with what it expects."""
+    """Judge the case's call under ``policy`` (its prior calls and usage first, with a
+    store of its own) and compare with what it expects."""
     try:
-        decision = policy.evaluate(case.action, case.args, case.context)
+        judged = judge_with_state(policy, case.action, case.args, case.context, case.usage, case.prior_calls)
+    except PolicyError as exc:
+        return CaseResult(case, None, str(exc))
     except Exception as exc:  # noqa: BLE001 - a case that cannot be judged fails, it does not crash the run
         return CaseResult(case, None, f"could not be judged: {type(exc).__name__}: {exc}")
-    return CaseResult(case, decision, mismatch(decision, case.expect, case.rule))
+    return CaseResult(case, judged.decision, mismatch(judged.decision, case.expect, case.rule), judged.limits)
 
 
 def mismatch(decision: Decision, effect: str, rule_id: str | None = None) -> str | None:

@@ -36,6 +36,7 @@ __all__ = [
 
 CASE_FILES = ("policy_test_*.toml", "policy_test_*.json", "policy_test_*.yaml", "policy_test_*.yml")
 _COVERAGE = pytest.StashKey[Coverage]()
+_GATE_FAILED = pytest.StashKey[bool]()  # the coverage gate turned a passing run into a failure
 _WORKER_KEY = "guardrails_coverage"
 
 
@@ -127,7 +128,7 @@ class PolicyCase(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
             result = excinfo.value.result
-            explanation = "" if result.decision is None else "\n" + result.decision.explain()
+            explanation = "" if result.decision is None else "\n" + result.explain()
             return f"{self.case.source}: {self.case.name}: {result.problem}{explanation}"
         if isinstance(excinfo.value, PolicyError):
             return str(excinfo.value)
@@ -146,6 +147,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"{label}: {len(rules)} rules decided no case: {', '.join(rules)}")
     if not config.getoption("--guardrails-fail-uncovered"):
         terminalreporter.write_line("(--guardrails-fail-uncovered makes this fail the run)")
+    elif config.stash.get(_GATE_FAILED, False):
+        total = sum(len(rules) for rules in report.values())
+        terminalreporter.write_line(
+            f"FAILED by --guardrails-fail-uncovered: {total} rules decided no case (listed above), "
+            "so the run fails although its tests passed. Add cases these rules decide "
+            "(a rule with a limit: a case with usage or prior_calls that reaches it).",
+            red=True,
+            bold=True,
+        )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -169,6 +179,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         and session.exitstatus == pytest.ExitCode.OK
     ):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        config.stash[_GATE_FAILED] = True
 
 
 @pytest.fixture
@@ -196,7 +207,20 @@ def guardrails_audit(guardrails_governor: Governor) -> CapturedAudit:
 
 @pytest.fixture
 def guardrails_approver(guardrails_governor: Governor) -> ScriptedApprover:
-    """The test governor's approver: script its answers (``push(True, False)``); it refuses by default."""
-    approver = ScriptedApprover()
+    """The test governor's approver. It starts with no answers: queue one per approval
+    the test will ask for, in order, *before* the governed call::
+
+        def test_refunds(guardrails_governor, guardrails_approver):
+            guardrails_governor.policy = g.Policy([g.require_approval("refund")])
+            guardrails_approver.push(True, False)   # approve the first request, refuse the second
+            assert refund(250) == "ok"
+            with pytest.raises(g.ApprovalDenied):
+                refund(300)
+            assert [r.args["amount"] for r in guardrails_approver.requests] == [250, 300]
+
+    Asked with no answer queued, it refuses the call, and the refusal says how to
+    queue answers (``push``) or to set one for every request (``.default = True``).
+    """
+    approver = ScriptedApprover(name="guardrails_approver")
     guardrails_governor.configure(approver=approver)
     return approver

@@ -26,6 +26,7 @@ from guardrails.testing.cases import mismatch
 
 __all__ = [
     "CapturedAudit",
+    "NoAnswerQueued",
     "ScriptedApprover",
     "assert_allowed",
     "assert_denied",
@@ -118,17 +119,36 @@ class CapturedAudit(MemoryAudit):
         return [r.action for r in self if r.outcome in (Outcome.RETURNED, Outcome.RAISED)]
 
 
-class ScriptedApprover:
-    """An approver answering from a script: ``ScriptedApprover(True, False)`` approves
-    the first request, refuses the second, and refuses (``default``) after that.
+class NoAnswerQueued(LookupError):
+    """A ``ScriptedApprover`` was asked with no answer left in its script and no default."""
 
-    ``requests`` holds every request it was asked, in order.
+
+class ScriptedApprover:
+    """An approver answering from a script, in order::
+
+        approver = ScriptedApprover(True, False)   # approve the first request, refuse the second
+        approver.push(True)                        # queue more answers (bools or ApprovalResponses)
+        gov = g.Governor(policy, approver=approver)
+        ...
+        approver.requests                          # every request it was asked, in order
+
+    Asked with no answer left, it answers ``default`` when one was given
+    (``ScriptedApprover(default=True)`` approves everything); without one it raises
+    ``NoAnswerQueued``, saying how to queue answers, and the governor refuses the
+    call (an approver that fails refuses), with that message in the reason.
     """
 
-    def __init__(self, *answers: bool | ApprovalResponse, default: bool = False, by: str = "test") -> None:
+    def __init__(
+        self,
+        *answers: bool | ApprovalResponse,
+        default: bool | None = None,
+        by: str = "test",
+        name: str = "the ScriptedApprover",
+    ) -> None:
         self.answers = list(answers)
         self.default = default
         self.by = by
+        self.name = name
         self.requests: list[ApprovalRequest] = []
 
     def push(self, *answers: bool | ApprovalResponse) -> None:
@@ -137,10 +157,21 @@ class ScriptedApprover:
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
         self.requests.append(request)
-        answer = self.answers.pop(0) if self.answers else self.default
+        if self.answers:
+            answer: bool | ApprovalResponse = self.answers.pop(0)
+        elif self.default is not None:
+            answer = self.default
+        else:
+            raise NoAnswerQueued(
+                f"{self.name} was asked to approve {request.action!r} (request {len(self.requests)}) "
+                f"with no answer queued: queue answers before the call, one per request, in order: "
+                f"{self.name}.push(True) approves, .push(False) refuses; or set .default = True "
+                "(or False) to answer every request"
+            )
         if isinstance(answer, ApprovalResponse):
             return answer
         return ApprovalResponse(answer, by=self.by)
 
     def __repr__(self) -> str:
-        return f"<ScriptedApprover {len(self.answers)} answers left, then {self.default}>"
+        then = "an error" if self.default is None else self.default
+        return f"<ScriptedApprover {len(self.answers)} answers left, then {then}>"

@@ -10,15 +10,21 @@ Each finding names the rule, what is wrong, and how sure we are:
   beside it: the deny bounds one action, the allow lets every other through;
 - ``unknown-argument`` — with a tool registry: a condition names an argument
   the tool does not have (it would fail closed on every call).
+
+Warnings (``severity == "warning"``): what is allowed is probably wider than meant.
+
+- ``command-deny-list`` — a deny (or require_approval) rule relies on
+  ``shell_command_in``: a list of commands to stop cannot be complete
+  (``rm -r -f``, ``/bin/rm -rf``, ``bash -c '...'``, ``python3 -c '...'`` get
+  through); allow only the listed commands instead, and deny the rest. Not
+  reported when every allow of the action is itself such an allow-list;
+- ``empty-policy`` — no rules: every call gets the default.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -29,22 +35,37 @@ from guardrails.policy.evaluate import Policy
 from guardrails.policy.refs import ArgRef, Compare, Matcher
 from guardrails.policy.rules import PRECEDENCE, Effect, Rule
 from guardrails.runtime.decorator import spec_of
+from guardrails.testing.imports import ImportFailed, import_object
 
 __all__ = ["Finding", "Tool", "lint", "tools_from"]
 
-Kind = Literal["shadowed", "duplicate", "unknown-action", "wide-allow", "unknown-argument"]
+Kind = Literal[
+    "shadowed",
+    "duplicate",
+    "unknown-action",
+    "wide-allow",
+    "unknown-argument",
+    "command-deny-list",
+    "empty-policy",
+]
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
 class Finding:
-    """Something a policy's author should look at."""
+    """Something a policy's author should look at: an error (a rule that cannot do what
+    it looks like it does) or a warning (a policy probably wider than meant).
+    ``rule_id`` is empty for what concerns the whole policy."""
 
     kind: Kind
     rule_id: str
     message: str
+    severity: Severity = "error"
 
     def __str__(self) -> str:
-        return f"{self.kind}: rule {self.rule_id!r}: {self.message}"
+        where = f"rule {self.rule_id!r}: " if self.rule_id else ""
+        text = f"{self.kind}: {where}{self.message}"
+        return text if self.severity == "error" else f"warning: {text}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,17 @@ def lint(policy: Policy, tools: Iterable[Tool] | None = None) -> list[Finding]:
     findings += _shadowed(rules)
     findings += _duplicates(rules)
     findings += _wide_allows(rules)
+    findings += _command_deny_lists(rules, policy.default)
+    if not rules:
+        wide = {Effect.ALLOW: "runs", Effect.DENY: "is refused"}.get(policy.default, "needs approval")
+        findings.append(
+            Finding(
+                "empty-policy",
+                "",
+                f"the policy has no rules: every call gets its default ({policy.default.value}) and {wide}",
+                "warning",
+            )
+        )
     if tools is not None:
         registry = {tool.action: tool for tool in tools}
         findings += _unknown_actions(rules, registry)
@@ -151,6 +183,56 @@ def _wide_allows(rules: list[Rule]) -> Iterator[Finding]:
                 break
 
 
+def _command_deny_lists(rules: list[Rule], default: Effect) -> Iterator[Finding]:
+    for rule in rules:
+        if rule.effect is Effect.ALLOW or rule.shadow:
+            continue
+        listed = [m for m in _positive(rule.when) if _is_command_list(m)]
+        if not listed or _allow_listed(rule, rules, default):
+            continue
+        matcher = listed[0]
+        assert isinstance(matcher, Matcher)
+        commands = ", ".join(repr(c) for c in matcher.args[0])
+        yield Finding(
+            "command-deny-list",
+            rule.id,
+            f"{rule.effect.value} when {matcher.ref!r} starts with one of {commands}: a list of commands to stop "
+            "cannot be complete ('rm -r -f', '/bin/rm -rf', \"bash -c 'rm -rf /'\", \"python3 -c '...'\" "
+            f"all get through). Allow only the commands listed and deny the rest: "
+            f"allow({rule.action!r}, when={matcher.ref!r}.shell_command_in([...])) with the default deny",
+            "warning",
+        )
+
+
+def _positive(condition: Condition | None, negated: bool = False) -> Iterator[Condition]:
+    """The parts of ``condition`` that hold when it holds (under no ``~``, or two)."""
+    if isinstance(condition, (AllOf, AnyOf)):
+        for part in condition.conditions:
+            yield from _positive(part, negated)
+    elif isinstance(condition, Not):
+        yield from _positive(condition.condition, not negated)
+    elif condition is not None and not negated:
+        yield condition
+
+
+def _is_command_list(condition: Condition) -> bool:
+    return isinstance(condition, Matcher) and condition.name == "shell_command_in"
+
+
+def _allow_listed(rule: Rule, rules: list[Rule], default: Effect) -> bool:
+    """Whether nothing the rule covers is allowed but by an allow-list of commands: the
+    default does not allow, and every allow of an overlapping action is such a list."""
+    if default is Effect.ALLOW:
+        return False
+    return all(
+        any(_is_command_list(part) for part in _positive(other.when))
+        for other in rules
+        if other.effect is Effect.ALLOW
+        and not other.shadow
+        and (_covers(other.action, rule.action) or _covers(rule.action, other.action))
+    )
+
+
 def _unknown_actions(rules: list[Rule], registry: Mapping[str, Tool]) -> Iterator[Finding]:
     for rule in rules:
         if not any(fnmatch.fnmatchcase(action, rule.action) for action in registry):
@@ -190,17 +272,12 @@ def tools_from(spec: str) -> list[Tool]:
     them) or ``module`` (the governed functions and methods defined in it).
 
     The current directory is searched for the module first, as ``python -m`` would.
+    Raises ``ValueError`` when the module or attribute is not there or holds no tools.
     """
-    module_name, _, attr = spec.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     try:
-        module: ModuleType = importlib.import_module(module_name)
-        holder: Any = module
-        for part in filter(None, attr.split(".")):
-            holder = getattr(holder, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"--tools {spec}: {exc}") from None
+        holder = import_object(spec, "--tools")
+    except ImportFailed as exc:
+        raise ValueError(str(exc)) from None
     candidates = list(_candidates(holder))
     tools = [tool for tool in map(_tool, candidates) if tool is not None]
     if not tools:

@@ -5,10 +5,13 @@
   ``guardrails.testing.cases``).
 - Fixtures: ``guardrails_governor`` (the default governor, fresh for the test
   and restored after), ``guardrails_audit`` (its captured records) and
-  ``guardrails_approver`` (a ``ScriptedApprover`` it asks).
+  ``guardrails_approver`` (a ``ScriptedApprover`` it asks; it starts with no
+  answers: queue them before the calls, ``guardrails_approver.push(True, False)``).
 - After the run, the rules that decided none of the cases (and none of the
   ``assert_*`` helpers' calls) are listed; ``--guardrails-fail-uncovered``
-  makes them fail the run. Works with pytest-xdist.
+  makes them fail the run, and says so at the end of the report. A rule with a
+  limit is covered by a case that reaches it (``usage`` or ``prior_calls``).
+  Works with pytest-xdist.
 
 It needs pytest 7 or later; with an older pytest it stays out of the way.
 """

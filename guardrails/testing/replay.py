@@ -7,17 +7,30 @@ calls stopped by the kill switch are left out). Recorded values are the
 redacted view: a call whose record is not ``exact`` (a value redacted, cut or
 recorded as text) may be judged differently than the real call would be; such
 calls are counted as ``uncertain``.
+
+Limits and ``after(...)`` are replayed: the calls go, in recorded order and at
+their recorded times, through a fresh ``MemoryStore`` judged by the candidate,
+as a governor would — a call the candidate lets run counts against its limits
+and is noted for ``after(...)`` (given back if its tool raised then); one it
+denies, or sends for an approval nobody gave then, counts for nothing. A call
+needing approval under the candidate runs when a person approved it then.
+Calls judged by ``provenance(...)`` cannot be compared: the log does not keep
+what the tools returned, which that condition reads. They are counted in
+``not_compared`` and left out.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from guardrails.audit.records import AuditRecord, Outcome
+from guardrails.policy.conditions import AllOf, AnyOf, Condition, Not
 from guardrails.policy.decision import Decision
 from guardrails.policy.evaluate import Policy
+from guardrails.policy.provenance import Provenance
+from guardrails.testing.stateful import Simulation, make_call
 
 __all__ = ["Change", "ReplayReport", "recorded_effect", "replay"]
 
@@ -46,11 +59,18 @@ class ReplayReport:
     calls: int = 0
     unchanged: int = 0
     uncertain: int = 0
-    #: Calls that counted against limits, or that ``after(...)`` rules judge:
-    #: their decision depends on the calls before them, which a replay cannot
-    #: rebuild; not compared.
+    #: Calls the candidate judged with limits or ``after(...)``: compared, with the
+    #: calls before them replayed in order.
     stateful: int = 0
+    #: Calls that could not be compared (``provenance(...)`` reads what tools
+    #: returned, which the log does not keep), by action.
+    not_compared: Counter[str] = field(default_factory=Counter)
     changes: list[Change] = field(default_factory=list)
+
+    @property
+    def compared(self) -> int:
+        """The calls judged again and compared."""
+        return self.calls - sum(self.not_compared.values())
 
     def summary(self) -> dict[str, dict[str, int]]:
         """``{"newly denied": {"rule 'cap'": 10, "the default": 2}, ...}``."""
@@ -72,30 +92,69 @@ def recorded_effect(record: AuditRecord) -> str | None:
 
 
 def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
-    """Judge every recorded call again under ``policy``."""
+    """Judge every recorded call again under ``policy``, in recorded order, with the
+    limits and ``after(...)`` of ``policy`` replayed from the calls before it."""
     report = ReplayReport()
+    simulation = Simulation(policy)
     seen: set[str] = set()
     for record in records:
+        if record.call_id in seen:
+            _finished(simulation, record)  # the outcome of a call already judged
+            continue
         was = recorded_effect(record)
-        if was is None or record.call_id in seen:
-            continue  # one decision per call: a later "not run" after a failing sink is the same call
+        if was is None:
+            continue
         seen.add(record.call_id)
         report.calls += 1
-        if record.limits or _reads_history(policy, record.action):
-            report.stateful += 1
+        stateful = policy.stateful_for(record.action)
+        if any(_reads_outputs(rule.when) for rule in stateful):
+            report.not_compared[record.action] += 1
             continue
-        now = policy.evaluate(record.action, dict(record.args), dict(record.context))
-        uncertain = not record.exact
-        report.uncertain += uncertain
-        if now.effect.value == was:
-            report.unchanged += 1
-        else:
-            report.changes.append(Change(record, was, now, uncertain))
+        report.stateful += bool(stateful)
+        _compare(report, record, was, _judged(simulation, record))
     return report
 
 
-def _reads_history(policy: Policy, action: str) -> bool:
-    return any(
-        rule.when is not None and next(rule.when.histories(), None) is not None
-        for rule in policy.stateful_for(action)
-    )
+def _judged(simulation: Simulation, record: AuditRecord) -> Decision:
+    """The candidate's decision on the recorded call, counted and noted if it would run."""
+    simulation.at(record.time.timestamp())
+    context = dict(record.context)
+    if record.tool_call_id is not None:
+        context.setdefault("tool_call_id", record.tool_call_id)  # a re-run counts once, as then
+    call = make_call(record.action, record.args, context, record.call_id)
+    # A person approved it then: the candidate's approval would have been given too.
+    decision = simulation.start(call, approved=record.approval is not None and record.approval.approved)
+    if record.outcome is Outcome.NOT_RUN:
+        simulation.finish(record.call_id)  # it did not run then: as if it had, and returned
+    return decision
+
+
+def _finished(simulation: Simulation, record: AuditRecord) -> None:
+    """A later record of a call: its tool returned (its share is used), or raised or did not run."""
+    if record.outcome is not None and record.outcome is not Outcome.STARTED:
+        simulation.finish(record.call_id, returned=record.outcome is Outcome.RETURNED)
+
+
+def _compare(report: ReplayReport, record: AuditRecord, was: str, now: Decision) -> None:
+    uncertain = not record.exact
+    report.uncertain += uncertain
+    if now.effect.value == was:
+        report.unchanged += 1
+    else:
+        report.changes.append(Change(record, was, now, uncertain))
+
+
+def _reads_outputs(condition: Condition | None) -> bool:
+    """Whether ``condition`` has a ``provenance(...)`` part."""
+    return any(isinstance(part, Provenance) for part in _parts(condition))
+
+
+def _parts(condition: Condition | None) -> Iterator[Condition]:
+    if condition is None:
+        return
+    yield condition
+    if isinstance(condition, (AllOf, AnyOf)):
+        for part in condition.conditions:
+            yield from _parts(part)
+    elif isinstance(condition, Not):
+        yield from _parts(condition.condition)
