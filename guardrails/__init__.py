@@ -18,7 +18,12 @@ import logging
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from guardrails import _install
 from guardrails._version import __version__
+
+# Before anything else of the package loads: refuse a `guardrails` package that
+# another project's distribution shares (issue 18). Cheap: see guardrails/_install.py.
+_install.check_at_init()
 
 if TYPE_CHECKING:
     from guardrails.approvals.request import (

@@ -13,6 +13,14 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from guardrails import _install
+
+# The first module of ours that the subpackages load, and one no other `guardrails`
+# project ships: when another project's __init__.py replaced ours (or none is left),
+# `import guardrails.policy`, the pytest plugin and the command stop here with a
+# message that says so (issue 18). Free when the package is ours.
+_install.check_parent()
+
 __all__ = ["brief", "describe_error", "json_text", "show"]
 
 
