@@ -85,11 +85,16 @@ class ApprovalRecord:
         return tuple(a["by"] for a in self.answers if a["approved"] and a.get("by"))
 
     def to_json(self) -> str:
+        """Every field as one JSON object, as the store keeps it (a value JSON
+        cannot hold is written as its ``str``)."""
         data = {**self.__dict__, "answers": list(self.answers)}
         return json.dumps(data, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> ApprovalRecord:
+        """The record ``to_json`` wrote; ``answers`` and ``rule_ids`` (if absent: none)
+        become tuples again. Raises ``ValueError`` on text that is not JSON, ``TypeError``
+        when its fields are not a record's."""
         data = json.loads(text)
         data["answers"] = tuple(data.get("answers", ()))
         data["rule_ids"] = tuple(data.get("rule_ids", ()))

@@ -176,7 +176,8 @@ def trusted_record(fields: dict[str, Any]) -> AuditRecord:
     return record
 
 
-#: Any callable taking an ``AuditRecord``; an exception from it stops the tool.
+#: Any callable taking an ``AuditRecord``. An exception from it before the tool
+#: runs stops the call (unless ``on_audit_error="allow"``); after, it is logged.
 AuditSink = Callable[[AuditRecord], None]
 
 

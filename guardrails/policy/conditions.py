@@ -106,6 +106,8 @@ class Condition:
         )
 
 
+#: What a rule's ``when``, ``&`` and ``|`` take: a ``Condition``, or a callable
+#: ``(Call) -> bool`` (``as_condition`` wraps it in a ``FnCondition``).
 ConditionLike = Condition | Callable[[Call], bool]
 
 
@@ -210,18 +212,22 @@ class Not(Condition):
         return self.condition
 
     def refs(self) -> Iterator[Reference]:
+        """Yield the references the negated condition reads."""
         return self.condition.refs()
 
     def histories(self) -> Iterator[Condition]:
+        """Yield the ``after(...)`` parts of the negated condition."""
         return self.condition.histories()
 
     def reads_store(self) -> bool:
+        """Whether the negated condition reads the governor's store."""
         return self.condition.reads_store()
 
     def __repr__(self) -> str:
         return f"~{_wrap(self.condition)}"
 
     def fingerprint(self) -> str:
+        """The negated condition's fingerprint, marked as negated: ``~(...)``."""
         return f"~({self.condition.fingerprint()})"
 
 

@@ -108,15 +108,21 @@ class After(Condition):
             return True
 
     def refs(self) -> Iterator[Ref]:
+        """Yield the references of the key: the values read of the call being judged
+        (``when``'s are not: it is judged on the earlier calls, as they are noted)."""
         return iter(self.key)
 
     def histories(self) -> Iterator[After]:
+        """Yield itself: it is an ``after(...)`` part."""
         yield self
 
     def reads_store(self) -> bool:
+        """True: judging it reads the calls noted in the governor's store."""
         return True
 
     def fingerprint(self) -> str:
+        """``after(...)`` with ``when``'s fingerprint and the window in seconds
+        (``within="1h"`` and ``within=3600`` are the same question)."""
         when = "" if self.when is None else self.when.fingerprint()
         return f"after({self.action!r}, when={when}, within={self.window!r}, key={self.key!r}, at_least={self.at_least})"
 

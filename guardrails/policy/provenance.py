@@ -110,9 +110,11 @@ class Provenance(Condition):
         return bool(set(self.kinds) & classify(store, call, self.ref.resolve(call)))
 
     def reads_store(self) -> bool:
+        """True: judging it reads the tokens the governor recorded in its store."""
         return True
 
     def refs(self) -> Iterator[Reference]:
+        """Yield the reference whose value it places."""
         yield self.ref
 
     def __repr__(self) -> str:

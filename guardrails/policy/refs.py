@@ -48,6 +48,11 @@ class Ref:
         self.items = items
 
     def resolve(self, call: Call) -> Any:
+        """The value in ``call``, before any item selection or conversion (each
+        subclass reads its own source).
+
+        Raises ``EvaluationError`` when the call has no such value.
+        """
         raise NotImplementedError
 
     @property

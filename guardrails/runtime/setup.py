@@ -48,6 +48,8 @@ __all__ = [
 
 #: ``(ActionDenied) -> value``: returned to the caller instead of raising.
 OnDeny = Callable[[ActionDenied], Any]
+#: ``"enforce"``: decisions apply. ``"shadow"``: they are recorded (``enforced=False``)
+#: and every call runs; the kill switch (``gov.block``) still applies.
 Mode = Literal["enforce", "shadow"]
 #: What ``audit=`` takes: a sink, several, or None.
 AuditArg = AuditSink | Iterable[AuditSink] | None

@@ -33,9 +33,11 @@ class MemoryStore:
         self._tokens: dict[str, tuple[set[str], float]] = {}  # key: (tokens, kept until)
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """See ``Store.reserve``; atomic under the store's lock."""
         return self._reserve(token, entries, check=True)
 
     def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """See ``Store.force``; atomic under the store's lock."""
         return self._reserve(token, entries, check=False)
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
@@ -77,6 +79,7 @@ class MemoryStore:
         self._sweep_at = max(_SWEEP_AT, 2 * len(self._counters))
 
     def commit(self, token: str, keys: Sequence[str]) -> None:
+        """See ``Store.commit``; under the store's lock."""
         with self._lock:
             for key in keys:
                 counter = self._counters.get(key)
@@ -85,6 +88,7 @@ class MemoryStore:
                     row[_USED] = True
 
     def release(self, token: str, keys: Sequence[str]) -> None:
+        """See ``Store.release``; under the store's lock. A counter left empty is dropped."""
         with self._lock:
             for key in keys:
                 counter = self._counters.get(key)
@@ -94,6 +98,8 @@ class MemoryStore:
                         del self._counters[key]  # keys can come from arguments: keep no empty ones
 
     def usage(self, key: str, window: float) -> Decimal:
+        """See ``Store.usage``; O(1) when ``window`` is at least the longest window
+        reserved under ``key`` (the running total), else a walk over its uses in ``window``."""
         with self._lock:
             now = self._clock()
             counter = self._counters.get(key)
@@ -110,10 +116,12 @@ class MemoryStore:
             return used
 
     def read(self, key: str) -> str | None:
+        """See ``Store.read``."""
         with self._lock:
             return self._record(key, self._clock())
 
     def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        """See ``Store.swap``; atomic under the store's lock."""
         with self._lock:
             now = self._clock()
             if self._record(key, now) != expected:
@@ -125,6 +133,7 @@ class MemoryStore:
             return True
 
     def scan(self, prefix: str) -> dict[str, str]:
+        """See ``Store.scan``; one consistent view, under the store's lock."""
         with self._lock:
             now = self._clock()
             found = {}
@@ -134,6 +143,7 @@ class MemoryStore:
             return found
 
     def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        """See ``Store.add_tokens``; an expired set starts again empty."""
         with self._lock:
             now = self._clock()
             kept = self._tokens.get(key)
@@ -143,6 +153,7 @@ class MemoryStore:
             return len(held)
 
     def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        """See ``Store.find_tokens``; an expired set holds none."""
         with self._lock:
             kept = self._tokens.get(key)
             if kept is None:

@@ -184,9 +184,13 @@ class RedisStore:
             raise
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """See ``Store.reserve``; every entry in one Lua script, atomic on the server.
+        An amount it cannot keep exactly, or a limit with more than six decimal
+        places, raises ``StoreError`` (see the module)."""
         return self._reserve(token, entries, check=True)
 
     def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """See ``Store.force``; one Lua script, atomic on the server, as ``reserve``."""
         return self._reserve(token, entries, check=False)
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
@@ -201,9 +205,11 @@ class RedisStore:
         return [_text(item) for item in result]
 
     def commit(self, token: str, keys: Sequence[str]) -> None:
+        """See ``Store.commit``; one Lua script, atomic on the server."""
         self._settle(token, keys, "commit")
 
     def release(self, token: str, keys: Sequence[str]) -> None:
+        """See ``Store.release``; one Lua script, atomic on the server."""
         self._settle(token, keys, "release")
 
     def _settle(self, token: str, keys: Sequence[str], how: str) -> None:
@@ -213,6 +219,7 @@ class RedisStore:
             )
 
     def usage(self, key: str, window: float) -> Decimal:
+        """See ``Store.usage``; one Lua script, timed by the server unless a ``clock`` is given."""
         units = self._call(self._usage_script, keys=self._keys(key), args=[self._now(), repr(float(window))])
         return Decimal(_text(units)) / _SCALE
 
@@ -224,10 +231,13 @@ class RedisStore:
         return f"<RedisStore prefix={self.prefix!r}>"
 
     def read(self, key: str) -> str | None:
+        """See ``Store.read``; one ``GET``."""
         value = self._call(self._redis.get, name=self._record(key))
         return None if value is None else str(_text(value))
 
     def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        """See ``Store.swap``; one Lua script, atomic on the server (``ttl`` in whole
+        milliseconds, rounded up)."""
         args = [
             "0" if expected is None else "1",
             expected or "",
@@ -238,6 +248,8 @@ class RedisStore:
         return bool(self._call(self._swap_script, keys=[self._record(key)], args=args))
 
     def scan(self, prefix: str) -> dict[str, str]:
+        """See ``Store.scan``; ``SCAN`` then ``MGET``, so not one atomic view: a record
+        removed in between is left out."""
         pattern = _GLOB.sub(r"\\\g<0>", self._record(prefix)[: -len(_RECORD)]) + "*" + _RECORD
         names = list(self._call(self._redis.scan_iter, match=pattern, count=500))
         if not names:
@@ -251,6 +263,8 @@ class RedisStore:
         }
 
     def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        """See ``Store.add_tokens``; one ``MULTI``/``EXEC`` transaction. With no tokens
+        it only counts the set, leaving its expiry as it was."""
         name, items = self._set(key), list(tokens)
 
         def add() -> int:
@@ -264,6 +278,7 @@ class RedisStore:
         return int(self._call(add)) if items else int(self._call(self._redis.scard, name=name))
 
     def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        """See ``Store.find_tokens``; one ``SMISMEMBER`` (Redis 6.2 or later)."""
         items = list(dict.fromkeys(tokens))
         if not items:
             return set()

@@ -85,9 +85,11 @@ class SQLiteStore:
     # ---- the store ----------------------------------------------------------------
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """See ``Store.reserve``; every entry in one ``BEGIN IMMEDIATE`` transaction."""
         return self._reserve(token, entries, check=True)
 
     def force(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        """See ``Store.force``; one ``BEGIN IMMEDIATE`` transaction."""
         return self._reserve(token, entries, check=False)
 
     def _reserve(self, token: str, entries: Sequence[Entry], *, check: bool) -> list[Held]:
@@ -116,6 +118,7 @@ class SQLiteStore:
         return out
 
     def commit(self, token: str, keys: Sequence[str]) -> None:
+        """See ``Store.commit``; one write transaction."""
         with self._transaction() as db:
             db.executemany(
                 "UPDATE guardrails_usage SET used = 1 WHERE key = ? AND token = ?",
@@ -123,6 +126,7 @@ class SQLiteStore:
             )
 
     def release(self, token: str, keys: Sequence[str]) -> None:
+        """See ``Store.release``; one write transaction."""
         with self._transaction() as db:
             for key in keys:
                 row = db.execute(
@@ -134,6 +138,7 @@ class SQLiteStore:
                     _set_total(db, key, EXACT.subtract(_total(db, key), Decimal(row[0])))
 
     def usage(self, key: str, window: float) -> Decimal:
+        """See ``Store.usage``; sums the rows in ``window`` in one read transaction."""
         now = self._clock()
         with self._transaction(write=False) as db:
             rows = db.execute(
@@ -142,10 +147,12 @@ class SQLiteStore:
         return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
 
     def read(self, key: str) -> str | None:
+        """See ``Store.read``."""
         with self._transaction(write=False) as db:
             return _record(db, key, self._clock())
 
     def swap(self, key: str, expected: str | None, new: str | None, ttl: float | None = None) -> bool:
+        """See ``Store.swap``; atomic: one ``BEGIN IMMEDIATE`` transaction."""
         with self._transaction() as db:
             now = self._clock()
             if _record(db, key, now) != expected:
@@ -161,6 +168,7 @@ class SQLiteStore:
             return True
 
     def scan(self, prefix: str) -> dict[str, str]:
+        """See ``Store.scan``; one read transaction, so one consistent view."""
         with self._transaction(write=False) as db:
             rows = db.execute(
                 "SELECT key, value FROM guardrails_records WHERE substr(key, 1, ?) = ? AND until > ?",
@@ -169,6 +177,7 @@ class SQLiteStore:
         return dict(rows)
 
     def add_tokens(self, key: str, tokens: Iterable[str], ttl: float) -> int:
+        """See ``Store.add_tokens``; one write transaction; an expired set starts again empty."""
         with self._transaction() as db:
             now = self._clock()
             row = db.execute("SELECT until, size FROM guardrails_token_sets WHERE key = ?", (key,)).fetchone()
@@ -191,6 +200,7 @@ class SQLiteStore:
             return size
 
     def find_tokens(self, key: str, tokens: Iterable[str]) -> set[str]:
+        """See ``Store.find_tokens``; one read transaction; an expired set holds none."""
         wanted = list(dict.fromkeys(tokens))
         found: set[str] = set()
         with self._transaction(write=False) as db:
