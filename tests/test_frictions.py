@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wrapt
 
 import guardrails as g
 from guardrails.runtime.setup import Setup
@@ -345,3 +347,55 @@ def test_policy_given_a_file_name_or_a_document_says_what_to_call(given: Any, hi
     """``Policy("policy.toml")`` used to read the name's letters as rules."""
     with pytest.raises(g.PolicyError, match=hint):
         g.Policy(given)
+
+
+def _injecting(function: Callable[..., str]) -> Callable[..., str]:
+    """A decorator that supplies the first argument itself (as DI frameworks do)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        return function("ctx", *args, **kwargs)
+
+    return wrapper
+
+
+@wrapt.decorator
+def _wrapt_injecting(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    return wrapped("ctx", *args, **kwargs)
+
+
+class _Proxy:
+    """A lazy proxy (LocalProxy style) whose attributes raise until it is bound."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("working outside of a context")
+
+    def __call__(self, denial: g.ActionDenied) -> str:
+        return "proxy"
+
+
+@_injecting
+def _functools_hook(ctx: str, denial: g.ActionDenied) -> str:
+    return f"{ctx} {denial.call.action}"
+
+
+@_wrapt_injecting
+def _wrapt_hook(ctx: str, denial: g.ActionDenied) -> str:
+    return f"{ctx} {denial.call.action}"
+
+
+@pytest.mark.parametrize(
+    ("hook", "said"),
+    [(_functools_hook, "ctx x"), (_wrapt_hook, "ctx x"), (_Proxy(), "proxy")],
+    ids=["functools-wraps", "wrapt", "proxy"],
+)
+def test_decorated_and_proxied_on_deny_hooks_are_trusted_as_given(hook: Any, said: str) -> None:
+    """The shape check cannot see through a decorator that supplies arguments, nor a
+    proxy: such hooks are not refused (their signature is the wrapped function's)."""
+    gov = g.Governor(g.Policy([g.deny("x")]), on_deny=hook)
+
+    @g.governed("x", governor=gov)
+    def x() -> str:
+        raise AssertionError("the tool ran")
+
+    assert x() == said

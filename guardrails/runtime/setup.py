@@ -145,8 +145,12 @@ def _denial_hook(name: str, value: Any) -> Any:
     _hook(name, value)
     if value is not None:
         try:
+            if getattr(value, "__wrapped__", None) is not None:
+                # Decorated (functools.wraps, wrapt): the decorator may supply arguments
+                # that the signature it reports (the wrapped function's) declares.
+                return value
             signature = inspect.signature(value)
-        except (TypeError, ValueError):  # a builtin or extension without one: trusted
+        except Exception:  # noqa: BLE001 - a builtin or a proxy without one: trusted as given
             return value
         try:
             signature.bind(None)
