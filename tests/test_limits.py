@@ -521,3 +521,35 @@ class TestTools:
                 agent.send_email("c")
         report = replay(agent.audit.records, POLICY)
         assert (report.calls, report.stateful, report.changes) == (3, 3, [])
+
+
+def test_check_adds_amounts_exactly_as_the_store_does() -> None:
+    """``gov.check`` (the limiter's peek) adds past 28 digits as the store does: no
+    rounding makes it answer allow for a call the store then denies."""
+    policy = g.Policy(
+        [g.allow("pay"), g.deny("pay", id="budget", limit=g.budget("amount", Decimal(10**9), per="1d"))]
+    )
+    gov = g.Governor(policy, on_deny=lambda denial: "denied")
+
+    @g.governed("pay", governor=gov)
+    def pay(amount: Decimal) -> str:
+        return "paid"
+
+    assert pay(Decimal("999999999.999999999999999999")) == "paid"
+    last = Decimal("0.0000000000000000015")  # 1e9 + this rounds to 1e9 in 28 digits
+    assert gov.check("pay", {"amount": last}).effect is g.Effect.DENY
+    assert pay(last) == "denied"
+
+
+def test_a_forced_amount_the_store_cannot_add_exactly_leaves_no_row() -> None:
+    """A sum past the store's exact precision raises before anything is added."""
+    store = g.MemoryStore()
+    assert store.force("t1", [Entry("k", 60.0, Decimal(10), Decimal("1e50"))]) == ["held"]
+    with pytest.raises(ArithmeticError):
+        store.force("t2", [Entry("k", 60.0, Decimal(10), Decimal("1e-20"))])
+    assert store.usage("k", 60.0) == Decimal("1e50")
+    store.release("t1", ["k"])
+    assert store.usage("k", 60.0) == 0  # t2 left nothing behind to count
+    assert store.force("t3", [Entry("k", 60.0, Decimal(10), Decimal(1))]) == ["held"]
+    store.release("t2", ["k"])  # the refused share: nothing of it was held to give back
+    assert store.usage("k", 60.0) == 1

@@ -25,6 +25,7 @@ from guardrails.errors import StoreError
 from guardrails.policy.decision import Decision
 from guardrails.policy.rules import PRECEDENCE, Effect, Rule
 from guardrails.state import Entry, Held, Store
+from guardrails.state.store import EXACT
 
 if TYPE_CHECKING:
     from guardrails.call import Call
@@ -229,7 +230,8 @@ class _Peek:
 
     def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
         usage = self.store.usage
-        return ["over" if usage(e.key, e.window) + e.amount > e.limit else "held" for e in entries]
+        # The store's exact sum: the default decimal context would round past 28 digits.
+        return ["over" if EXACT.add(usage(e.key, e.window), e.amount) > e.limit else "held" for e in entries]
 
 
 #: What the fast exit reserved for a call: (store, token, keys held, call).

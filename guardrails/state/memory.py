@@ -61,11 +61,12 @@ class MemoryStore:
                 elif check and EXACT.add(counter.total, amount) > limit:
                     out.append("over")
                 else:
+                    total = EXACT.add(counter.total, amount)  # first: if it raises, nothing is half-added
                     if not counter.order:
                         counter.oldest = now
                     counter.rows[token] = [now, amount, False]
                     counter.order.append((now, token))
-                    counter.total = EXACT.add(counter.total, amount)
+                    counter.total = total
                     out.append("held")
         return out
 
