@@ -124,6 +124,29 @@ class TestVerify:
         code, out, _ = run(capsys, "audit", "verify", "--json", str(path))
         assert code == 3 and json.loads(out)["problem"]["kind"] == "not_an_audit_log"
 
+    def test_a_rewritten_log_is_tampered(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A log rewritten whole (its chain stripped, a decision changed) is TAMPERED (exit 1), not
+        a stranger (exit 3): its lines are records. With --head or --start, never a stranger."""
+        head = g.verify_audit(log).head
+        rewritten = []
+        for line in log.read_text().splitlines():
+            fields = json.loads(line)
+            for name in ("seq", "prev", "hash"):
+                fields.pop(name, None)
+            if fields.get("effect") == "deny":
+                fields["effect"] = "allow"
+            rewritten.append(json.dumps(fields))
+        log.write_text("\n".join(rewritten) + "\n")
+        for argv in ([], ["--head", head], ["--start", head], ["--json"]):
+            code, out, _ = run(capsys, "audit", "verify", *argv, str(log))
+            assert code == 1 and "NOT AN AUDIT LOG" not in out and "not_an_audit_log" not in out, argv
+            assert out.startswith("TAMPERED: ") or json.loads(out)["ok"] is False
+        stranger = log.parent / "policy.toml"
+        stranger.write_text('version = 1\n[[rules]]\naction = "x"\n')
+        assert run(capsys, "audit", "verify", str(stranger))[0] == 3
+        code, out, _ = run(capsys, "audit", "verify", "--head", head, str(stranger))
+        assert code == 1 and out.startswith("TAMPERED: ")
+
     def test_a_garbled_log_is_still_tampered(self, log: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """A log whose first lines were replaced is tampered (exit 1), not a stranger: one chained line tells."""
         lines = log.read_bytes().splitlines(keepends=True)

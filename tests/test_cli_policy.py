@@ -174,7 +174,8 @@ effect = "allow"
         assert done.returncode == 1 and "invalid:" in done.stdout and "rules[0].effect" in done.stdout
 
     def test_each_file_on_its_own(self, tmp_path: Path) -> None:
-        """Without --together, files are checked each alone: two versions of one policy both pass."""
+        """Without --together, files are checked each alone (two versions of one policy both
+        pass), and a note says the combined check was not made and how to ask for it."""
         from conftest import need
 
         need("yaml")
@@ -184,11 +185,18 @@ effect = "allow"
         assert done.stdout.splitlines() == [
             f"{policies / 'support.toml'}: ok",
             f"{policies / 'support.yaml'}: ok",
+            "note: checked each policy on its own; to check them as one policy (as Policy.from_files "
+            "loads them: clashing ids, one file's rule shadowing another's) pass --together",
         ]
         together = guardrails(
             "check", "--together", str(policies / "support.toml"), str(policies / "support.yaml")
         )
         assert together.returncode == 1 and "is already used in" in together.stdout
+        assert "note:" not in together.stdout
+        alone = guardrails("check", "--json", str(policies / "support.toml"), str(policies / "support.yaml"))
+        assert len(json.loads(alone.stdout)) == 2 and alone.stderr.startswith("note: checked each policy")
+        one = guardrails("check", str(policies / "support.toml"))
+        assert one.stdout == f"{policies / 'support.toml'}: ok\n"
 
     def test_files_together(self, tmp_path: Path) -> None:
         """With --together, files are also checked combined: clashing ids, one file's deny shadowing another's allow."""
@@ -208,6 +216,15 @@ effect = "allow"
         )
         together = json.loads(shadow.stdout)[f"{tmp_path / 'a.toml'} + {tmp_path / 'c.toml'}"]["findings"]
         assert [(f["kind"], f["rule_id"]) for f in together] == [("shadowed", "mail")]
+        (tmp_path / "d.toml").write_text(
+            '[[rules]]\nid = "mail-too"\naction = "send_email"\neffect = "allow"\n'
+        )
+        twice = guardrails("check", "--together", str(tmp_path / "a.toml"), str(tmp_path / "d.toml"))
+        assert twice.returncode == 1
+        assert (
+            f"{tmp_path / 'a.toml'} + {tmp_path / 'd.toml'}: duplicate: rule 'mail-too': the same action, "
+            "effect and condition as rule 'mail'" in twice.stdout
+        )
 
     def test_console_script_finds_tools_in_the_current_directory(self, tmp_path: Path) -> None:
         """``--tools mymodule:TOOLS`` works from the installed command, as from ``python -m``."""
@@ -290,6 +307,101 @@ effect = "allow"
             assert missing.returncode == 2 and message in missing.stderr and "Traceback" not in missing.stderr
         explained = guardrails("explain", "--policy", "mypolicy:build", "--action", "y", cwd=tmp_path)
         assert explained.returncode == 0 and "→ allow (rule 'y')" in explained.stdout
+
+
+USER_CODE = """
+import guardrails as g
+
+def exits():
+    raise SystemExit(0)
+
+def interrupted():
+    raise KeyboardInterrupt
+
+async def build_later():
+    return g.Policy([g.allow("x")])
+
+def returns_a_coroutine():
+    return build_later()
+
+def counted():
+    with open("built.txt", "a") as built:
+        built.write("built\\n")
+    return g.Policy([g.allow("x", id="x")])
+"""
+
+
+class TestUserCode:
+    """Policies and tools named ``module:attr`` run the user's code: what it does cannot pass for success."""
+
+    @pytest.fixture
+    def here(self, tmp_path: Path) -> Path:
+        (tmp_path / "usercode.py").write_text(USER_CODE)
+        (tmp_path / "exits_at_import.py").write_text("import sys\nsys.exit(0)\n")
+        (tmp_path / "needs_a_missing_module.py").write_text("import not_a_module_anywhere\n")
+        (tmp_path / "cases.toml").write_text('[[cases]]\naction = "x"\nexpect = "deny"\n')
+        (tmp_path / "audit.jsonl").write_text("")
+        (tmp_path / "p.toml").write_text('[[rules]]\naction = "x"\neffect = "allow"\n')
+        return tmp_path
+
+    @pytest.mark.parametrize(
+        ("spec", "code"), [("exits_at_import:POLICY", "0"), ("usercode:exits", "0"), ("sys:exit", "None")]
+    )
+    def test_code_that_exits_is_an_error(self, here: Path, spec: str, code: str) -> None:
+        """SystemExit from importing the module or building the policy: exit 2 and why, never 0."""
+        for argv in (
+            ["check", spec],
+            ["test", "cases.toml", "--policy", spec],
+            ["explain", "--policy", spec, "--action", "x"],
+            ["replay", "audit.jsonl", "--policy", spec],
+        ):
+            done = guardrails(*argv, cwd=here)
+            assert (done.returncode, done.stdout) == (2, ""), argv
+            assert done.stderr == (
+                f"python -m guardrails: importing or building the policy {spec} exited (SystemExit {code})\n"
+            )
+
+    def test_tools_that_exit_or_fail_to_import(self, here: Path) -> None:
+        """--tools whose module exits, or imports what is not there: exit 2, a --tools message."""
+        done = guardrails("check", "p.toml", "--tools", "exits_at_import", cwd=here)
+        assert done.returncode == 2
+        assert (
+            done.stderr == "python -m guardrails: importing --tools exits_at_import exited (SystemExit 0)\n"
+        )
+        missing = guardrails("check", "p.toml", "--tools", "needs_a_missing_module:TOOLS", cwd=here)
+        assert missing.returncode == 2 and "unexpected error" not in missing.stderr
+        assert missing.stderr.startswith(
+            "python -m guardrails: --tools needs_a_missing_module:TOOLS: importing it failed: "
+            "ModuleNotFoundError: No module named 'not_a_module_anywhere'"
+        )
+
+    def test_ctrl_c_stays_an_interruption(self, here: Path) -> None:
+        """KeyboardInterrupt while building the policy is Ctrl-C: exit 130."""
+        done = guardrails("explain", "--policy", "usercode:interrupted", "--action", "x", cwd=here)
+        assert (done.returncode, done.stderr) == (130, "python -m guardrails: interrupted\n")
+
+    def test_async_factories_are_refused(self, here: Path) -> None:
+        """An async function (or one returning a coroutine) is refused, and nothing is left unawaited."""
+        done = guardrails("check", "usercode:build_later", cwd=here)
+        assert done.returncode == 1
+        assert done.stdout.startswith(
+            "usercode:build_later: invalid: usercode:build_later is an async function: a policy is built "
+            "without await"
+        )
+        assert "never awaited" not in done.stderr
+        explained = guardrails(
+            "explain", "--policy", "usercode:returns_a_coroutine", "--action", "x", cwd=here
+        )
+        assert explained.returncode == 2 and "never awaited" not in explained.stderr
+        assert "usercode:returns_a_coroutine returned coroutine" in explained.stderr
+        assert "something to await" in explained.stderr
+
+    def test_together_builds_each_policy_once(self, here: Path) -> None:
+        """--together reuses the policies already loaded: a function building one is called once."""
+        done = guardrails("check", "--together", "usercode:counted", "p.toml", cwd=here)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "usercode:counted + p.toml: duplicate" in done.stdout
+        assert (here / "built.txt").read_text() == "built\n"
 
 
 LIMITED = """

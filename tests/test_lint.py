@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 import guardrails as g
@@ -231,6 +234,23 @@ class TestTools:
             tools_from("no_such_module:TOOLS")
         with pytest.raises(ValueError, match="--tools lint_tools:NOPE"):
             tools_from("lint_tools:NOPE")
+
+    def test_a_module_that_fails_or_exits_while_importing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The module's own import failing, or its code exiting: a ValueError naming --tools, not a crash."""
+        (tmp_path / "tools_needing_a_missing_module.py").write_text("import not_a_module_anywhere\n")
+        (tmp_path / "tools_that_exit.py").write_text("import sys\nsys.exit(0)\n")
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+        with pytest.raises(
+            ValueError,
+            match=r"^--tools tools_needing_a_missing_module:TOOLS: importing it failed: ModuleNotFoundError: "
+            r"No module named 'not_a_module_anywhere'$",
+        ):
+            tools_from("tools_needing_a_missing_module:TOOLS")
+        with pytest.raises(ValueError, match=r"^importing --tools tools_that_exit exited \(SystemExit 0\)$"):
+            tools_from("tools_that_exit")
 
     def test_nothing_governed(self) -> None:
         """A name holding no governed tool is an error, not an empty registry."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from guardrails.testing import (
     assert_needs_approval,
 )
 from guardrails.testing.cases import Coverage, load_cases, run_case, uncovered
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "policy_tests"
 
 POLICY = g.Policy(
     [
@@ -309,6 +314,91 @@ class TestExplainLimits:
         text = gov.check("x").explain()
         assert "✓ deny             none" in text and "limit 0 calls per 1m" in text
         assert text.endswith("→ deny (rule 'none'): no x (limit reached: 0 calls per 1m)")
+
+
+class TestExactAmounts:
+    """Limits are judged with the store's arithmetic: exact, never rounded, and amounts it cannot count refused."""
+
+    BUDGET = g.Policy(
+        [
+            g.allow("pay", id="pay"),
+            g.deny("pay", id="bud", limit=g.budget("amount", Decimal("1000000000"), per="1d")),
+        ]
+    )
+
+    def test_a_sum_past_28_digits_is_not_rounded(self) -> None:
+        """A budget a few units in the 19th decimal from full: the case, explain and a real call all deny."""
+        from guardrails.testing.stateful import PriorCall, judge_with_state
+
+        first, second = Decimal("999999999.999999999999999999"), Decimal("0.0000000000000000015")
+        gov = g.Governor(self.BUDGET, on_deny=lambda denied: "DENIED")
+        pay = g.governed("pay", governor=gov)(lambda amount: "PAID")
+        assert (pay(first), pay(second)) == ("PAID", "DENIED")
+        judged = judge_with_state(
+            self.BUDGET, "pay", {"amount": second}, {}, prior_calls=(PriorCall("pay", {"amount": first}, {}),)
+        )
+        assert (judged.decision.effect, judged.decision.rule_id) == (g.Effect.DENY, "bud")
+        (state,) = judged.limits
+        assert state.over and state.total == Decimal(
+            "1000000000.0000000000000000005"
+        )  # not first + second: rounded
+        assert str(state).endswith(
+            "999999999.999999999999999999 used + 0.0000000000000000015 this call > 1000000000: "
+            "over the limit, the rule applies"
+        )
+
+    def test_large_amounts_are_shown_whole(self) -> None:
+        """A usage of 33 digits is shown with every digit; one of a million zeros keeps its exponent."""
+        from guardrails.testing.stateful import judge_with_state, number
+
+        judged = judge_with_state(
+            self.BUDGET, "pay", {"amount": 1}, {}, usage={"bud": 123456789012345678901234567890123}
+        )
+        assert "123456789012345678901234567890123 used + 1 this call > 1000000000" in judged.explain()
+        assert number(Decimal("1E+999999")) == "1E+999999" and number(Decimal("500.00")) == "500"
+
+    @pytest.mark.parametrize("amount", ["1e999999999", "1e-999999999", "1" * 61])
+    def test_amounts_the_store_cannot_count_are_refused(
+        self, amount: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Usage past the store's exact arithmetic (60 digits, exponents within ±999999): a clear error."""
+        from guardrails.cli import main
+        from guardrails.testing.cases import state_from
+        from guardrails.testing.stateful import Simulation, make_call
+
+        said = "cannot be counted: the state store adds amounts exactly (at most 60 significant digits"
+        with pytest.raises(g.PolicyError, match=rf"explain: usage\.bud: .*{re.escape(said)}"):
+            state_from({"usage": {"bud": amount}}, "pay", {}, {}, "explain")
+        with pytest.raises(g.PolicyError, match=rf"usage of 'bud': .*{re.escape(said)}"):
+            Simulation(self.BUDGET).use("bud", amount, make_call("pay", {"amount": 1}))
+        (tmp_path / "budget.toml").write_text(
+            '[[rules]]\nid = "pay"\naction = "pay"\neffect = "allow"\n'
+            '[[rules]]\nid = "bud"\naction = "pay"\neffect = "deny"\n'
+            'limit = { sum = "amount", max = 1000000000, per = "1d" }\n'
+        )
+        usage = json.dumps({"bud": int(amount) if amount.isdigit() else amount})  # 61 digits: a JSON integer
+        argv = ["explain", "--policy", str(tmp_path / "budget.toml"), "--action", "pay", "--usage", usage]
+        assert main([*argv, "--args", '{"amount": 1}']) == 2
+        err = capsys.readouterr().err
+        assert said in err and "unexpected error" not in err
+
+    def test_a_sum_the_store_cannot_make(self) -> None:
+        """Usage that cannot be added exactly to what prior calls put on the counter: a clear error;
+        a call whose share cannot be added is denied, as the store failing denies it."""
+        from guardrails.testing.stateful import PriorCall, judge_with_state
+
+        with pytest.raises(g.PolicyError, match="usage of 'bud': 1E\\+999999 cannot be added exactly"):
+            judge_with_state(
+                self.BUDGET,
+                "pay",
+                {"amount": 1},
+                {},
+                {"bud": "1e999999"},
+                (PriorCall("pay", {"amount": 1}, {}),),
+            )
+        judged = judge_with_state(self.BUDGET, "pay", {"amount": 1}, {}, {"bud": "1e999999"})
+        assert (judged.decision.effect, judged.decision.rule_id) == (g.Effect.DENY, "bud")
+        assert "cannot be added exactly (at most 60 significant digits): the store fails" in judged.explain()
 
 
 class TestCaseFiles:

@@ -219,3 +219,56 @@ class TestLimits:
         )
         report = replay(audit.records, policy)
         assert (report.calls, report.compared, dict(report.not_compared)) == (3, 0, {"send_email": 3})
+
+
+class TestOrder:
+    """Calls are replayed in the order of their recorded times, whatever order the records come in."""
+
+    @staticmethod
+    def _two_bursts() -> tuple[list[g.AuditRecord], list[g.AuditRecord]]:
+        """Three mails, then three more two minutes later: two logs, each within its own window."""
+        from datetime import datetime, timedelta, timezone
+
+        audit = mail_traffic(limited(10), [1_000_000.0] * 6)
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        order = list(dict.fromkeys(r.call_id for r in audit.records))
+
+        def at(record: g.AuditRecord) -> g.AuditRecord:
+            i = order.index(record.call_id)
+            return record.model_copy(update={"time": start + timedelta(seconds=i + 120 * (i >= 3))})
+
+        records = [at(r) for r in audit.records]
+        first = [r for r in records if order.index(r.call_id) < 3]
+        return first, [r for r in records if r not in first]
+
+    def test_the_order_of_the_logs_does_not_matter(self) -> None:
+        """Logs given newest first replay as if given oldest first: no burst passes a limit of 3 a minute."""
+        first, second = self._two_bursts()
+        in_order = replay(first + second, limited(3))
+        reversed_logs = replay(second + first, limited(3))
+        assert (in_order.calls, in_order.changes) == (6, [])
+        assert (reversed_logs.calls, reversed_logs.unchanged, reversed_logs.changes) == (6, 6, [])
+        assert (
+            len(replay(first + second, limited(2)).changes)
+            == len(replay(second + first, limited(2)).changes)
+            == 2
+        )
+
+    def test_lines_out_of_order_in_one_file(self, tmp_path: Path) -> None:
+        """A file whose lines are not in time order is replayed by time too, through the command line."""
+        from guardrails.cli import main
+
+        first, second = self._two_bursts()
+        (tmp_path / "old.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in first))
+        (tmp_path / "new.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in second))
+        (tmp_path / "mixed.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in second + first))
+        candidate = tmp_path / "limited.toml"
+        candidate.write_text(
+            '[[rules]]\nid = "mail"\naction = "send_email"\neffect = "allow"\n'
+            '[[rules]]\nid = "mail-rate"\naction = "send_email"\neffect = "deny"\n'
+            'limit = { count = 3, per = "1m", key = [{ ctx = "user" }] }\n'
+        )
+        for logs in (["old.jsonl", "new.jsonl"], ["new.jsonl", "old.jsonl"], ["mixed.jsonl"]):
+            assert (
+                main(["replay", *(str(tmp_path / log) for log in logs), "--policy", str(candidate)]) == 0
+            ), logs

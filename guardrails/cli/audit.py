@@ -43,8 +43,9 @@ def register(commands: Any) -> None:
             "in order. A last line cut short by a crash is reported, but is not tampering."
         ),
         epilog=(
-            "Exit codes: 0 intact (maybe cut short by a crash), 1 tampered, 2 unreadable, 3 not an\n"
-            "audit log (no line of it is a record of a guardrails JSONL audit log: the wrong file)."
+            "Exit codes: 0 intact (maybe cut short by a crash), 1 tampered (lines edited, removed or\n"
+            "rewritten, their chain too), 2 unreadable, 3 not an audit log (no line of it is shaped as\n"
+            "a record of a guardrails JSONL audit log: the wrong file; never with --head or --start)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -100,7 +101,8 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
         key = os.environ.get(args.key_env)
         if not key:
             raise ValueError(f"environment variable {args.key_env} is not set")
-    stranger = _not_a_log(args.files)
+    # With a head or start noted from the log, the file was a log: whatever it holds now is tampering.
+    stranger = None if args.head or args.start else _not_a_log(args.files)
     if stranger is not None:
         if args.json:
             stray = {"kind": "not_an_audit_log", "path": stranger, "line": 0, "message": _STRANGER}
@@ -130,17 +132,21 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 
 NOT_A_LOG = INCOMPLETE
 _STRANGER = (
-    "no line of it is a record of a guardrails JSONL audit log (a JSON object with seq, prev and hash); "
-    "nothing to verify"
+    "no line of it is a record of a guardrails JSONL audit log (a JSON object with a time and an "
+    "action, effect or kind); nothing to verify"
 )
 _LONGEST_LINE = 1 << 20
+#: A line with the chain's fields, or with a time and one of what a record says, is a record:
+#: a log rewritten without (or with wrong) seq, prev and hash is tampered, not a stranger.
+_CHAIN = frozenset({"seq", "prev", "hash"})
+_RECORD = frozenset({"action", "effect", "kind"})
 
 
 def _not_a_log(paths: Iterable[str]) -> str | None:
-    """The first of ``paths`` that is there but holds no line of an audit log, or None.
+    """The first of ``paths`` that is there but holds no line shaped as an audit record, or None.
 
-    One line of a chain suffices: a log with lines edited or garbled is a log
-    (``verify_audit`` tells what happened to it); an empty file is one nothing was written to yet.
+    One such line suffices: a log with lines edited, garbled or stripped of their chain is a
+    log (``verify_audit`` tells what happened to it); an empty file is one nothing was written to yet.
     """
     for path in paths:
         files = [f for f in audit_files(path) if f.is_file()]
@@ -150,7 +156,7 @@ def _not_a_log(paths: Iterable[str]) -> str | None:
 
 
 def _holds_a_record(path: Path) -> bool:
-    """Whether a line of the file is a chained record, or the file is empty."""
+    """Whether a line of the file is shaped as an audit record, or the file is empty."""
     empty = True
     with path.open("rb") as file:
         while line := file.readline(_LONGEST_LINE):
@@ -161,7 +167,9 @@ def _holds_a_record(path: Path) -> bool:
                 fields = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(fields, dict) and {"seq", "prev", "hash"} <= fields.keys():
+            if isinstance(fields, dict) and (
+                fields.keys() >= _CHAIN or ("time" in fields and not _RECORD.isdisjoint(fields))
+            ):
                 return True
     return empty
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, TextIO, TypedDict
 
@@ -11,7 +12,7 @@ from guardrails.cli.common import FOUND, OK, colour, paint
 from guardrails.documents.policy import Policy
 from guardrails.errors import PolicyError
 from guardrails.policy.evaluate import Policy as CorePolicy
-from guardrails.testing.imports import ImportFailed, is_spec, policy_from_spec
+from guardrails.testing.imports import is_spec, policy_from_spec
 from guardrails.testing.lint import Finding, Tool, lint, tools_from
 
 __all__ = ["register"]
@@ -67,19 +68,32 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(report, indent=2), file=out)
     else:
         _print_report(report, out, strict=args.strict)
+    if len(args.policies) > 1 and not args.together:
+        print(ALONE, file=sys.stderr if args.json else out)  # --json: stdout stays one JSON document
     findings = [f for result in report.values() for f in result["findings"]]
     failing = any(r["invalid"] for r in report.values()) or any(f["severity"] == "error" for f in findings)
     return FOUND if failing or (args.strict and findings) else OK
 
 
+#: Said when several policies were checked each on its own.
+ALONE = (
+    "note: checked each policy on its own; to check them as one policy (as Policy.from_files "
+    "loads them: clashing ids, one file's rule shadowing another's) pass --together"
+)
+
+
 def _lint_all(names: list[str], tools: list[Tool] | None, *, together: bool) -> dict[str, _Result]:
-    """Each policy alone; with ``together``, then (``a + b``) what those that load give combined."""
+    """Each policy alone; with ``together``, then (``a + b``) what those that load give combined.
+    Each policy is loaded once: a function building one is called once."""
     report: dict[str, _Result] = {}
-    loaded: list[str] = []
+    loaded: dict[str, CorePolicy] = {}
     for name in names:
-        report[name] = _lint_one(name, tools)
-        if report[name]["invalid"] is None:
-            loaded.append(name)
+        try:
+            loaded[name] = _load(name)
+        except PolicyError as exc:
+            report[name] = {"invalid": str(exc), "findings": []}
+            continue
+        report[name] = {"invalid": None, "findings": [_finding(f) for f in lint(loaded[name], tools)]}
     if together and len(loaded) > 1:
         alone = {(f["kind"], f["rule_id"]) for name in loaded for f in report[name]["findings"]}
         report[" + ".join(loaded)] = _lint_together(loaded, alone, tools)
@@ -88,36 +102,25 @@ def _lint_all(names: list[str], tools: list[Tool] | None, *, together: bool) -> 
 
 def _load(name: str) -> CorePolicy:
     """The policy a file or ``module:attr`` names. Raises ``FileNotFoundError`` or
-    ``ImportFailed`` when it is not there, ``PolicyError`` when it does not load."""
+    ``ImportFailed`` when it is not there (``CodeExited`` when its code exits),
+    ``PolicyError`` when it does not load."""
     if is_spec(name):
-        try:
-            return policy_from_spec(name)
-        except (ImportFailed, PolicyError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the module's own code failed: it does not load
-            raise PolicyError(
-                f"{name}: importing or building it failed: {type(exc).__name__}: {exc}"
-            ) from None
+        return policy_from_spec(name)
     if not Path(name).is_file():
         raise FileNotFoundError(f"no policy file at {name}")
     return Policy.from_file(name)
 
 
-def _lint_one(name: str, tools: list[Tool] | None) -> _Result:
-    """One policy alone: why it does not load, or what lint finds in it."""
-    try:
-        policy = _load(name)
-    except PolicyError as exc:
-        return {"invalid": str(exc), "findings": []}
-    return {"invalid": None, "findings": [_finding(f) for f in lint(policy, tools)]}
-
-
-def _lint_together(names: list[str], alone: set[tuple[str, str]], tools: list[Tool] | None) -> _Result:
-    """What the policies combined give that none gives alone (``alone``: kind and rule of those)."""
-    files = [name for name in names if not is_spec(name)]
+def _lint_together(
+    loaded: dict[str, CorePolicy], alone: set[tuple[str, str]], tools: list[Tool] | None
+) -> _Result:
+    """What the policies combined give that none gives alone (``alone``: kind and rule of
+    those). Files are combined as ``Policy.from_files`` combines them; policies named by
+    ``module:attr`` are the ones already loaded."""
+    files = [name for name in loaded if not is_spec(name)]
     try:
         parts: list[CorePolicy] = [Policy.from_files(files)] if files else []
-        parts += [_load(name) for name in names if is_spec(name)]
+        parts += [policy for name, policy in loaded.items() if is_spec(name)]
         combined = parts[0]
         for part in parts[1:]:
             combined = combined + part

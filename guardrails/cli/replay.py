@@ -24,7 +24,8 @@ def register(commands: Any) -> None:
             "what would change: calls newly denied, newly allowed, newly needing approval, grouped by "
             "the rule that would decide them. Calls whose recorded arguments were redacted or cut are "
             "marked uncertain. Limits (rate, budget) and after(...) are replayed: the calls go through "
-            "the candidate's limits in recorded order, at their recorded times, with a fresh in-memory "
+            "the candidate's limits in the order of their recorded times (whatever the order of the "
+            "logs given), at those times, with a fresh in-memory "
             "store. Calls judged by provenance(...) cannot be compared (the log does not keep what the "
             "tools returned): they are counted and reported."
         ),

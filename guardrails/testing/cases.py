@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -76,7 +77,7 @@ from guardrails.errors import PolicyError
 from guardrails.policy.decision import Decision
 from guardrails.policy.evaluate import Policy
 from guardrails.policy.limits import parse_window
-from guardrails.testing.stateful import LimitState, PriorCall, judge_with_state
+from guardrails.testing.stateful import LimitState, PriorCall, countable, judge_with_state
 
 __all__ = [
     "Case",
@@ -95,7 +96,7 @@ EffectName = Literal["allow", "deny", "require_approval"]
 
 #: The most prior calls a case may run, ``times`` included: a case stays quick.
 MAX_TIMES = 10_000
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False), AfterValidator(countable)]
 
 
 class _PriorCallDoc(BaseModel):
@@ -252,7 +253,7 @@ def state_from(
     except ValidationError as exc:
         first = exc.errors()[0]
         place = ".".join(str(part) for part in first["loc"])
-        raise PolicyError(f"{where}: {place}: {first['msg']}") from None
+        raise PolicyError(f"{where}: {place}: {first['msg'].removeprefix('Value error, ')}") from None
     return dict(doc.usage), _prior_calls(doc, action, args, context)
 
 

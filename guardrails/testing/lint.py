@@ -272,12 +272,15 @@ def tools_from(spec: str) -> list[Tool]:
     them) or ``module`` (the governed functions and methods defined in it).
 
     The current directory is searched for the module first, as ``python -m`` would.
-    Raises ``ValueError`` when the module or attribute is not there or holds no tools.
+    Raises ``ValueError`` when the module or attribute is not there, importing it fails
+    or exits (``sys.exit()``), or it holds no tools.
     """
     try:
         holder = import_object(spec, "--tools")
     except ImportFailed as exc:
         raise ValueError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the module's own code failed (an import of its own too)
+        raise ValueError(f"--tools {spec}: importing it failed: {type(exc).__name__}: {exc}") from None
     candidates = list(_candidates(holder))
     tools = [tool for tool in map(_tool, candidates) if tool is not None]
     if not tools:

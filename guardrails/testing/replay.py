@@ -8,8 +8,9 @@ redacted view: a call whose record is not ``exact`` (a value redacted, cut or
 recorded as text) may be judged differently than the real call would be; such
 calls are counted as ``uncertain``.
 
-Limits and ``after(...)`` are replayed: the calls go, in recorded order and at
-their recorded times, through a fresh ``MemoryStore`` judged by the candidate,
+Limits and ``after(...)`` are replayed: the calls go, in the order of their
+recorded times (whatever the order of the logs given, or of lines in a file) and
+at those times, through a fresh ``MemoryStore`` judged by the candidate,
 as a governor would — a call the candidate lets run counts against its limits
 and is noted for ``after(...)`` (given back if its tool raised then); one it
 denies, or sends for an approval nobody gave then, counts for nothing. A call
@@ -92,12 +93,13 @@ def recorded_effect(record: AuditRecord) -> str | None:
 
 
 def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
-    """Judge every recorded call again under ``policy``, in recorded order, with the
-    limits and ``after(...)`` of ``policy`` replayed from the calls before it."""
+    """Judge every recorded call again under ``policy``, in the order of the records'
+    times (records of one time in the order given), with the limits and ``after(...)``
+    of ``policy`` replayed from the calls before it."""
     report = ReplayReport()
     simulation = Simulation(policy)
     seen: set[str] = set()
-    for record in records:
+    for record in sorted(records, key=_time):  # stable: a call's records of one time stay in order
         if record.call_id in seen:
             _finished(simulation, record)  # the outcome of a call already judged
             continue
@@ -113,6 +115,12 @@ def replay(records: Iterable[AuditRecord], policy: Policy) -> ReplayReport:
         report.stateful += bool(stateful)
         _compare(report, record, was, _judged(simulation, record))
     return report
+
+
+def _time(record: AuditRecord) -> float:
+    """When the record was written, as a timestamp (a time without a zone is local, as
+    ``datetime.timestamp`` takes it): aware and naive times sort together."""
+    return record.time.timestamp()
 
 
 def _judged(simulation: Simulation, record: AuditRecord) -> Decision:

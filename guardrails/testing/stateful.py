@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
@@ -34,9 +34,18 @@ from guardrails.policy.rules import PRECEDENCE, Effect, Rule
 from guardrails.runtime.limiter import Limiter, token_for
 from guardrails.runtime.notes import note
 from guardrails.state.memory import MemoryStore
-from guardrails.state.store import Entry
+from guardrails.state.store import EXACT, Entry, Held, Store
 
-__all__ = ["Judged", "LimitState", "PriorCall", "Simulation", "judge_with_state", "make_call"]
+__all__ = [
+    "Judged",
+    "LimitState",
+    "PriorCall",
+    "Simulation",
+    "countable",
+    "judge_with_state",
+    "make_call",
+    "number",
+]
 
 
 def make_call(
@@ -50,8 +59,33 @@ def make_call(
 
 
 def number(value: Decimal) -> str:
-    """``500`` for ``Decimal("500.00")``: amounts as people write them."""
-    return format(value.normalize(), "f")
+    """``500`` for ``Decimal("500.00")``: amounts as people write them, every digit kept
+    (never rounded); one with more than ``_WIDEST`` zeros to write out (``1E+999999``)
+    keeps its exponent."""
+    if not value.is_finite():
+        return str(value)
+    exact = Context(prec=max(len(value.as_tuple().digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN)
+    plain = value.normalize(exact)
+    exponent = plain.as_tuple().exponent
+    return format(plain, "f") if isinstance(exponent, int) and abs(exponent) <= _WIDEST else str(plain)
+
+
+#: The most zeros ``number`` writes out before it writes an exponent instead.
+_WIDEST = 64
+
+
+def countable(amount: Decimal) -> Decimal:
+    """``amount`` if the state stores can count it: they add exactly (``EXACT``: at most
+    60 significant digits, an exponent within about ±999999) or fail, which denies the
+    call. Raises ``ValueError`` saying that rule when they cannot."""
+    try:
+        EXACT.plus(amount)
+    except ArithmeticError:
+        raise ValueError(
+            f"{number(amount)} cannot be counted: the state store adds amounts exactly (at most "
+            f"{EXACT.prec} significant digits, an exponent from {EXACT.Emin} to {EXACT.Emax})"
+        ) from None
+    return amount
 
 
 @dataclass(frozen=True)
@@ -68,14 +102,24 @@ class LimitState:
 
     @property
     def over(self) -> bool:
-        """Whether this call would take the counter over the limit (the rule applies)."""
+        """Whether this call would take the counter over the limit (the rule applies); the
+        sum is the store's, exact (one the store cannot add exactly denies the call)."""
         limit = self.rule.limit
-        return (
-            limit is not None
-            and self.used is not None
-            and self.amount is not None
-            and self.used + self.amount > limit.maximum
-        )
+        if limit is None or self.used is None or self.amount is None:
+            return False
+        total = self.total
+        return total is None or total > limit.maximum
+
+    @property
+    def total(self) -> Decimal | None:
+        """``used + amount`` as the store adds it; None when it cannot be added exactly
+        (or was not counted)."""
+        if self.used is None or self.amount is None:
+            return None
+        try:
+            return EXACT.add(self.used, self.amount)
+        except ArithmeticError:
+            return None
 
     def __str__(self) -> str:
         limit = self.rule.limit
@@ -84,6 +128,11 @@ class LimitState:
         if self.why is not None or self.used is None or self.amount is None:
             return f"{head}: {self.why}"
         total = f"{number(self.used)} used + {number(self.amount)} this call"
+        if self.total is None:
+            return (
+                f"{head}: {total} cannot be added exactly (at most {EXACT.prec} significant digits): "
+                "the store fails, and the call is denied"
+            )
         if self.over:
             return f"{head}: {total} > {number(limit.maximum)}: over the limit, the rule applies"
         return f"{head}: {total} <= {number(limit.maximum)}: within the limit, the rule does not apply"
@@ -142,7 +191,15 @@ class Simulation:
             ) from None
         self._used += 1
         token = f"usage:{self._used}"
-        self.store.force(token, [Entry(key, limit.window, limit.maximum, _amount(amount, rule_id))])
+        entry = Entry(key, limit.window, limit.maximum, _amount(amount, rule_id))
+        try:
+            self.store.force(token, [entry])
+        except ArithmeticError:
+            raise PolicyError(
+                f"usage of {rule_id!r}: {number(entry.amount)} cannot be added exactly to what its counter "
+                f"holds ({number(self.store.usage(key, limit.window))}): the state store adds at most "
+                f"{EXACT.prec} significant digits"
+            ) from None
         self.store.commit(token, [key])
 
     def _limited(self, rule_id: str, action: str) -> Rule:
@@ -164,7 +221,10 @@ class Simulation:
         stateful = self.policy.stateful_for(call.action)
         if not stateful:
             return Judged(pure)
-        judged = Limiter(self.store, stateful, call).peek(pure)
+        # What Limiter.peek says, with the sum the store makes (exact, never rounded).
+        peeking = Limiter(_ExactPeek(self.store), stateful, call, history=self.store)  # type: ignore[arg-type]
+        judged = peeking.decide(pure)
+        peeking.settled = True  # it reserved nothing: nothing to give back
         states = tuple(self.state(rule, call) for rule in stateful if rule.limit is not None)
         return Judged(_every_rule(judged, pure, stateful), states)
 
@@ -270,4 +330,24 @@ def _amount(value: Decimal | int | float | str, rule_id: str) -> Decimal:
         amount = Decimal("NaN")
     if isinstance(value, bool) or not amount.is_finite() or amount < 0:
         raise PolicyError(f"usage of {rule_id!r} must be a number of at least 0, got {value!r}")
-    return amount
+    try:
+        return countable(amount)
+    except ValueError as exc:
+        raise PolicyError(f"usage of {rule_id!r}: {exc}") from None
+
+
+class _ExactPeek:
+    """A store that reserves nothing: what the real one would answer now, adding as it
+    adds (``EXACT``: a sum it cannot make exactly raises, and the limiter denies)."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:  # what a reason says of a store that failed: the real one
+        return repr(self.store)
+
+    def reserve(self, token: str, entries: Sequence[Entry]) -> list[Held]:
+        usage = self.store.usage
+        return ["over" if EXACT.add(usage(e.key, e.window), e.amount) > e.limit else "held" for e in entries]
