@@ -225,9 +225,13 @@ def venvs(made: dict[str, dict[str, str]]) -> dict[str, Venv]:
 
 
 def failure(result: subprocess.CompletedProcess[str]) -> str:
-    """The ImportError's message that ended a failed run (its traceback's last line)."""
-    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    """The message that ended a failed run: an ImportError's (its traceback's last
+    line, exit 1), or the command's own one line when its check caught it (exit 2)."""
     last = result.stderr.strip().splitlines()[-1]
+    if result.returncode == 2 and last.startswith("runtime-guardrails: "):
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no traceback
+        return last.removeprefix("runtime-guardrails: ")
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
     assert last.startswith("ImportError: "), result.stderr
     return last.removeprefix("ImportError: ")
 
