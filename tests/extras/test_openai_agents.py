@@ -83,7 +83,7 @@ def test_a_package_of_the_same_name_is_not_the_framework(
 
 # ---- through the SDK's Runner: a scripted model, the run's own tool loop ---------------
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "integrations"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "integrations"))
 from openai_agents_refunds import ScriptedModel  # noqa: E402
 
 set_tracing_disabled(True)
