@@ -39,7 +39,7 @@ def address_domain(value: Any) -> str:
     address = _angle_address(text)
     if "@" not in address:
         raise KindError(f"no '@' in {show(value)}")
-    if any(c in _WHITESPACE for c in address):
+    if not _WHITESPACE.isdisjoint(address):
         raise KindError(f"whitespace inside the address {show(value)}")
     local, _, domain = address.rpartition("@")
     if not local:

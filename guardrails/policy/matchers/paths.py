@@ -25,7 +25,8 @@ def within(root: str) -> tuple[str, Callable[[Any], bool]]:
         raise ValueError(f"within() takes a directory path, got {show(root)}")
     resolved_root = os.path.realpath(root)
     prefix = resolved_root if resolved_root.endswith(os.sep) else resolved_root + os.sep
-    resolve = _posix_resolver(resolved_root) if os.sep == "/" else os.path.realpath
+    posix = os.sep == "/"
+    resolve = _posix_resolver(resolved_root) if posix else os.path.realpath
 
     def test(value: Any) -> bool:
         if not isinstance(value, str):
@@ -33,7 +34,9 @@ def within(root: str) -> tuple[str, Callable[[Any], bool]]:
         if not value or "\0" in value:
             raise KindError(f"expected a non-empty path without NUL bytes, got {show(value)}")
         try:
-            resolved = resolve(os.path.join(os.getcwd(), str.__str__(value)))
+            path = str.__str__(value)
+            # An absolute POSIX path is joined to nothing: spare the getcwd() syscall.
+            resolved = resolve(path if posix and path[0] == "/" else os.path.join(os.getcwd(), path))
         except (OSError, ValueError) as exc:
             raise KindError(f"cannot resolve path {show(value)}: {exc}") from None
         return resolved == resolved_root or resolved.startswith(prefix)

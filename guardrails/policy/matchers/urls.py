@@ -141,7 +141,7 @@ def normalise_domain(name: str, forbidden: frozenset[str]) -> str:
                 if not c.isascii() and unicodedata.category(c)[0] not in "LMN":
                     raise ValueError(f"{c!r} ({unicodedata.name(c, 'unnamed')}) cannot be in a domain")
             label = "xn--" + label.encode("punycode").decode("ascii")
-        if any(c in forbidden for c in label):
+        if not forbidden.isdisjoint(label):
             raise ValueError(f"forbidden character in {label!r}")
         if len(label) > 63:
             raise ValueError(f"label longer than 63 characters in {text!r}")
